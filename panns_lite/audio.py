@@ -1,0 +1,71 @@
+"""Reading audio the way PANNs expects it: mono float32 in [-1, 1] at a fixed sample rate.
+
+Every caller (the MiniSet builder, HDF5 packing, inference) loads through ``load_audio`` so that
+decoding, down-mixing and resampling are done one way. soundfile (libsndfile 1.2) reads
+WAV/FLAC/Ogg/MP3 with no ffmpeg; resampling uses torchaudio's windowed-sinc resampler.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+
+PANNS_SAMPLE_RATE = 32000
+CLIP_SECONDS = 10.0
+CLIP_SAMPLES = int(PANNS_SAMPLE_RATE * CLIP_SECONDS)  # 320,000 (panns_facts §5)
+
+
+class AudioReadError(ValueError):
+    """A file that is missing, empty or cannot be decoded."""
+
+
+def to_mono(x: np.ndarray) -> np.ndarray:
+    """(samples,) or (samples, channels) -> (samples,) by averaging channels."""
+    return x if x.ndim == 1 else x.mean(axis=1)
+
+
+def resample(x: np.ndarray, orig_rate: int, new_rate: int) -> np.ndarray:
+    """Band-limited resampling (torchaudio sinc interpolation); a no-op when the rates match."""
+    if orig_rate == new_rate:
+        return x.astype(np.float32, copy=False)
+    import torch
+    import torchaudio.functional as AF
+
+    y = AF.resample(torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32)), orig_rate, new_rate)
+    return y.numpy()
+
+
+def load_audio(path: str | Path, sample_rate: int = PANNS_SAMPLE_RATE) -> np.ndarray:
+    """Decode any soundfile-readable file to mono float32 at ``sample_rate``.
+
+    Raises ``AudioReadError`` (naming the file) when it is missing, unreadable or has no samples.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise AudioReadError(f"{path}: no such file")
+    try:
+        x, rate = sf.read(path, dtype="float32", always_2d=True)
+    except (sf.LibsndfileError, RuntimeError) as err:
+        raise AudioReadError(f"{path}: cannot decode ({err})") from None
+    if x.size == 0:
+        raise AudioReadError(f"{path}: the file has no samples")
+    return resample(to_mono(x), rate, sample_rate)
+
+
+def fix_length(x: np.ndarray, length: int = CLIP_SAMPLES) -> np.ndarray:
+    """Zero-pad at the end or truncate to exactly ``length`` samples (PANNs' 10 s clips)."""
+    if len(x) >= length:
+        return x[:length]
+    return np.concatenate([x, np.zeros(length - len(x), dtype=x.dtype)])
+
+
+def float_to_int16(x: np.ndarray) -> np.ndarray:
+    """[-1, 1] float -> int16 as PANNs stores waveforms (×32767, clipped)."""
+    return (np.clip(x, -1.0, 1.0) * 32767.0).round().astype(np.int16)
+
+
+def int16_to_float(x: np.ndarray) -> np.ndarray:
+    """Inverse of ``float_to_int16`` (÷32767), as PANNs reads waveforms back."""
+    return x.astype(np.float32) / 32767.0

@@ -1,0 +1,439 @@
+"""The MiniSet: a small, deterministic, real-audio data set in AudioSet's own format.
+
+AudioSet cannot be downloaded here, so the MiniSet is mixed from the shipped source bank
+(``data/sources``: real recordings from Debian/PyPI packages, see ``SOURCES.tsv``). Each 10 s clip
+at 32 kHz is a noise floor plus, at random, a speech bed, a music bed, an ambience bed and 0-3
+foreground events (recipe of ``shared/reference/audio_sources.md`` §5). Its weak labels are the
+placed sources' labels plus the ontology ancestors of each source's *primary* label that are among
+the 527 classes (the primary only, so multi-parent children such as Bleat do not pull in the wrong
+parent). Strong labels (onset/offset per placed source) and per-clip provenance are written too.
+
+Design points:
+* **Held-out recordings.** Every recording belongs to exactly one split. Within each primary-label
+  group of >= 2 recordings about a third go to eval; single-recording groups are train-only, so for
+  every class the eval clips use recordings that no train clip uses.
+* **Long tail.** Within each family (event / ambience / music) groups are drawn with Zipf weights
+  1/rank over a seeded ranking, so a few classes are frequent and many are rare.
+* **Determinism.** Clip ``i`` of split ``s`` is built from ``default_rng([seed, s, i])`` only, and
+  every file is written without timestamps: the same seed gives byte-identical output.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import shutil
+from collections import Counter, defaultdict
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+
+from panns_lite.audio import CLIP_SAMPLES, PANNS_SAMPLE_RATE, float_to_int16, load_audio
+from panns_lite.audioset import Segment, load_class_labels, load_ontology, write_segments
+from panns_lite.paths import AUDIOSET_DIR, SOURCES_DIR
+
+SR = PANNS_SAMPLE_RATE
+SPLITS = ("balanced_train", "eval")
+FAMILIES = {"event": "event", "ambience": "ambience", "music": "music", "instrument": "music", "speech": "speech"}
+
+
+@dataclass(frozen=True)
+class MiniSetConfig:
+    """How many clips to make and how (presets in ``PRESETS``)."""
+
+    n_train: int = 600
+    n_eval: int = 200
+    seed: int = 0
+    eval_fraction: float = 1 / 3
+    p_speech: float = 0.45
+    p_music: float = 0.4
+    p_ambience: float = 0.35
+    max_events: int = 3
+    transfer_seconds: float = 5.0
+    transfer_clips_per_class: int = 16
+    transfer_classes: int = 12
+    transfer_folds: int = 5
+
+    def __post_init__(self) -> None:
+        if self.n_train < 1 or self.n_eval < 1:
+            raise ValueError("n_train and n_eval must be positive")
+        if not 0 < self.eval_fraction < 1:
+            raise ValueError("eval_fraction must be in (0, 1)")
+
+
+PRESETS: dict[str, MiniSetConfig] = {
+    "ci": MiniSetConfig(n_train=600, n_eval=200, transfer_clips_per_class=16),
+    "laptop": MiniSetConfig(n_train=2000, n_eval=500, transfer_clips_per_class=40),
+}
+
+# Candidate classes of the single-label transfer task, most specific first: a held-out recording
+# belongs to the first one among its labels and its primary label's ancestors.
+TRANSFER_CANDIDATES = (
+    "Singing", "Speech", "Dog", "Bird", "Livestock, farm animals, working animals", "Insect", "Frog",
+    "Rain", "Water", "Fire", "Thunder", "Wind", "Explosion", "Gunshot, gunfire", "Door", "Glass",
+    "Tools", "Vehicle", "Laughter", "Cough", "Applause", "Walk, footsteps", "Percussion",
+    "Keyboard (musical)", "Guitar", "Bowed string instrument", "Brass instrument",
+    "Wind instrument, woodwind instrument", "Music",
+)
+
+
+@dataclass(frozen=True)
+class BankItem:
+    """One recording of the source bank (a row of SOURCES.tsv)."""
+
+    file: str
+    kind: str
+    labels: tuple[str, ...]  # mids, primary first
+    package: str
+    licence: str
+
+    @property
+    def primary(self) -> str:
+        return self.labels[0]
+
+    @property
+    def family(self) -> str:
+        return FAMILIES[self.kind]
+
+
+def read_bank(sources_dir: str | Path = SOURCES_DIR) -> list[BankItem]:
+    """Read SOURCES.tsv; checks every label is one of the 527 classes and every file exists."""
+    sources_dir = Path(sources_dir)
+    labels = load_class_labels()
+    items = []
+    with open(sources_dir / "SOURCES.tsv", newline="", encoding="utf-8") as fh:
+        for line, row in enumerate(csv.DictReader(fh, delimiter="\t"), start=2):
+            mids = tuple(row["labels"].split(","))
+            unknown = [m for m in mids if m not in labels]
+            if unknown or row["kind"] not in FAMILIES:
+                raise ValueError(f"SOURCES.tsv:{line}: bad labels {unknown} or kind {row['kind']!r}")
+            if not (sources_dir / row["file"]).is_file():
+                raise FileNotFoundError(f"SOURCES.tsv:{line}: {row['file']} is missing")
+            items.append(BankItem(row["file"], row["kind"], mids, row["package"], row["licence"]))
+    return items
+
+
+def bank_checksum(sources_dir: str | Path = SOURCES_DIR) -> str:
+    """sha256 over SOURCES.tsv and every bank file, to pin the bank a MiniSet was built from."""
+    sources_dir = Path(sources_dir)
+    h = hashlib.sha256((sources_dir / "SOURCES.tsv").read_bytes())
+    for item in read_bank(sources_dir):
+        h.update((sources_dir / item.file).read_bytes())
+    return h.hexdigest()
+
+
+def split_bank(items: Sequence[BankItem], seed: int, eval_fraction: float = 1 / 3) -> dict[str, list[BankItem]]:
+    """Assign each recording to exactly one split, by primary-label group (see module docstring)."""
+    groups: dict[str, list[BankItem]] = defaultdict(list)
+    for item in items:
+        groups[(item.family, item.primary)].append(item)
+    rng = np.random.default_rng([seed, 7])
+    split = {s: [] for s in SPLITS}
+    for key in sorted(groups):
+        members = sorted(groups[key], key=lambda it: it.file)
+        order = rng.permutation(len(members))
+        n_eval = 0 if len(members) < 2 else max(1, round(len(members) * eval_fraction))
+        for rank, j in enumerate(order):
+            split["eval" if rank < n_eval else "balanced_train"].append(members[j])
+    return split
+
+
+def label_closure(item: BankItem) -> tuple[str, ...]:
+    """The item's labels plus the ancestors of its primary label that are among the 527 classes.
+
+    Where a node has several parents and one of them is among the item's own labels, only that
+    parent is followed: a sheep's Bleat (under Sheep *and* Goat) must not become a Goat.
+    """
+    labels, ontology = load_class_labels(), load_ontology()
+    closure = list(item.labels)
+    frontier = [item.primary]
+    while frontier:
+        node = frontier.pop(0)
+        parents = ontology.parents(node)
+        parents = [p for p in parents if p in item.labels] or parents
+        for parent in parents:
+            if parent in labels and parent not in closure:
+                closure.append(parent)
+            frontier.append(parent)
+    return tuple(closure)
+
+
+# ------------------------------------------------------------------------------ mixing
+@dataclass
+class Placement:
+    """One placed source in a clip (also one row of clip_sources.tsv)."""
+
+    source: str
+    kind: str
+    onset: float
+    offset: float
+    gain_db: float
+    labels: tuple[str, ...]
+
+
+@dataclass
+class Clip:
+    ytid: str
+    split: str
+    audio: np.ndarray
+    placements: list[Placement] = field(default_factory=list)
+
+    @property
+    def labels(self) -> tuple[str, ...]:
+        out: list[str] = []
+        for p in self.placements:
+            out += [m for m in p.labels if m not in out]
+        return tuple(out)
+
+
+def coloured_noise(rng: np.random.Generator, n: int, colour: str) -> np.ndarray:
+    """Unit-RMS pink (1/f power) or brown (1/f^2 power) noise, shaped in the frequency domain."""
+    spectrum = np.fft.rfft(rng.standard_normal(n))
+    f = np.arange(len(spectrum), dtype=np.float64)
+    f[0] = 1.0
+    spectrum /= f ** (0.5 if colour == "pink" else 1.0)
+    x = np.fft.irfft(spectrum, n)
+    return (x / np.sqrt(np.mean(x**2))).astype(np.float32)
+
+
+def db(gain_db: float) -> float:
+    return float(10 ** (gain_db / 20))
+
+
+def loop_to(x: np.ndarray, n: int, fade: int = SR // 20) -> np.ndarray:
+    """Repeat ``x`` with short cross-fades until it is ``n`` samples long (ambience beds)."""
+    if len(x) >= n:
+        return x[:n]
+    fade = min(fade, len(x) // 4)
+    ramp = np.linspace(0, 1, fade, dtype=np.float32)
+    out = x.copy()
+    while len(out) < n:
+        head = out[:-fade] if fade else out
+        joint = out[len(out) - fade:] * (1 - ramp) + x[:fade] * ramp
+        out = np.concatenate([head, joint, x[fade:]])
+    return out[:n]
+
+
+class Mixer:
+    """Builds clips from decoded bank recordings with the Zipf long-tailed prior."""
+
+    def __init__(self, items: Sequence[BankItem], audio: dict[str, np.ndarray], seed: int) -> None:
+        self.audio = audio
+        self.closure = {it.file: label_closure(it) for it in items}
+        groups = sorted({(it.family, it.primary) for it in items})
+        rng = np.random.default_rng([seed, 11])
+        self.weight: dict[tuple[str, str], float] = {}
+        for family in sorted({g[0] for g in groups}):
+            members = [g for g in groups if g[0] == family]
+            for rank, j in enumerate(rng.permutation(len(members))):
+                self.weight[members[j]] = 1.0 / (rank + 1)
+
+    def pick(self, rng: np.random.Generator, pool: Sequence[BankItem], family: str) -> BankItem:
+        """A recording of ``family``: a group by Zipf weight, then a member uniformly.
+
+        Speech is not long-tailed: every speaker is equally likely.
+        """
+        by_group: dict[tuple[str, str], list[BankItem]] = defaultdict(list)
+        for it in pool:
+            if it.family == family:
+                by_group[(it.family, it.primary)].append(it)
+        keys = sorted(by_group)
+        w = np.array([self.weight[k] if family != "speech" else len(by_group[k]) for k in keys])
+        members = by_group[keys[rng.choice(len(keys), p=w / w.sum())]]
+        return members[rng.integers(len(members))]
+
+    def place(self, clip: Clip, rng: np.random.Generator, item: BankItem, seconds: float, gain_db: float,
+              onset: float | None = None, loop: bool = False) -> None:
+        x = self.audio[item.file]
+        n = min(int(seconds * SR), len(clip.audio))
+        if loop:
+            x = loop_to(x, n)
+        elif len(x) > n:
+            start = rng.integers(0, len(x) - n + 1)
+            x = x[start : start + n]
+        if onset is None:
+            onset = float(rng.uniform(0, (len(clip.audio) - len(x)) / SR))
+        i = int(onset * SR)
+        x = x[: len(clip.audio) - i]
+        clip.audio[i : i + len(x)] += db(gain_db) * x
+        clip.placements.append(Placement(item.file, item.kind, round(i / SR, 3), round((i + len(x)) / SR, 3),
+                                         round(gain_db, 2), self.closure[item.file]))
+
+    def background(self, rng: np.random.Generator, n: int) -> np.ndarray:
+        colour = "pink" if rng.random() < 0.5 else "brown"
+        return coloured_noise(rng, n, colour) * db(rng.uniform(-65, -45))
+
+    def finish(self, x: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        """Peak-limit to 0.95, then a random -6..0 dB output gain."""
+        peak = float(np.abs(x).max())
+        if peak > 0.95:
+            x = x * (0.95 / peak)
+        return x * db(rng.uniform(-6, 0))
+
+    def tagging_clip(self, rng: np.random.Generator, pool: Sequence[BankItem], ytid: str, split: str,
+                     config: MiniSetConfig) -> Clip:
+        clip = Clip(ytid, split, self.background(rng, CLIP_SAMPLES))
+        if rng.random() < config.p_speech:
+            self.place(clip, rng, self.pick(rng, pool, "speech"), rng.uniform(3, 8), rng.uniform(-6, 0))
+        if rng.random() < config.p_music:
+            self.place(clip, rng, self.pick(rng, pool, "music"), rng.uniform(4, 8), rng.uniform(-14, -2))
+        if rng.random() < config.p_ambience:
+            self.place(clip, rng, self.pick(rng, pool, "ambience"), rng.uniform(5, 10), rng.uniform(-16, -4),
+                       loop=True)
+        n_events = int(rng.integers(0, config.max_events + 1))
+        if not clip.placements:
+            n_events = max(1, n_events)
+        for _ in range(n_events):
+            item = self.pick(rng, pool, "event")
+            gain = rng.uniform(-12, 0)
+            for _ in range(int(rng.integers(1, 4))):
+                self.place(clip, rng, item, 4.0, gain + rng.uniform(-3, 3))
+        clip.audio = self.finish(clip.audio, rng)
+        return clip
+
+
+# ------------------------------------------------------------------------------ building
+@dataclass
+class MiniSetSummary:
+    """What a build produced (also written as ``build_info.json``)."""
+
+    config: dict
+    bank_sha256: str
+    clips: dict[str, int]
+    recordings: dict[str, int]
+    class_counts: dict[str, dict[str, int]]
+    transfer_classes: list[str]
+    transfer_clips: int
+
+
+def ytid_for(split: str, seed: int, index: int) -> str:
+    """An 11-character YouTube-like id, unique per (split, seed, index)."""
+    return f"ms{split[0]}{seed % 100:02d}{index:06d}"
+
+
+def write_wav(path: Path, x: np.ndarray) -> None:
+    sf.write(path, float_to_int16(x), SR, subtype="PCM_16")
+
+
+def build_miniset(out_dir: str | Path, config: MiniSetConfig | str = "ci",
+                  sources_dir: str | Path = SOURCES_DIR) -> MiniSetSummary:
+    """Build the MiniSet (tagging splits + transfer set) into ``out_dir`` in AudioSet layout.
+
+    Layout: ``audios/{balanced_train,eval}/Y<id>.wav``, ``balanced_train_segments.csv``,
+    ``eval_segments.csv``, ``class_labels_indices.csv``, ``ontology.json``, ``strong_labels.tsv``,
+    ``clip_sources.tsv``, ``transfer/`` and ``build_info.json``. An existing ``out_dir`` is replaced.
+    """
+    if isinstance(config, str):
+        try:
+            config = PRESETS[config]
+        except KeyError:
+            raise ValueError(f"unknown MiniSet preset {config!r}; choose from {sorted(PRESETS)}") from None
+    out = Path(out_dir)
+    items = read_bank(sources_dir)
+    audio = {it.file: load_audio(Path(sources_dir) / it.file) for it in items}
+    split = split_bank(items, config.seed, config.eval_fraction)
+    mixer = Mixer(items, audio, config.seed)
+
+    if out.exists():
+        shutil.rmtree(out)
+    out.mkdir(parents=True)
+    labels = load_class_labels()
+    shutil.copy(AUDIOSET_DIR / "class_labels_indices.csv", out / "class_labels_indices.csv")
+    shutil.copy(AUDIOSET_DIR / "ontology.json", out / "ontology.json")
+    provenance, strong = [], []
+    class_counts: dict[str, dict[str, int]] = {}
+    for split_id, (name, n) in enumerate(zip(SPLITS, (config.n_train, config.n_eval))):
+        (out / "audios" / name).mkdir(parents=True)
+        segments = []
+        counts: Counter[str] = Counter()
+        for i in range(n):
+            rng = np.random.default_rng([config.seed, split_id, i])
+            clip = mixer.tagging_clip(rng, split[name], ytid_for(name, config.seed, i), name, config)
+            write_wav(out / "audios" / name / f"Y{clip.ytid}.wav", clip.audio)
+            segments.append(Segment(clip.ytid, 0.0, 10.0, clip.labels))
+            counts.update(labels.name_of(m) for m in clip.labels)
+            for p in clip.placements:
+                provenance.append([clip.ytid, name, p.source, p.kind, p.onset, p.offset, p.gain_db,
+                                   ",".join(p.labels)])
+                explicit = next(it.labels for it in items if it.file == p.source)
+                strong += [[f"{clip.ytid}_0", f"{p.onset:.3f}", f"{p.offset:.3f}", m] for m in explicit]
+        write_segments(out / f"{name}_segments.csv", segments,
+                       created=f"by the panns-lite MiniSet builder (seed {config.seed})")
+        class_counts[name] = dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
+    write_table(out / "clip_sources.tsv",
+              ["ytid", "split", "source", "kind", "onset", "offset", "gain_db", "labels"], provenance)
+    write_table(out / "strong_labels.tsv", ["segment_id", "start_time_seconds", "end_time_seconds", "label"],
+              strong)
+    transfer = build_transfer_set(out / "transfer", mixer, split["eval"], config)
+    summary = MiniSetSummary(
+        config=asdict(config), bank_sha256=bank_checksum(sources_dir),
+        clips={"balanced_train": config.n_train, "eval": config.n_eval},
+        recordings={k: len(v) for k, v in split.items()}, class_counts=class_counts,
+        transfer_classes=transfer, transfer_clips=len(transfer) * config.transfer_clips_per_class)
+    (out / "build_info.json").write_text(json.dumps(asdict(summary), indent=1, sort_keys=True) + "\n")
+    return summary
+
+
+def write_table(path: Path, header: list[str], rows: list[list]) -> None:
+    """A TSV (or, for a ``.csv`` name, comma-separated) table with a header row and \\n line ends."""
+    with open(path, "w", newline="", encoding="utf-8") as fh:
+        writer = csv.writer(fh, delimiter="," if path.suffix == ".csv" else "\t", lineterminator="\n")
+        writer.writerow(header)
+        writer.writerows(rows)
+
+
+def transfer_class_of(item: BankItem, candidates: Sequence[str]) -> str | None:
+    labels = load_class_labels()
+    closure = label_closure(item)
+    for name in candidates:
+        if labels.mid_of_name(name) in closure:
+            return name
+    return None
+
+
+def build_transfer_set(out: Path, mixer: Mixer, pool: Sequence[BankItem], config: MiniSetConfig) -> list[str]:
+    """A single-label, ``transfer_folds``-fold task from recordings no MiniSet train clip uses.
+
+    Each clip holds one recording over a noise floor. Folds are assigned per recording (never a
+    recording in two folds); a class needs >= 2 recordings so every test fold leaves it in training.
+    Writes ``audio/<class>-<k>.wav`` and ``transfer_labels.csv`` (filename, fold, label, mid, source).
+    """
+    by_class: dict[str, list[BankItem]] = defaultdict(list)
+    for item in sorted(pool, key=lambda it: it.file):
+        name = transfer_class_of(item, TRANSFER_CANDIDATES)
+        if name:
+            by_class[name].append(item)
+    eligible = sorted((c for c in by_class if len(by_class[c]) >= 2),
+                      key=lambda c: (-len(by_class[c]), TRANSFER_CANDIDATES.index(c)))
+    chosen = sorted(eligible[: config.transfer_classes], key=TRANSFER_CANDIDATES.index)
+    if len(chosen) < 10:
+        raise ValueError(f"only {len(chosen)} transfer classes have >= 2 held-out recordings (need 10)")
+    (out / "audio").mkdir(parents=True)
+    labels = load_class_labels()
+    rows = []
+    n = int(config.transfer_seconds * SR)
+    for c_index, name in enumerate(chosen):
+        rng = np.random.default_rng([config.seed, 3, c_index])
+        recordings = [by_class[name][j] for j in rng.permutation(len(by_class[name]))]
+        first_fold = int(rng.integers(config.transfer_folds))
+        for k in range(config.transfer_clips_per_class):
+            r = k % len(recordings)
+            item = recordings[r]
+            clip = Clip(f"{c_index}-{k}", "transfer", mixer.background(rng, n))
+            loop = item.family in ("ambience", "music")
+            mixer.place(clip, rng, item, config.transfer_seconds, rng.uniform(-6, 0), loop=loop)
+            clip.audio = mixer.finish(clip.audio, rng)
+            filename = f"{slug(name)}-{k:03d}.wav"
+            write_wav(out / "audio" / filename, clip.audio)
+            fold = (first_fold + r) % config.transfer_folds + 1
+            rows.append([filename, fold, name, labels.mid_of_name(name), item.file])
+    write_table(out / "transfer_labels.csv", ["filename", "fold", "label", "mid", "source"], rows)
+    return chosen
+
+
+def slug(text: str) -> str:
+    return "-".join(filter(None, "".join(c if c.isalnum() else "-" for c in text.lower()).split("-")))
