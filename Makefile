@@ -27,7 +27,7 @@ test: $(INSTALLED)
 data: $(MINISET_STAMP)
 
 $(MINISET_STAMP): $(INSTALLED) data/sources/SOURCES.tsv panns_lite/miniset.py
-	$(PY) -m panns_lite build-miniset --preset ci --out $(MINISET)
+	$(PY) -m panns_lite prepare --preset ci --out $(MINISET)
 
 book: $(INSTALLED) $(MINISET_STAMP)
 	$(VENV)/bin/jupyter-book build -W -n --keep-going .

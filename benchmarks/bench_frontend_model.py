@@ -9,18 +9,14 @@ Run: ``.venv/bin/python benchmarks/bench_frontend_model.py [--quick]``. Writes
 """
 
 import argparse
-import json
-import os
-import platform
 import statistics
 import sys
 import time
 from collections.abc import Callable
-from pathlib import Path
 
 import torch
 
-from panns_lite.checkpoints import atomic_write
+from common import environment, write_results
 from panns_lite.features import PANNS_32K, LogMel
 from panns_lite.models import Cnn14, scaled_widths
 from panns_lite.paths import REPO_ROOT
@@ -30,7 +26,6 @@ sys.path.insert(0, str(REPO_ROOT / "tests"))
 from test_features import torchlibrosa_frontend  # noqa: E402  (the one oracle definition, shared with the tests)
 
 THREADS = 2
-RESULTS_DIR = Path(__file__).resolve().parent / "results"
 WIDTH_MULTIPLIERS = (1.0, 0.25, 0.125)
 
 
@@ -82,16 +77,6 @@ def bench_model(multiplier: float, clips: int, repeats: int) -> dict[str, object
     }
 
 
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
-
-
 def to_markdown(results: dict) -> str:
     env, fe = results["environment"], results["frontend"]
     lines = [
@@ -136,23 +121,11 @@ def main() -> None:
 
     results = {
         "quick": args.quick,
-        "environment": {
-            "torch": torch.__version__,
-            "threads": torch.get_num_threads(),
-            "cpu": cpu_model(),
-            "cpu_count": os.cpu_count(),
-            "python": platform.python_version(),
-            "load_average_at_start": round(os.getloadavg()[0], 2),
-            "date": time.strftime("%Y-%m-%d %H:%M"),
-        },
+        "environment": environment(),
         "frontend": bench_frontend(fe_clips, fe_repeats),
         "model": [bench_model(m, model_clips, model_repeats) for m in WIDTH_MULTIPLIERS],
     }
-    RESULTS_DIR.mkdir(parents=True, exist_ok=True)
-    stem = RESULTS_DIR / ("frontend_model_quick" if args.quick else "frontend_model")
-    atomic_write(stem.with_suffix(".json"), lambda f: f.write(json.dumps(results, indent=2).encode() + b"\n"))
-    atomic_write(stem.with_suffix(".md"), lambda f: f.write(to_markdown(results).encode()))
-    print(to_markdown(results))
+    write_results("frontend_model_quick" if args.quick else "frontend_model", results, to_markdown(results))
 
 
 if __name__ == "__main__":

@@ -39,6 +39,46 @@ def cmd_pack(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_prepare(args: argparse.Namespace) -> int:
+    from panns_lite.miniset import prepare_miniset
+    from panns_lite.train import workspace
+
+    out = args.out or workspace() / f"miniset-{args.preset}"
+    for split, path in prepare_miniset(out, args.preset).items():
+        print(f"{split}: {path}")
+    return 0
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from panns_lite.augment import AugmentConfig
+    from panns_lite.miniset import prepare_miniset
+    from panns_lite.train import preset, train, workspace
+
+    overrides = {k: v for k, v in {
+        "train_data": args.train_data, "eval_data": args.eval_data, "out_dir": args.out,
+        "iterations": args.iterations, "eval_every": args.eval_every, "checkpoint_every": args.checkpoint_every,
+        "width": args.width, "batch_size": args.batch_size, "lr": args.lr, "sampler": args.sampler,
+        "seed": args.seed, "init_checkpoint": args.init_checkpoint, "new_head": args.new_head,
+        "micro_batches": args.micro_batches, "device": args.device,
+    }.items() if v is not None}
+    if args.freeze_base:
+        overrides["freeze_base"] = True
+    if args.no_mixup or args.no_spec_augment:
+        overrides["augment"] = AugmentConfig(mixup=not args.no_mixup, spec_augment=not args.no_spec_augment)
+    if args.no_progress:
+        overrides["progress"] = False
+    config = preset(args.preset, **overrides)
+    if args.preset in ("ci", "laptop") and not (args.train_data or args.eval_data):
+        prepare_miniset(workspace() / f"miniset-{args.preset}", args.preset)
+    result = train(config, resume=args.resume)
+    if result.model_path is not None:
+        last = result.statistics[-1]
+        print(f"iteration {result.iteration}: eval mAP {last['mAP']:.4f} over {last['classes']} classes, "
+              f"mAUC {last['mAUC']:.4f}, d' {last['d_prime']:.3f}; {result.wall_seconds:.0f} s; "
+              f"model saved to {result.model_path}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="panns_lite", description="PANNs and E-PANNs, reproduced end to end.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -52,6 +92,33 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--preset", choices=["ci", "laptop"], default="ci")
     p.add_argument("--out", type=Path, required=True, help="output folder (replaced if it exists)")
     p.add_argument("--seed", type=int, default=None, help="override the preset's seed")
+
+    p = add("prepare", cmd_prepare, "Build (if needed) and pack a MiniSet preset; prints the HDF5 paths.")
+    p.add_argument("--preset", choices=["ci", "laptop"], default="ci")
+    p.add_argument("--out", type=Path, default=None, help="default: <workspace>/miniset-<preset>")
+
+    p = add("train", cmd_train, "Train a tagger with a preset (ci, laptop, paper), optionally resuming.")
+    p.add_argument("--preset", choices=["ci", "laptop", "paper"], default="ci")
+    p.add_argument("--resume", action="store_true", help="continue from <out>/checkpoint.pt")
+    p.add_argument("--train-data", help="packed HDF5 file (default: the preset's MiniSet)")
+    p.add_argument("--eval-data", help="packed HDF5 file (default: the preset's MiniSet)")
+    p.add_argument("--out", help="run folder (checkpoint, statistics, model)")
+    p.add_argument("--iterations", type=int)
+    p.add_argument("--eval-every", type=int)
+    p.add_argument("--checkpoint-every", type=int)
+    p.add_argument("--width", type=float, help="width multiplier of the model's conv layers")
+    p.add_argument("--batch-size", type=int, help="clips per step after mixup (PANNs: 32)")
+    p.add_argument("--lr", type=float)
+    p.add_argument("--sampler", choices=["balanced", "shuffle", "alternate"])
+    p.add_argument("--seed", type=int)
+    p.add_argument("--init-checkpoint", help="start from this checkpoint (official, E-PANNs or ours)")
+    p.add_argument("--new-head", type=int, help="replace the classifier by a fresh one with this many classes")
+    p.add_argument("--freeze-base", action="store_true", help="train the classifier only")
+    p.add_argument("--micro-batches", type=int, help="split each process's batch into this many passes")
+    p.add_argument("--device", choices=["auto", "cpu", "cuda"])
+    p.add_argument("--no-mixup", action="store_true")
+    p.add_argument("--no-spec-augment", action="store_true")
+    p.add_argument("--no-progress", action="store_true")
 
     p = add("pack", cmd_pack, "Pack a segment CSV and its audio folder into a PANNs-layout HDF5 file.")
     p.add_argument("csv", type=Path, help="AudioSet segment CSV (e.g. balanced_train_segments.csv)")

@@ -13,7 +13,7 @@ Design points:
   group of >= 2 recordings about a third go to eval; single-recording groups are train-only, so for
   every class the eval clips use recordings that no train clip uses.
 * **Long tail.** Within each family (event / ambience / music) groups are drawn with Zipf weights
-  1/rank over a seeded ranking, so a few classes are frequent and many are rare.
+  1/rank^s over a seeded ranking, so a few classes are frequent and many are rare.
 * **Determinism.** Clip ``i`` of split ``s`` is built from ``default_rng([seed, s, i])`` only, and
   every file is written without timestamps: the same seed gives byte-identical output.
 """
@@ -53,6 +53,7 @@ class MiniSetConfig:
     p_music: float = 0.4
     p_ambience: float = 0.35
     max_events: int = 3
+    zipf_exponent: float = 1.0
     transfer_seconds: float = 5.0
     transfer_clips_per_class: int = 16
     transfer_classes: int = 12
@@ -79,6 +80,16 @@ TRANSFER_CANDIDATES = (
     "Keyboard (musical)", "Guitar", "Bowed string instrument", "Brass instrument",
     "Wind instrument, woodwind instrument", "Music",
 )
+
+
+def resolve_config(config: MiniSetConfig | str) -> MiniSetConfig:
+    """A config, or the preset of that name."""
+    if isinstance(config, MiniSetConfig):
+        return config
+    try:
+        return PRESETS[config]
+    except KeyError:
+        raise ValueError(f"unknown MiniSet preset {config!r}; choose from {sorted(PRESETS)}") from None
 
 
 @dataclass(frozen=True)
@@ -221,7 +232,8 @@ def loop_to(x: np.ndarray, n: int, fade: int = SR // 20) -> np.ndarray:
 class Mixer:
     """Builds clips from decoded bank recordings with the Zipf long-tailed prior."""
 
-    def __init__(self, items: Sequence[BankItem], audio: dict[str, np.ndarray], seed: int) -> None:
+    def __init__(self, items: Sequence[BankItem], audio: dict[str, np.ndarray], seed: int,
+                 zipf_exponent: float = 1.0) -> None:
         self.audio = audio
         self.closure = {it.file: label_closure(it) for it in items}
         groups = sorted({(it.family, it.primary) for it in items})
@@ -230,7 +242,7 @@ class Mixer:
         for family in sorted({g[0] for g in groups}):
             members = [g for g in groups if g[0] == family]
             for rank, j in enumerate(rng.permutation(len(members))):
-                self.weight[members[j]] = 1.0 / (rank + 1)
+                self.weight[members[j]] = 1.0 / (rank + 1) ** zipf_exponent
 
     def pick(self, rng: np.random.Generator, pool: Sequence[BankItem], family: str) -> BankItem:
         """A recording of ``family``: a group by Zipf weight, then a member uniformly.
@@ -328,18 +340,14 @@ def build_miniset(out_dir: str | Path, config: MiniSetConfig | str = "ci",
     ``clip_sources.tsv``, ``transfer/`` and ``build_info.json``. An existing ``out_dir`` is replaced
     only if it is empty or an earlier MiniSet (has ``build_info.json``): nothing else is deleted.
     """
-    if isinstance(config, str):
-        try:
-            config = PRESETS[config]
-        except KeyError:
-            raise ValueError(f"unknown MiniSet preset {config!r}; choose from {sorted(PRESETS)}") from None
+    config = resolve_config(config)
     out = Path(out_dir)
     if out.exists() and any(out.iterdir()) and not (out / "build_info.json").is_file():
         raise ValueError(f"{out} exists and is not a MiniSet (no build_info.json): refusing to replace it")
     items = read_bank(sources_dir)
     audio = {it.file: load_audio(Path(sources_dir) / it.file) for it in items}
     split = split_bank(items, config.seed, config.eval_fraction)
-    mixer = Mixer(items, audio, config.seed)
+    mixer = Mixer(items, audio, config.seed, config.zipf_exponent)
 
     if out.exists():
         shutil.rmtree(out)
@@ -440,3 +448,28 @@ def build_transfer_set(out: Path, mixer: Mixer, pool: Sequence[BankItem], config
 
 def slug(text: str) -> str:
     return "-".join(filter(None, "".join(c if c.isalnum() else "-" for c in text.lower()).split("-")))
+
+
+def prepare_miniset(out_dir: str | Path, config: MiniSetConfig | str = "ci",
+                    sources_dir: str | Path = SOURCES_DIR) -> dict[str, Path]:
+    """Build the MiniSet into ``out_dir`` unless an identical build is there, then pack both splits.
+
+    Returns the packed HDF5 files ``{"balanced_train": …, "eval": …}`` (``out_dir/packed/``). Idempotent:
+    a finished build with the same config is reused, and packing (atomic, resumable) is skipped for
+    files that exist. Any other build in ``out_dir`` is replaced, packed files included.
+    """
+    from panns_lite.packing import pack
+
+    config = resolve_config(config)
+    out = Path(out_dir)
+    info = out / "build_info.json"
+    if not (info.is_file() and json.loads(info.read_text())["config"] == asdict(config)):
+        build_miniset(out, config, sources_dir)
+    packed = {}
+    for name in SPLITS:
+        target = out / "packed" / f"{name}.h5"
+        if not target.is_file():
+            target.parent.mkdir(exist_ok=True)
+            pack(out / f"{name}_segments.csv", out / "audios" / name, target)
+        packed[name] = target
+    return packed

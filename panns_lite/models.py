@@ -135,6 +135,19 @@ class AudioTagger(nn.Module):
         """(B, 1, T, M) normalised log-mel → (B, C, T', F') feature map."""
         raise NotImplementedError
 
+    def reset_head(self, classes_num: int) -> None:
+        """Replace the classifier by a fresh ``embed_dim → classes_num`` layer (PANNs' ``fc_transfer``).
+
+        PANNs' Transfer_Cnn14 keeps the unused 527-way head and adds ``fc_transfer`` on the embedding
+        (panns_facts §9); here the new layer takes the old head's place, so the model stays one
+        plain tagger that saves and reloads with its new class count.
+        """
+        if classes_num < 1:
+            raise ValueError(f"classes_num must be ≥ 1, got {classes_num}")
+        self.fc_audioset = nn.Linear(self.fc1.out_features, classes_num, bias=True)
+        init_panns_weights(self.fc_audioset)
+        self._arch_kwargs["classes_num"] = classes_num
+
     def forward(
         self, waveform: torch.Tensor, mixup_lambda: torch.Tensor | None = None, framewise: bool = False
     ) -> dict[str, torch.Tensor]:
@@ -185,6 +198,22 @@ class AudioTagger(nn.Module):
         frames = segmentwise.repeat_interleave(self.time_downsampling, dim=1)[:, :num_frames]
         missing = num_frames - frames.shape[1]
         return torch.cat([frames, frames[:, -1:].expand(-1, missing, -1)], dim=1)
+
+
+class FeaturesPath(nn.Module):
+    """``forward`` = the wrapped tagger's ``forward_features``: the model as a function of log-mels.
+
+    Wrappers that hook ``forward`` (thop when profiling, DistributedDataParallel when training on
+    cached log-mels) need the log-mel path to be a module's ``forward``; the parameters are shared.
+    """
+
+    def __init__(self, model: AudioTagger) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, logmel: torch.Tensor, mixup_lambda: torch.Tensor | None = None,
+                framewise: bool = False) -> dict[str, torch.Tensor]:
+        return self.model.forward_features(logmel, mixup_lambda, framewise)
 
 
 def mix_pairs(x: torch.Tensor, mixup_lambda: torch.Tensor) -> torch.Tensor:
@@ -293,6 +322,8 @@ class MobileNetV1(AudioTagger):
     ``Identity`` where the original stride is 1). fc1 is 1024→1024 with bias. This structure gives
     exactly the published parameter count.
     """
+
+    DEFAULT_WIDTHS = MOBILENET_V1_WIDTHS
 
     def __init__(
         self,

@@ -15,7 +15,7 @@ import torch
 from thop.vision.basic_hooks import zero_ops
 from torch import nn
 
-from panns_lite.models import AudioTagger, count_parameters
+from panns_lite.models import AudioTagger, FeaturesPath, count_parameters
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -103,17 +103,6 @@ class ModelProfile:
         return "\n".join(lines)
 
 
-class _FeaturesPath(nn.Module):
-    """Exposes ``forward_features`` as ``forward`` so thop profiles the CNN without the front end."""
-
-    def __init__(self, model: AudioTagger) -> None:
-        super().__init__()
-        self.model = model
-
-    def forward(self, logmel: torch.Tensor) -> dict[str, torch.Tensor]:
-        return self.model.forward_features(logmel)
-
-
 def profile_model(model: AudioTagger, seconds: float = 10.0, sample_rate: int | None = None) -> ModelProfile:
     """Count parameters and MACs of ``model`` for a ``seconds``-long clip (any length, batch 1).
 
@@ -139,7 +128,7 @@ def profile_model(model: AudioTagger, seconds: float = 10.0, sample_rate: int | 
         if isinstance(m, counted)
     ]
     try:
-        macs, _, tree = thop.profile(_FeaturesPath(model), inputs=(logmel,), custom_ops=custom_ops, verbose=False, ret_layer_info=True)
+        macs, _, tree = thop.profile(FeaturesPath(model), inputs=(logmel,), custom_ops=custom_ops, verbose=False, ret_layer_info=True)
     finally:
         for hook in hooks:
             hook.remove()

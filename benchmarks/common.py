@@ -1,0 +1,45 @@
+"""What every benchmark records and how it writes its results (JSON + Markdown, atomically)."""
+
+import json
+import os
+import platform
+import time
+from pathlib import Path
+
+import torch
+
+from panns_lite.checkpoints import atomic_write
+
+RESULTS_DIR = Path(__file__).resolve().parent / "results"
+
+
+def cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def environment() -> dict:
+    """Versions, threads, CPU and load: numbers from a busy machine are not comparable."""
+    return {
+        "torch": torch.__version__,
+        "threads": torch.get_num_threads(),
+        "cpu": cpu_model(),
+        "cpu_count": os.cpu_count(),
+        "python": platform.python_version(),
+        "load_average_at_start": round(os.getloadavg()[0], 2),
+        "date": time.strftime("%Y-%m-%d %H:%M"),
+    }
+
+
+def write_results(stem: str, results: dict, markdown: str) -> None:
+    """``benchmarks/results/<stem>.json`` and ``.md``."""
+    RESULTS_DIR.mkdir(parents=True, exist_ok=True)
+    path = RESULTS_DIR / stem
+    atomic_write(path.with_suffix(".json"), lambda f: f.write(json.dumps(results, indent=2).encode() + b"\n"))
+    atomic_write(path.with_suffix(".md"), lambda f: f.write(markdown.encode()))
+    print(markdown)

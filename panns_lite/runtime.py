@@ -1,0 +1,40 @@
+"""CPU settings that make PyTorch training and inference fast on small machines.
+
+Measured on the project's 2-core VM (benchmarks/): a 1/8-width CNN14 training step (64 clips mixed to
+32) took 1.8 s with the defaults, 1.05 s after :func:`keep_freed_memory`, 0.81 s with channels-last
+weights as well. The allocator change matters because glibc serves large blocks (the feature maps
+here are tens of MB) with ``mmap`` and returns them on ``free``, so every step page-faults all of
+its activations in again; raising the mmap and trim thresholds keeps that memory in the heap.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+
+import torch
+
+M_TRIM_THRESHOLD = -1
+M_MMAP_THRESHOLD = -3
+_KEEP = 1 << 30
+
+
+def keep_freed_memory() -> bool:
+    """Ask glibc to keep freed blocks (up to 1 GiB thresholds) instead of unmapping them.
+
+    Returns False where there is no glibc (macOS, musl), where it is a no-op.
+    """
+    name = ctypes.util.find_library("c")
+    try:
+        libc = ctypes.CDLL(name or "libc.so.6")
+        mallopt = libc.mallopt
+    except (OSError, AttributeError):
+        return False
+    return bool(mallopt(M_MMAP_THRESHOLD, _KEEP)) and bool(mallopt(M_TRIM_THRESHOLD, _KEEP))
+
+
+def configure_cpu(threads: int | None = None) -> None:
+    """Thread count (when given) and the allocator setting above; call once before the work starts."""
+    if threads:
+        torch.set_num_threads(threads)
+    keep_freed_memory()

@@ -1,0 +1,169 @@
+"""The trainer: the recipe runs, resumes bit for bit after SIGKILL, matches DDP, fails loudly."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from panns_lite.augment import AugmentConfig
+from panns_lite.checkpoints import load_checkpoint
+from panns_lite.train import CHECKPOINT_NAME, TrainConfig, micro_batches, preset, train
+
+TINY = dict(width=1 / 16, batch_size=4, lr=1e-3, eval_every=4, checkpoint_every=2, progress=False, threads=2)
+
+
+def config(tiny_packed, out: Path, **overrides) -> TrainConfig:
+    return TrainConfig(train_data=str(tiny_packed["train"]), eval_data=str(tiny_packed["eval"]), out_dir=str(out),
+                       **{**TINY, "iterations": 6, **overrides})
+
+
+def weights(path: Path) -> dict[str, torch.Tensor]:
+    return {k: v for k, v in load_checkpoint(path).state_dict().items()}
+
+
+def cli(tiny_packed, out: Path, *extra: str) -> list[str]:
+    return [sys.executable, "-m", "panns_lite", "train", "--preset", "ci", "--train-data", str(tiny_packed["train"]),
+            "--eval-data", str(tiny_packed["eval"]), "--out", str(out), "--width", str(TINY["width"]),
+            "--batch-size", str(TINY["batch_size"]), "--no-progress", *extra]
+
+
+def test_a_short_run_writes_statistics_checkpoint_and_model(tiny_packed, tmp_path):
+    result = train(config(tiny_packed, tmp_path))
+    assert [s["iteration"] for s in result.statistics] == [0, 4, 6]
+    for name in (CHECKPOINT_NAME, "statistics.json", "statistics.csv", "model.pt"):
+        assert (tmp_path / name).is_file()
+    last = result.statistics[-1]
+    assert last["classes"] == 3 and 0 <= last["mAP"] <= 1 and len(last["ap"]) == 527
+    assert result.statistics[1]["train_loss"] > 0
+    rows = (tmp_path / "statistics.csv").read_text().splitlines()
+    assert rows[0].startswith("iteration,mAP,classes") and len(rows) == 4
+    model = load_checkpoint(tmp_path / "model.pt")
+    assert model.fc_audioset.out_features == 527
+
+
+def test_same_seed_same_weights_other_seed_other_weights(tiny_packed, tmp_path):
+    a = train(config(tiny_packed, tmp_path / "a", iterations=3))
+    b = train(config(tiny_packed, tmp_path / "b", iterations=3))
+    c = train(config(tiny_packed, tmp_path / "c", iterations=3, seed=1))
+    wa, wb, wc = weights(a.model_path), weights(b.model_path), weights(c.model_path)
+    assert all(torch.equal(wa[k], wb[k]) for k in wa)
+    assert not all(torch.equal(wa[k], wc[k]) for k in wa)
+
+
+def test_training_learns_the_tiny_task(tiny_packed, tmp_path):
+    result = train(config(tiny_packed, tmp_path, iterations=40, eval_every=40, lr=3e-3,
+                          augment=AugmentConfig(mixup=False, spec_augment=False)))
+    first, last = result.statistics[0], result.statistics[-1]
+    assert last["train_loss"] < 0.2 and last["mAP"] > first["mAP"]
+
+
+def test_resume_after_sigkill_is_bit_exact(tiny_packed, tmp_path):
+    reference = train(config(tiny_packed, tmp_path / "ref", iterations=8))
+    killed = tmp_path / "killed"
+    proc = subprocess.Popen(cli(tiny_packed, killed, "--iterations", "1000", "--checkpoint-every", "2",
+                                "--eval-every", "4"), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.time() + 120
+    while not (killed / CHECKPOINT_NAME).is_file():
+        assert proc.poll() is None, proc.stderr.read().decode()[-2000:]
+        assert time.time() < deadline
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    done = torch.load(killed / CHECKPOINT_NAME, weights_only=True)["extra"]["iteration"]
+    assert 2 <= done < 8, "the run must be killed mid-way for this test to mean anything"
+    subprocess.run(cli(tiny_packed, killed, "--iterations", "8", "--checkpoint-every", "2", "--eval-every", "4",
+                       "--resume"), check=True, capture_output=True)
+    got, want = weights(killed / "model.pt"), weights(reference.model_path)
+    assert got.keys() == want.keys()
+    assert all(torch.equal(got[k], want[k]) for k in want), "resumed weights differ from the uninterrupted run"
+
+
+def test_resume_refuses_another_recipe(tiny_packed, tmp_path):
+    train(config(tiny_packed, tmp_path, iterations=2))
+    with pytest.raises(ValueError, match="lr"):
+        train(config(tiny_packed, tmp_path, iterations=4, lr=5e-4), resume=True)
+    with pytest.raises(FileNotFoundError):
+        train(config(tiny_packed, tmp_path / "nothing", iterations=4), resume=True)
+
+
+def test_two_gloo_processes_equal_one_process_with_two_micro_batches(tiny_packed, tmp_path):
+    single = train(config(tiny_packed, tmp_path / "single", iterations=3, micro_batches=2))
+    ddp = tmp_path / "ddp"
+    command = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", "--master_port=29517",
+               "-m", "panns_lite", *cli(tiny_packed, ddp, "--iterations", "3", "--device", "cpu")[3:]]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    subprocess.run(command, check=True, capture_output=True, env=env)
+    a, b = load_checkpoint(single.model_path), load_checkpoint(ddp / "model.pt")
+    for (name, pa), (_, pb) in zip(a.named_parameters(), b.named_parameters()):
+        torch.testing.assert_close(pb, pa, rtol=1e-4, atol=1e-6, msg=name)
+
+
+def test_fine_tuning_with_a_new_frozen_head(tiny_packed, tmp_path):
+    base = train(config(tiny_packed, tmp_path / "base", iterations=2))
+    tuned = train(config(tiny_packed, tmp_path / "tuned", iterations=2, init_checkpoint=str(base.model_path),
+                         new_head=527, freeze_base=True))
+    before, after = weights(base.model_path), weights(tuned.model_path)
+    for k in before:
+        if k.startswith("fc_audioset"):
+            assert not torch.equal(before[k], after[k])
+        elif "running" not in k and "num_batches" not in k:  # BN statistics still update, as in PANNs
+            assert torch.equal(before[k], after[k]), k
+
+
+def test_non_finite_input_is_a_clear_error(tiny_packed, tmp_path, monkeypatch):
+    from panns_lite import datasets
+
+    original = datasets.ClipDataset.get_batch
+
+    def poisoned(self, indices):  # NaN in the training clips only (24 of them; eval has 12)
+        x, y, names = original(self, indices)
+        if len(self) == 24:
+            x[1] = float("nan")
+        return x, y, names
+
+    monkeypatch.setattr(datasets.ClipDataset, "get_batch", poisoned)
+    with pytest.raises(ValueError, match=r"training step 0: non-finite input values in clips \['Ytiny"):
+        train(config(tiny_packed, tmp_path, iterations=1, eval_every=100))
+    assert not (tmp_path / CHECKPOINT_NAME).exists()
+
+
+def test_eval_set_without_positives_is_an_error(tiny_packed, tmp_path, monkeypatch):
+    """The metric convention needs >= 1 positive class in the eval set (classes without are skipped)."""
+    from panns_lite import datasets
+
+    original = datasets.PackedDataset.__init__
+
+    def no_positives(self, path):
+        original(self, path)
+        if len(self) == 12:
+            self.targets = np.zeros_like(self.targets)
+
+    monkeypatch.setattr(datasets.PackedDataset, "__init__", no_positives)
+    with pytest.raises(ValueError, match="no class has a positive"):
+        train(config(tiny_packed, tmp_path, iterations=1))
+
+
+def test_micro_batches_keep_mixup_pairs():
+    assert micro_batches(8, 2, even=True) == [slice(0, 4), slice(4, 8)]
+    with pytest.raises(ValueError, match="even"):
+        micro_batches(6, 2, even=True)
+    with pytest.raises(ValueError):
+        micro_batches(8, 3, even=False)
+
+
+def test_presets_and_bad_config():
+    ci = preset("ci")
+    assert ci.model == "Cnn14" and ci.batch_size == 32 and ci.clips_per_step == 64
+    paper = preset("paper", train_data="a.h5", eval_data="b.h5")
+    assert (paper.width, paper.iterations, paper.eval_every, paper.lr) == (1.0, 600_000, 2000, 1e-3)
+    with pytest.raises(ValueError, match="unknown training preset"):
+        preset("huge")
+    with pytest.raises(ValueError, match="unknown model"):
+        replace(ci, model="ResNet1000")
