@@ -6,8 +6,9 @@ with amsgrad) on the same batch of clips:
 * **reference** — as PANNs' ``main.py`` does it: the torchlibrosa DFT-convolution front end is
   recomputed from the waveforms every step; default allocator, default memory format;
 * **panns_lite** — as ``panns_lite.train`` does it: the log-mels come from the float16 cache (the
-  front end is frozen and the augmentations act after ``bn0``), channels-last weights, and glibc
-  told to keep freed memory (``panns_lite.runtime.configure_cpu``).
+  front end is frozen and the augmentations act after ``bn0``), channels-last weights, glibc
+  told to keep freed memory (``panns_lite.runtime.configure_cpu``) and, on CPUs with native
+  bfloat16, bf16 autocast (``amp``, as the ci preset uses it).
 
 Each variant runs in its own process (the allocator setting is process-wide), variants alternate,
 and the medians of the per-step times are compared. Goals (issue): ≥ 1.3× at full CNN14 width,
@@ -30,7 +31,7 @@ from panns_lite.features import PANNS_32K, LogMel
 from panns_lite.models import Cnn14, scaled_widths
 from panns_lite.paths import REPO_ROOT
 from panns_lite.runtime import configure_cpu
-from panns_lite.train import bce, preset
+from panns_lite.train import autocast, bce, preset
 
 sys.path.insert(0, str(REPO_ROOT / "tests"))
 from test_features import torchlibrosa_frontend  # noqa: E402  (the one oracle definition, shared with the tests)
@@ -65,7 +66,8 @@ def step_times(variant: str, width: float, batch: int, steps: int) -> list[float
     times = []
     for _ in range(steps + 1):
         start = time.perf_counter()
-        output = model.forward_features(inputs(), lam)["clipwise_output"]
+        with autocast(variant == "panns_lite", torch.device("cpu")):
+            output = model.forward_features(inputs(), lam)["clipwise_output"]
         bce(output, mix_targets(targets, lam)).backward()
         optimizer.step()
         optimizer.zero_grad(set_to_none=True)
@@ -96,7 +98,8 @@ def to_markdown(results: dict) -> str:
         f"torch {env['torch']}, {THREADS} threads, {env['cpu']} ({env['cpu_count']} logical CPUs), load average "
         f"{env['load_average_at_start']} at start, {env['date']}{' — quick run' if results['quick'] else ''}.",
         "Same CNN14, same batch, SpecAugment + mixup + BCE + Adam(amsgrad). Reference: torchlibrosa front end "
-        "recomputed each step. panns_lite: cached float16 log-mels, channels-last, glibc keeps freed memory.",
+        "recomputed each step. panns_lite: cached float16 log-mels, channels-last, glibc keeps freed memory, "
+        "bf16 autocast where the CPU has native bf16.",
         "",
         "| width × | clips/step (mixed to) | reference s/step | panns_lite s/step | speed-up | goal |",
         "|---:|---|---:|---:|---:|---:|",

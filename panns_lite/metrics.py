@@ -82,3 +82,20 @@ def evaluate(target: np.ndarray, output: np.ndarray) -> Scores:
     if n_ap == 0:
         raise ValueError("no class has a positive example: mAP is undefined")
     return Scores(mean_ap, mean_auc, float(d_prime(mean_auc)), n_ap, n_auc, ap, au)
+
+
+def rarest_classes_map(ap: np.ndarray, train_counts: np.ndarray, fraction: float = 1 / 3) -> tuple[float, int]:
+    """Mean AP over the ``fraction`` of evaluated classes with the fewest training positives.
+
+    This is where balanced sampling should help (panns_facts §5-6): it shows the rare classes,
+    which a plain mAP mixes with the frequent ones. Classes without an AP (no eval positive) are
+    not counted; returns (mean, number of classes averaged).
+    """
+    ap, train_counts = np.asarray(ap, dtype=float), np.asarray(train_counts)
+    if ap.shape != train_counts.shape or not 0 < fraction <= 1:
+        raise ValueError("ap and train_counts must have the same shape and 0 < fraction <= 1")
+    defined = np.flatnonzero(~np.isnan(ap))
+    if len(defined) == 0:
+        raise ValueError("no class has an AP")
+    rare = defined[np.argsort(train_counts[defined], kind="stable")][: max(1, round(len(defined) * fraction))]
+    return float(ap[rare].mean()), len(rare)

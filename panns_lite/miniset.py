@@ -67,7 +67,7 @@ class MiniSetConfig:
 
 
 PRESETS: dict[str, MiniSetConfig] = {
-    "ci": MiniSetConfig(n_train=600, n_eval=200, transfer_clips_per_class=16),
+    "ci": MiniSetConfig(n_train=1500, n_eval=200, transfer_clips_per_class=16),
     "laptop": MiniSetConfig(n_train=2000, n_eval=500, transfer_clips_per_class=40),
 }
 

@@ -58,3 +58,14 @@ def test_bad_input():
         average_precision(np.ones((2, 1)), np.array([[np.nan], [0.1]]))
     with pytest.raises(ValueError, match="no class has a positive"):
         mean_average_precision(np.zeros((4, 3), bool), np.zeros((4, 3)))
+
+
+def test_rarest_classes_map_picks_the_rarest_third():
+    from panns_lite.metrics import rarest_classes_map
+
+    ap = np.array([0.9, 0.1, np.nan, 0.5, 0.3, 0.7])
+    counts = np.array([100, 2, 1, 50, 3, 9])
+    mean, n = rarest_classes_map(ap, counts)        # defined: 5 classes -> the 2 rarest: counts 2 and 3
+    assert n == 2 and mean == pytest.approx((0.1 + 0.3) / 2)
+    with pytest.raises(ValueError):
+        rarest_classes_map(ap, counts[:3])

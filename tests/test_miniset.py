@@ -2,6 +2,7 @@
 
 import csv
 import hashlib
+import json
 from collections import Counter, defaultdict
 from dataclasses import replace
 from pathlib import Path
@@ -206,3 +207,17 @@ def test_bad_inputs():
         build_miniset("/nonexistent", "huge")
     with pytest.raises(ValueError):
         MiniSetConfig(n_train=0)
+
+
+def test_prepare_builds_and_packs_once(tmp_path):
+    from panns_lite.datasets import PackedDataset
+    from panns_lite.miniset import prepare_miniset
+
+    packed = prepare_miniset(tmp_path / "ms", SMALL)
+    assert len(PackedDataset(packed["balanced_train"])) == SMALL.n_train
+    assert len(PackedDataset(packed["eval"])) == SMALL.n_eval
+    stamps = {p: p.stat().st_mtime_ns for p in (tmp_path / "ms").rglob("*") if p.is_file()}
+    assert prepare_miniset(tmp_path / "ms", SMALL) == packed
+    assert {p: p.stat().st_mtime_ns for p in stamps} == stamps  # nothing rebuilt or repacked
+    prepare_miniset(tmp_path / "ms", replace(SMALL, seed=3))  # another config replaces the build
+    assert json.loads((tmp_path / "ms" / "build_info.json").read_text())["config"]["seed"] == 3

@@ -20,8 +20,9 @@ TINY = dict(width=1 / 16, batch_size=4, lr=1e-3, eval_every=4, checkpoint_every=
 
 
 def config(tiny_packed, out: Path, **overrides) -> TrainConfig:
-    return TrainConfig(train_data=str(tiny_packed["train"]), eval_data=str(tiny_packed["eval"]), out_dir=str(out),
-                       **{**TINY, "iterations": 6, **overrides})
+    """The ci preset (what ``cli`` runs too) on the tiny data, with a tiny model."""
+    return preset("ci", train_data=str(tiny_packed["train"]), eval_data=str(tiny_packed["eval"]), out_dir=str(out),
+                  **{**TINY, "iterations": 6, **overrides})
 
 
 def weights(path: Path) -> dict[str, torch.Tensor]:
@@ -83,6 +84,14 @@ def test_resume_after_sigkill_is_bit_exact(tiny_packed, tmp_path):
     got, want = weights(killed / "model.pt"), weights(reference.model_path)
     assert got.keys() == want.keys()
     assert all(torch.equal(got[k], want[k]) for k in want), "resumed weights differ from the uninterrupted run"
+
+
+def test_bf16_autocast_runs_and_stays_deterministic(tiny_packed, tmp_path):
+    a = train(config(tiny_packed, tmp_path / "a", iterations=2, amp=True))
+    b = train(config(tiny_packed, tmp_path / "b", iterations=2, amp=True))
+    wa, wb = weights(a.model_path), weights(b.model_path)
+    assert all(torch.isfinite(v).all() for v in wa.values() if v.is_floating_point())
+    assert all(torch.equal(wa[k], wb[k]) for k in wa)
 
 
 def test_resume_refuses_another_recipe(tiny_packed, tmp_path):
@@ -160,9 +169,10 @@ def test_micro_batches_keep_mixup_pairs():
 
 def test_presets_and_bad_config():
     ci = preset("ci")
-    assert ci.model == "Cnn14" and ci.batch_size == 32 and ci.clips_per_step == 64
+    assert ci.model == "Cnn14" and ci.batch_size == 32 and ci.clips_per_step == 32  # no mixup on the ci budget
     paper = preset("paper", train_data="a.h5", eval_data="b.h5")
     assert (paper.width, paper.iterations, paper.eval_every, paper.lr) == (1.0, 600_000, 2000, 1e-3)
+    assert paper.sampler == "balanced" and paper.augment.mixup and paper.clips_per_step == 64  # PANNs: 64 -> 32
     with pytest.raises(ValueError, match="unknown training preset"):
         preset("huge")
     with pytest.raises(ValueError, match="unknown model"):

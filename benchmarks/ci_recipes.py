@@ -1,0 +1,80 @@
+"""The ci training preset and two ablations on the same budget: plain sampling, and mixup.
+
+Runs ``python -m panns_lite``'s trainer three times on the ci MiniSet (same iterations, seed and
+model) and reports eval mAP (with the number of classes averaged), the mAP of the rarest third of
+classes (by training positives — where balanced sampling should matter, panns_facts §5–6) and wall
+time. Run ``.venv/bin/python benchmarks/ci_recipes.py [--iterations N]``; writes
+``benchmarks/results/ci_recipes.{json,md}``. Each run takes about as long as the ci preset
+(≈ 10 minutes on 2 cores): run it on an otherwise idle machine for meaningful times.
+"""
+
+import argparse
+from dataclasses import replace
+
+import numpy as np
+
+from common import environment, write_results
+from panns_lite.augment import AugmentConfig
+from panns_lite.datasets import PackedDataset
+from panns_lite.metrics import rarest_classes_map
+from panns_lite.miniset import prepare_miniset
+from panns_lite.train import preset, train, workspace
+
+
+def variants(base):
+    return {
+        "ci preset (balanced sampler)": base,
+        "plain shuffle sampler": replace(base, sampler="shuffle"),
+        "with mixup (α = 1)": replace(base, augment=replace(base.augment, mixup=True)),
+    }
+
+
+def run(name: str, config) -> dict:
+    result = train(config)
+    last = result.statistics[-1]
+    counts = PackedDataset(config.train_data).targets.sum(axis=0)
+    ap = np.array([np.nan if v is None else v for v in last["ap"]])
+    rare, n_rare = rarest_classes_map(ap, counts)
+    return {"variant": name, "iterations": result.iteration, "mAP": last["mAP"], "classes": last["classes"],
+            "rarest_third_mAP": rare, "rarest_third_classes": n_rare, "mAUC": last["mAUC"],
+            "wall_seconds": result.wall_seconds,
+            "curve": [(s["iteration"], s["mAP"]) for s in result.statistics]}
+
+
+def to_markdown(results: dict) -> str:
+    env = results["environment"]
+    lines = [
+        "# The ci training preset and its ablations (same budget, same seed)",
+        "",
+        f"torch {env['torch']}, {env['cpu']} ({env['cpu_count']} logical CPUs), load average "
+        f"{env['load_average_at_start']} at start, {env['date']}. Settings: {results['settings']}.",
+        "",
+        "| variant | iterations | eval mAP (classes) | mAP of the rarest third (classes) | mAUC | wall s |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
+    for r in results["rows"]:
+        lines.append(f"| {r['variant']} | {r['iterations']} | {r['mAP']:.3f} ({r['classes']}) "
+                     f"| {r['rarest_third_mAP']:.3f} ({r['rarest_third_classes']}) | {r['mAUC']:.3f} "
+                     f"| {r['wall_seconds']:.0f} |")
+    lines += ["", "mAP during training (iteration: mAP):", ""]
+    lines += [f"* {r['variant']}: " + ", ".join(f"{i}: {m:.3f}" for i, m in r["curve"]) for r in results["rows"]]
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--iterations", type=int, default=None, help="override the preset's iterations")
+    args = parser.parse_args()
+    prepare_miniset(workspace() / "miniset-ci", "ci")
+    base = preset("ci", progress=False, **({"iterations": args.iterations} if args.iterations else {}))
+    results = {"environment": environment(), "settings": {k: v for k, v in vars(base).items() if k not in
+                                                            ("train_data", "eval_data", "out_dir", "progress")},
+               "rows": []}
+    for i, (name, config) in enumerate(variants(base).items()):
+        results["rows"].append(run(name, replace(config, out_dir=str(workspace() / f"runs/ci-recipes-{i}"))))
+    results["settings"] = str(results["settings"])
+    write_results("ci_recipes", results, to_markdown(results))
+
+
+if __name__ == "__main__":
+    main()
