@@ -16,7 +16,7 @@ from collections.abc import Callable
 
 import torch
 
-from common import environment, write_results
+from common import environment, environment_line, write_results
 from panns_lite.features import PANNS_32K, LogMel
 from panns_lite.models import Cnn14, scaled_widths
 from panns_lite.paths import REPO_ROOT
@@ -82,8 +82,7 @@ def to_markdown(results: dict) -> str:
     lines = [
         "# Front end and CNN14 inference speed (CPU)",
         "",
-        f"torch {env['torch']}, {env['threads']} threads, {env['cpu']} ({env['cpu_count']} logical CPUs), "
-        f"load average {env['load_average_at_start']} at start, {env['date']}{' — quick run' if results['quick'] else ''}.",
+        environment_line(env, quick=results["quick"]),
         "",
         f"## Log-mel front end ({fe['batch']}, median of {fe['repeats']} interleaved runs)",
         "",

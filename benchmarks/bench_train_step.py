@@ -25,7 +25,7 @@ import sys
 import numpy as np
 import torch
 
-from common import environment, write_results
+from common import environment, environment_line, write_results
 from panns_lite.augment import SpecAugment, mix_targets, mixup_lambdas
 from panns_lite.features import PANNS_32K, LogMel
 from panns_lite.models import Cnn14, scaled_widths
@@ -95,8 +95,7 @@ def to_markdown(results: dict) -> str:
     lines = [
         "# Training step on CPU: panns_lite vs a step written like the original code",
         "",
-        f"torch {env['torch']}, {THREADS} threads, {env['cpu']} ({env['cpu_count']} logical CPUs), load average "
-        f"{env['load_average_at_start']} at start, {env['date']}{' — quick run' if results['quick'] else ''}.",
+        environment_line(env, THREADS, results["quick"]),
         "Same CNN14, same batch, SpecAugment + mixup + BCE + Adam(amsgrad). Reference: torchlibrosa front end "
         "recomputed each step. panns_lite: cached float16 log-mels, channels-last, glibc keeps freed memory, "
         "bf16 autocast where the CPU has native bf16.",

@@ -13,7 +13,7 @@ from dataclasses import replace
 
 import numpy as np
 
-from common import environment, write_results
+from common import environment, environment_line, write_results
 from panns_lite.augment import AugmentConfig
 from panns_lite.datasets import PackedDataset
 from panns_lite.metrics import rarest_classes_map
@@ -46,8 +46,7 @@ def to_markdown(results: dict) -> str:
     lines = [
         "# The ci training preset and its ablations (same budget, same seed)",
         "",
-        f"torch {env['torch']}, {env['cpu']} ({env['cpu_count']} logical CPUs), load average "
-        f"{env['load_average_at_start']} at start, {env['date']}. Settings: {results['settings']}.",
+        f"{environment_line(env)} Settings: {results['settings']}.",
         "",
         "| variant | iterations | eval mAP (classes) | mAP of the rarest third (classes) | mAUC | wall s |",
         "|---|---:|---:|---:|---:|---:|",
