@@ -355,6 +355,7 @@ def build_miniset(out_dir: str | Path, config: MiniSetConfig | str = "ci",
     labels = load_class_labels()
     shutil.copy(AUDIOSET_DIR / "class_labels_indices.csv", out / "class_labels_indices.csv")
     shutil.copy(AUDIOSET_DIR / "ontology.json", out / "ontology.json")
+    explicit = {it.file: it.labels for it in items}  # strong labels: the sources' own labels, no ancestors
     provenance, strong = [], []
     class_counts: dict[str, dict[str, int]] = {}
     for split_id, (name, n) in enumerate(zip(SPLITS, (config.n_train, config.n_eval))):
@@ -370,8 +371,7 @@ def build_miniset(out_dir: str | Path, config: MiniSetConfig | str = "ci",
             for p in clip.placements:
                 provenance.append([clip.ytid, name, p.source, p.kind, p.onset, p.offset, p.gain_db,
                                    ",".join(p.labels)])
-                explicit = next(it.labels for it in items if it.file == p.source)
-                strong += [[f"{clip.ytid}_0", f"{p.onset:.3f}", f"{p.offset:.3f}", m] for m in explicit]
+                strong += [[f"{clip.ytid}_0", f"{p.onset:.3f}", f"{p.offset:.3f}", m] for m in explicit[p.source]]
         write_segments(out / f"{name}_segments.csv", segments,
                        created=f"by the panns-lite MiniSet builder (seed {config.seed})")
         class_counts[name] = dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
@@ -447,6 +447,7 @@ def build_transfer_set(out: Path, mixer: Mixer, pool: Sequence[BankItem], config
 
 
 def slug(text: str) -> str:
+    """Lower-case, alphanumerics joined by single hyphens (file names of bank items and transfer clips)."""
     return "-".join(filter(None, "".join(c if c.isalnum() else "-" for c in text.lower()).split("-")))
 
 

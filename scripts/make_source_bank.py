@@ -42,6 +42,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from rcc import iter_rcc  # noqa: E402
 
 from panns_lite.audioset import load_class_labels  # noqa: E402
+from panns_lite.miniset import slug  # noqa: E402
 
 SAMPLE_RATE = 32000
 TARGET_DBFS = -23.0
@@ -517,11 +518,6 @@ def speech_stream(utterances: list[np.ndarray], name: str, seconds: float) -> np
 
 
 # ----------------------------------------------------------------------------------- building
-def slug(text: str) -> str:
-    keep = "".join(c if c.isalnum() else "-" for c in text.lower())
-    return "-".join(filter(None, keep.split("-")))
-
-
 def build(cache: Path, out: Path) -> None:
     labels = load_class_labels()
     audio_dir = out / "audio"
