@@ -1,6 +1,7 @@
 # panns-lite: two commands for a fresh machine (see README):
 #   make test   set up .venv, run the unit tests
 #   make book   set up .venv, build the MiniSet, execute the chapters, build the HTML book
+#   (make book-check, run by CI after make book: open the built book in headless Chromium)
 # Both are idempotent: .venv is reused and reinstalled only when requirements.txt/pyproject.toml change.
 
 PYTHON ?= python3.11
@@ -9,8 +10,10 @@ PY := $(VENV)/bin/python
 INSTALLED := $(VENV)/.installed
 MINISET := workspace/miniset-ci
 MINISET_STAMP := $(MINISET)/build_info.json
+KERNELSPEC := $(VENV)/share/jupyter/kernels/python3/kernel.json
+NODE_STAMP := node_modules/.package-lock.json
 
-.PHONY: venv test data book benchmarks clean
+.PHONY: venv test data book book-check benchmarks clean
 
 venv: $(INSTALLED)
 
@@ -29,8 +32,27 @@ data: $(MINISET_STAMP)
 $(MINISET_STAMP): $(INSTALLED) data/sources/SOURCES.tsv panns_lite/miniset.py
 	$(PY) -m panns_lite prepare --preset ci --out $(MINISET)
 
-book: $(INSTALLED) $(MINISET_STAMP)
-	$(VENV)/bin/jupyter-book build -W -n --keep-going .
+# The chapters run on the venv's own python3 kernel (absolute path in the spec, see build_book.py).
+$(KERNELSPEC): $(INSTALLED)
+	$(PY) -m ipykernel install --sys-prefix --name python3 > /dev/null
+
+# MathJax, the ipywidgets HTML manager and RequireJS for offline reading (pinned in package-lock.json).
+$(NODE_STAMP): package.json package-lock.json
+	npm ci --ignore-scripts --no-audit --no-fund
+
+# Execute every chapter of _toc.yml once (papermill, CI-sized parameters), then build _build/html
+# with -W -n --keep-going; per-chapter times go to _build/execution_times.{json,md}.
+book: $(INSTALLED) $(KERNELSPEC) $(MINISET_STAMP) $(NODE_STAMP)
+	$(PY) scripts/build_book.py
+
+# Load the built book in headless Chromium with no network (installs the Debian package if
+# missing, as root or with sudo); screenshots go to _build/screenshots. Run after `make book`.
+book-check: $(INSTALLED)
+	$(PY) scripts/check_book_browser.py --install \
+		--expect book/intro=math \
+		--expect book/01_audioset_miniset=audio,images \
+		--expect book/02_frontend=audio,images,math,widgets \
+		--expect book/03_cnn14=images,math
 
 benchmarks: $(INSTALLED)
 	$(PY) benchmarks/bench_frontend_model.py

@@ -57,7 +57,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     overrides = {k: v for k, v in {
         "train_data": args.train_data, "eval_data": args.eval_data, "out_dir": args.out,
         "iterations": args.iterations, "eval_every": args.eval_every, "checkpoint_every": args.checkpoint_every,
-        "width": args.width, "batch_size": args.batch_size, "lr": args.lr, "sampler": args.sampler,
+        "width": args.width, "batch_size": args.batch_size, "lr": args.lr, "lr_schedule": args.lr_schedule,
+        "warmup_iterations": args.warmup, "sampler": args.sampler,
         "seed": args.seed, "init_checkpoint": args.init_checkpoint, "new_head": args.new_head,
         "micro_batches": args.micro_batches, "device": args.device,
     }.items() if v is not None}
@@ -77,6 +78,67 @@ def cmd_train(args: argparse.Namespace) -> int:
               f"mAUC {last['mAUC']:.4f}, d' {last['d_prime']:.3f}; {result.wall_seconds:.0f} s; "
               f"model saved to {result.model_path}")
     return 0
+
+
+def cmd_prune(args: argparse.Namespace) -> int:
+    from panns_lite.checkpoints import load_checkpoint, save_checkpoint
+    from panns_lite.models import count_parameters
+    from panns_lite.pruning import epanns_ratios, prune
+
+    model = load_checkpoint(args.checkpoint)
+    ratios = epanns_ratios(args.ratio, args.layers)
+    pruned = prune(model, ratios, criterion=args.criterion, seed=args.seed)
+    save_checkpoint(pruned, args.out, ratios=ratios, criterion=args.criterion, seed=args.seed,
+                    source_checkpoint=str(args.checkpoint))
+    before, after = count_parameters(model), count_parameters(pruned)
+    print(f"{args.checkpoint}: {before:,} params -> {args.out}: {after:,} params "
+          f"({100 * (1 - after / before):.1f}% fewer; {args.criterion}, {', '.join(ratios)} at {args.ratio:g})")
+    return 0
+
+
+def cmd_tag(args: argparse.Namespace) -> int:
+    import json
+    from dataclasses import asdict
+
+    from panns_lite.audio import AudioReadError
+    from panns_lite.inference import InvalidAudioError, Tagger
+    from panns_lite.sed import detect_events, parse_thresholds, write_events_csv
+
+    if args.sed is None and (args.threshold or args.median is not None):
+        raise ValueError("--threshold and --median only apply with --sed")
+    tagger = Tagger(args.checkpoint, device=args.device, chunk_seconds=args.chunk_seconds)
+    thresholds = parse_thresholds(args.threshold, tagger.labels)
+    median = {} if args.median is None else {"median_seconds": args.median}
+    reports, events, failures = [], {}, 0
+    for path in map(str, args.files):
+        try:
+            analysis = tagger.analyze(path, framewise=args.sed is not None)
+        except (AudioReadError, InvalidAudioError) as err:  # report, then go on with the other files
+            print(f"error: {err}", file=sys.stderr)
+            reports.append({"file": path, "error": str(err)})
+            failures += 1
+            continue
+        tags = tagger.ranked(analysis.clipwise, args.top_k)
+        report = {"file": path, "duration_seconds": round(analysis.duration, 3), "chunks": analysis.chunks,
+                  "tags": [tag._asdict() for tag in tags]}
+        if analysis.framewise is not None:
+            events[path] = detect_events(analysis.framewise.probabilities, analysis.frame_hop, tagger.labels,
+                                         thresholds, duration=analysis.duration, **median)
+            report["events"] = [asdict(event) for event in events[path]]
+        reports.append(report)
+        if not args.json:
+            print(f"{path}  ({analysis.duration:.2f} s)")
+            for rank, tag in enumerate(tags, start=1):
+                print(f"  {rank:>3}  {tag.probability:.3f}  {tag.label}  ({tag.mid})")
+            if path in events:
+                print(f"  {len(events[path])} events")
+    if args.sed is not None:
+        write_events_csv(args.sed, events)
+        if not args.json:
+            print(f"{sum(map(len, events.values()))} events from {len(events)} files -> {args.sed}")
+    if args.json:
+        print(json.dumps(reports, indent=1))
+    return 1 if failures else 0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -109,6 +171,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--width", type=float, help="width multiplier of the model's conv layers")
     p.add_argument("--batch-size", type=int, help="clips per step after mixup (PANNs: 32)")
     p.add_argument("--lr", type=float)
+    p.add_argument("--lr-schedule", choices=["constant", "cosine"], help="PANNs: constant")
+    p.add_argument("--warmup", type=int, help="linear warm-up iterations")
     p.add_argument("--sampler", choices=["balanced", "shuffle", "alternate"])
     p.add_argument("--seed", type=int)
     p.add_argument("--init-checkpoint", help="start from this checkpoint (official, E-PANNs or ours)")
@@ -119,6 +183,28 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-mixup", action="store_true")
     p.add_argument("--no-spec-augment", action="store_true")
     p.add_argument("--no-progress", action="store_true")
+
+    p = add("prune", cmd_prune, "Prune a CNN14 checkpoint's filters the E-PANNs way and save the smaller model.")
+    p.add_argument("checkpoint", type=Path, help="CNN14 checkpoint (official, E-PANNs or ours)")
+    p.add_argument("--ratio", type=float, required=True, help="fraction of filters removed per layer, in [0, 1)")
+    p.add_argument("--layers", default="C7-C12", help="conv layers, e.g. C7-C12 (E-PANNs) or C7,C9")
+    p.add_argument("--criterion", default="operator_norm", help="operator_norm (E-PANNs), l1 or random")
+    p.add_argument("--seed", type=int, default=0, help="seed of the random criterion")
+    p.add_argument("--out", type=Path, required=True, help="output checkpoint (written atomically)")
+
+    p = add("tag", cmd_tag, "Tag audio files of any format, rate and length; optionally detect sound events.")
+    p.add_argument("files", nargs="+", type=Path, help="audio files (WAV, FLAC, Ogg, MP3 …)")
+    p.add_argument("--checkpoint", type=Path, required=True,
+                   help="checkpoint (official PANNs, E-PANNs or ours) or a waveform-mode .onnx export")
+    p.add_argument("--top-k", type=int, default=5, help="classes listed per file")
+    p.add_argument("--json", action="store_true", help="print one JSON list instead of tables")
+    p.add_argument("--sed", type=Path, help="detect sound events and write them to this CSV")
+    p.add_argument("--threshold", action="append", default=[], metavar="[CLASS=]P",
+                   help="event threshold P for every class (default 0.5), or CLASS=P for one class "
+                        "(mid or display name); repeatable")
+    p.add_argument("--median", type=float, help="median filter length for --sed, seconds (default 0.5)")
+    p.add_argument("--chunk-seconds", type=float, default=10.0, help="long inputs are analysed in chunks this long")
+    p.add_argument("--device", default="cpu", help="torch device for checkpoints (cpu, cuda …)")
 
     p = add("pack", cmd_pack, "Pack a segment CSV and its audio folder into a PANNs-layout HDF5 file.")
     p.add_argument("csv", type=Path, help="AudioSet segment CSV (e.g. balanced_train_segments.csv)")

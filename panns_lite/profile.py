@@ -49,6 +49,9 @@ class ModelProfile:
       ``n_fft`` (window) + ``1.25·n_fft·log2(n_fft)`` (a real FFT costs about half of the
       5·N·log2 N flops of a radix-2 complex FFT, at 2 flops per MAC) + ``2·(n_fft/2+1)`` (|X|²)
       + ``(n_fft/2+1)·n_mels`` (mel matmul), times T frames.
+    * ``stft_kernel_params``: the torchlibrosa DFT kernels ``2·(n_fft/2+1)·n_fft`` (1,050,624 at
+      32 kHz), frozen and absent from panns_lite, but part of the torchsummary "Total params" that
+      E-PANNs reports (panns_facts §1, §10.1).
     """
 
     model: str
@@ -59,7 +62,13 @@ class ModelProfile:
     macs: int
     frontend_macs_dft: int
     frontend_macs_fft: int
+    stft_kernel_params: int
     layers: tuple[LayerProfile, ...]
+
+    @property
+    def params_with_stft(self) -> int:
+        """Trainable + STFT kernels: E-PANNs' "Total params" (CNN14 81,804,239, panns_facts §2)."""
+        return self.params + self.stft_kernel_params
 
     @property
     def total_macs_dft(self) -> int:
@@ -148,6 +157,7 @@ def profile_model(model: AudioTagger, seconds: float = 10.0, sample_rate: int | 
         macs=int(macs),
         frontend_macs_dft=frames * n_freqs * (2 * config.n_fft + config.n_mels),
         frontend_macs_fft=round(frames * fft_per_frame),
+        stft_kernel_params=2 * n_freqs * config.n_fft,
         layers=_layer_rows(model, shapes, layer_macs),
     )
 

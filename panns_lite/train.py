@@ -23,6 +23,7 @@ On CPU the frozen front end runs once per clip (``LogMelCache``): SpecAugment an
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 import math
@@ -32,7 +33,7 @@ from collections import deque
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import nullcontext
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -44,7 +45,7 @@ from torch.nn.parallel import DistributedDataParallel
 from tqdm import tqdm
 
 from panns_lite.augment import AugmentConfig, mix_targets, mixup_lambdas
-from panns_lite.checkpoints import atomic_write, load_checkpoint, save_checkpoint
+from panns_lite.checkpoints import atomic_write, load_checkpoint, load_extra, save_checkpoint
 from panns_lite.datasets import Batch, ClipDataset, LogMelCache, PackedDataset, frontend_signature
 from panns_lite.metrics import evaluate
 from panns_lite.models import MODELS, AudioTagger, FeaturesPath, scaled_widths
@@ -52,6 +53,7 @@ from panns_lite.runtime import configure_cpu
 from panns_lite.sampling import eval_batches, make_sampler
 
 CHECKPOINT_NAME = "checkpoint.pt"
+LR_SCHEDULES = ("constant", "cosine")
 
 
 @dataclass(frozen=True)
@@ -69,6 +71,9 @@ class TrainConfig:
     freeze_base: bool = False
     batch_size: int = 32
     lr: float = 1e-3
+    lr_schedule: str = "constant"
+    warmup_iterations: int = 0
+    ema_decay: float = 0.0
     iterations: int = 600_000
     eval_every: int = 2000
     checkpoint_every: int = 100_000
@@ -90,6 +95,11 @@ class TrainConfig:
             raise ValueError(f"unknown model {self.model!r}; choose from {sorted(MODELS)}")
         if self.batch_size < 1 or self.iterations < 0 or self.eval_every < 1 or self.checkpoint_every < 1:
             raise ValueError("batch_size, eval_every and checkpoint_every must be ≥ 1 and iterations ≥ 0")
+        if self.lr_schedule not in LR_SCHEDULES or self.warmup_iterations < 0:
+            raise ValueError(f"lr_schedule must be one of {LR_SCHEDULES} and warmup_iterations ≥ 0, got "
+                             f"{self.lr_schedule!r}, {self.warmup_iterations}")
+        if not 0.0 <= self.ema_decay < 1.0:
+            raise ValueError(f"ema_decay must be in [0, 1), got {self.ema_decay}")
         if self.cache_dtype not in ("float16", "float32"):
             raise ValueError(f"cache_dtype must be 'float16' or 'float32', got {self.cache_dtype!r}")
 
@@ -115,6 +125,11 @@ def preset(name: str, **overrides: Any) -> TrainConfig:
     * ``laptop``: a 1/4-width CNN14 on the laptop MiniSet, about an hour on a laptop CPU;
     * ``paper``: full-width CNN14 on real AudioSet as PANNs trained it (batch 32, 600k iterations,
       evaluation every 2k), for GPUs and ``torchrun``; the data paths must be given.
+
+    The run folder is ``<workspace>/runs/<name>``, or ``<workspace>/runs/<name>-<hash>`` when the
+    overrides change the recipe (anything but bookkeeping: evaluation and checkpoint intervals,
+    threads, device, progress), so runs of different recipes never collide and :func:`trained`
+    can serve as the cache of trained models.
     """
     ws = workspace()
     presets = {
@@ -131,7 +146,13 @@ def preset(name: str, **overrides: Any) -> TrainConfig:
     }
     if name not in presets:
         raise ValueError(f"unknown training preset {name!r}; choose from {sorted(presets)}")
-    return TrainConfig(**{**presets[name], **overrides})
+    config = TrainConfig(**{**presets[name], **overrides})
+    recipe = {k: v for k, v in overrides.items() if k not in RESUMABLE_CHANGES - {"iterations"}}
+    if recipe and "out_dir" not in overrides:  # a changed recipe gets its own run folder: the runs are a cache
+        tag = hashlib.sha256(json.dumps(plain(replace(config, out_dir="")), sort_keys=True, default=str)
+                             .encode()).hexdigest()[:8]
+        config = replace(config, out_dir=f"{config.out_dir}-{tag}")
+    return config
 
 
 # ---------------------------------------------------------------------------------------- setup
@@ -211,6 +232,38 @@ def derived_seed(seed: int, *key: int) -> int:
     sequences cannot make two uses share a stream.
     """
     return int(np.random.default_rng([seed, *key]).integers(2**63 - 1))
+
+
+def learning_rate(config: TrainConfig, iteration: int) -> float:
+    """The learning rate of step ``iteration``: a pure function of the step, so resuming changes nothing.
+
+    ``constant`` is PANNs' recipe (panns_facts §6). ``cosine`` (linear warm-up over
+    ``warmup_iterations``, then a half cosine down to 0 at ``iterations``) is for short budgets such
+    as the CI preset, where ending at a small learning rate is worth more than the last few hundred
+    steps at full rate.
+    """
+    if iteration < config.warmup_iterations:
+        return config.lr * (iteration + 1) / config.warmup_iterations
+    if config.lr_schedule == "constant":
+        return config.lr
+    span = max(1, config.iterations - config.warmup_iterations)
+    return config.lr * 0.5 * (1 + math.cos(math.pi * min(1.0, (iteration - config.warmup_iterations) / span)))
+
+
+def update_average(average: AudioTagger, model: AudioTagger, decay: float, iteration: int) -> None:
+    """Exponential moving average of the weights after step ``iteration`` (``ema_decay`` > 0).
+
+    The decay ramps up as ``min(decay, (1 + t) / (10 + t))`` so the first steps do not drag the
+    random initialisation along; buffers (BN statistics) are copied, not averaged. Averaging the
+    weights of a short, noisy run (small data, CI) gives a better model to evaluate and keep than
+    its last step; PANNs did not use it, so the ``paper`` preset leaves it off.
+    """
+    rate = 1.0 - min(decay, (1 + iteration) / (10 + iteration))
+    with torch.no_grad():
+        for a, p in zip(average.parameters(), model.parameters()):
+            a.lerp_(p, rate)
+        for a, b in zip(average.buffers(), model.buffers()):
+            a.copy_(b)
 
 
 def micro_batches(n: int, parts: int, even: bool) -> list[slice]:
@@ -330,6 +383,8 @@ def train(config: TrainConfig, resume: bool = False) -> TrainResult:
     eval_src = training_source(eval_set, model, config, dist_)
     model.to(dist_.device, memory_format=torch.channels_last if config.channels_last else torch.preserve_format)
     net = FeaturesPath(model) if config.cache_logmel else model
+    average = copy.deepcopy(model) if config.ema_decay else None  # the model evaluated and kept, when set
+    eval_net = net if average is None else FeaturesPath(average) if config.cache_logmel else average
     optimizer = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=config.lr,
                                  betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0, amsgrad=True)
     sampler = make_sampler(config.sampler, train_set.targets, config.clips_per_step, config.seed,
@@ -338,7 +393,7 @@ def train(config: TrainConfig, resume: bool = False) -> TrainResult:
     iteration, statistics, losses, elapsed = 0, [], [], 0.0
     checkpoint_path = out / CHECKPOINT_NAME
     if resume:
-        iteration, statistics, losses, elapsed = restore(checkpoint_path, config, model, optimizer, sampler)
+        iteration, statistics, losses, elapsed = restore(checkpoint_path, config, model, optimizer, sampler, average)
     train_net = DistributedDataParallel(net) if dist_.world_size > 1 else net
 
     def wall() -> float:
@@ -350,7 +405,7 @@ def train(config: TrainConfig, resume: bool = False) -> TrainResult:
     while True:
         if iteration % config.eval_every == 0 or iteration == config.iterations:
             if not statistics or statistics[-1]["iteration"] != iteration:
-                statistics.append(evaluation_entry(net, eval_src, config, dist_, iteration, losses, wall()))
+                statistics.append(evaluation_entry(eval_net, eval_src, config, dist_, iteration, losses, wall()))
                 losses = []
                 if dist_.is_main:
                     write_statistics(out, statistics)
@@ -384,23 +439,46 @@ def train(config: TrainConfig, resume: bool = False) -> TrainResult:
         if not math.isfinite(step_loss):
             raise FloatingPointError(f"iteration {iteration}: the loss is {step_loss}; stopped before the weights "
                                      "became NaN (lower the learning rate or check the data)")
+        for group in optimizer.param_groups:
+            group["lr"] = learning_rate(config, iteration)
         optimizer.step()
         optimizer.zero_grad(set_to_none=True)
+        if average is not None:
+            update_average(average, model, config.ema_decay, iteration)
         losses.append(step_loss)
         iteration += 1
         bar.update(1)
         if dist_.is_main and (iteration % config.checkpoint_every == 0 or iteration == config.iterations):
             save_training_checkpoint(checkpoint_path, model, optimizer, sampler, config,
-                                     iteration, statistics, losses, wall())
+                                     iteration, statistics, losses, wall(), average)
     bar.close()
 
     model_path = None
     if dist_.is_main:
-        model_path = save_checkpoint(model.cpu(), out / "model.pt", iteration=iteration, config=plain(config),
+        model_path = save_checkpoint((model if average is None else average).cpu(), out / "model.pt", iteration=iteration, config=plain(config),
                                      mAP=statistics[-1]["mAP"], classes=statistics[-1]["classes"])
     if dist_.world_size > 1:
         dist.barrier()
     return TrainResult(config, iteration, statistics, wall(), model_path)
+
+
+def trained(config: TrainConfig) -> Path:
+    """The ``model.pt`` of the run ``config`` describes, training (or finishing) it only when needed.
+
+    This is the model cache the book's chapters share: chapter 4 trains the ``ci`` preset, later
+    chapters call this with the same config and get the same file back at no cost, and a chapter
+    run on its own trains it first. A finished run is reused only if it was written with exactly
+    this recipe (the same test as resuming); an interrupted one is resumed.
+    """
+    out = Path(config.out_dir)
+    model_path = out / "model.pt"
+    if model_path.is_file():
+        saved = load_extra(model_path).get("config", {})
+        now = plain(config)
+        if all(saved.get(k) == v for k, v in now.items() if k not in RESUMABLE_CHANGES - {"iterations"}):
+            return model_path
+        raise ValueError(f"{out} holds a run with another recipe; choose another out_dir or delete it")
+    return train(config, resume=(out / CHECKPOINT_NAME).is_file()).model_path
 
 
 # ---------------------------------------------------------------------------------------- files
@@ -421,13 +499,14 @@ def plain(config: TrainConfig) -> dict[str, Any]:
 
 def save_training_checkpoint(path: Path, model: AudioTagger, optimizer: torch.optim.Optimizer, sampler: Any,
                              config: TrainConfig, iteration: int, statistics: list[dict[str, Any]],
-                             losses: list[float], wall: float) -> None:
+                             losses: list[float], wall: float, average: AudioTagger | None = None) -> None:
     """Model (our format, so ``load_checkpoint`` reads it too), optimizer, sampler position, iteration,
-    config, statistics and the losses since the last evaluation. The random state of the run is
-    (seed, iteration) by construction (module docstring), recorded under ``rng``."""
+    config, statistics, the losses since the last evaluation and the weight average (if any). The
+    random state of the run is (seed, iteration) by construction (module docstring), recorded under
+    ``rng``."""
     save_checkpoint(model, path, iteration=iteration, optimizer=optimizer.state_dict(),
                     sampler=sampler.state_dict(position=iteration), config=plain(config), statistics=statistics,
-                    losses=losses, wall_seconds=wall,
+                    losses=losses, wall_seconds=wall, average=None if average is None else average.state_dict(),
                     rng={"scheme": "counter", "seed": config.seed, "iteration": iteration})
 
 
@@ -435,17 +514,20 @@ RESUMABLE_CHANGES = {"iterations", "progress", "threads", "device", "eval_every"
 
 
 def restore(path: Path, config: TrainConfig, model: AudioTagger, optimizer: torch.optim.Optimizer,
-            sampler: Any) -> tuple[int, list[dict[str, Any]], list[float], float]:
+            sampler: Any, average: AudioTagger | None = None) -> tuple[int, list[dict[str, Any]], list[float], float]:
     """Load a training checkpoint into the live objects; refuse one written with another recipe."""
     if not path.is_file():
         raise FileNotFoundError(f"cannot resume: {path} does not exist")
     payload = torch.load(path, map_location="cpu", weights_only=True)
     extra = payload["extra"]
     saved, now = extra["config"], plain(config)
-    differ = sorted(k for k in now if k not in RESUMABLE_CHANGES and saved.get(k) != now[k])
+    resumable = RESUMABLE_CHANGES - ({"iterations"} if config.lr_schedule != "constant" else set())
+    differ = sorted(k for k in now if k not in resumable and saved.get(k) != now[k])
     if differ:
         raise ValueError(f"cannot resume {path}: it was written with other {', '.join(differ)}")
     model.load_state_dict(payload["state_dict"])
     optimizer.load_state_dict(extra["optimizer"])
     sampler.load_state_dict(extra["sampler"])
+    if average is not None:
+        average.load_state_dict(extra["average"])
     return int(extra["iteration"]), list(extra["statistics"]), list(extra["losses"]), float(extra["wall_seconds"])

@@ -14,7 +14,9 @@ import torch
 
 from panns_lite.augment import AugmentConfig
 from panns_lite.checkpoints import load_checkpoint
-from panns_lite.train import CHECKPOINT_NAME, TrainConfig, micro_batches, preset, train
+from panns_lite.models import Cnn14, scaled_widths
+from panns_lite.train import (CHECKPOINT_NAME, TrainConfig, learning_rate, micro_batches, preset, train, trained,
+                              update_average)
 
 TINY = dict(width=1 / 16, batch_size=4, lr=1e-3, eval_every=4, checkpoint_every=2, progress=False, threads=2)
 
@@ -157,6 +159,62 @@ def test_eval_set_without_positives_is_an_error(tiny_packed, tmp_path, monkeypat
     monkeypatch.setattr(datasets.PackedDataset, "__init__", no_positives)
     with pytest.raises(ValueError, match="no class has a positive"):
         train(config(tiny_packed, tmp_path, iterations=1))
+
+
+def test_learning_rate_schedules(tiny_packed, tmp_path):
+    constant = config(tiny_packed, tmp_path, iterations=100, lr_schedule="constant")
+    assert {learning_rate(constant, t) for t in range(100)} == {1e-3}
+    cosine = replace(constant, lr_schedule="cosine", warmup_iterations=10)
+    lrs = [learning_rate(cosine, t) for t in range(100)]
+    assert lrs[0] == pytest.approx(1e-4) and lrs[9] == pytest.approx(1e-3)  # linear warm-up to the peak
+    assert all(a >= b for a, b in zip(lrs[9:], lrs[10:])) and lrs[-1] < 1e-5  # then a monotone decay to ~0
+    assert lrs[55] == pytest.approx(0.5e-3)  # half-way through the decay: half the peak
+    with pytest.raises(ValueError, match="lr_schedule"):
+        replace(constant, lr_schedule="step")
+    with pytest.raises(ValueError, match="warmup"):
+        replace(constant, warmup_iterations=-1)
+
+
+def test_cosine_run_cannot_be_resumed_with_another_length(tiny_packed, tmp_path):
+    train(config(tiny_packed, tmp_path, iterations=2, lr_schedule="cosine"))
+    with pytest.raises(ValueError, match="iterations"):
+        train(config(tiny_packed, tmp_path, iterations=4, lr_schedule="cosine"), resume=True)
+
+
+def test_trained_reuses_a_finished_run_and_refuses_another_recipe(tiny_packed, tmp_path):
+    first = trained(config(tiny_packed, tmp_path, iterations=2))
+    stamp = first.stat().st_mtime_ns
+    assert trained(config(tiny_packed, tmp_path, iterations=2, threads=1)) == first  # same recipe: no retraining
+    assert first.stat().st_mtime_ns == stamp
+    with pytest.raises(ValueError, match="another recipe"):
+        trained(config(tiny_packed, tmp_path, iterations=2, lr=5e-4))
+
+
+def test_preset_run_folders_are_keyed_by_recipe():
+    base = preset("ci")
+    assert Path(base.out_dir).name == "ci"
+    assert preset("ci", threads=1, progress=False).out_dir == base.out_dir  # bookkeeping only: same run
+    shorter, other_lr = preset("ci", iterations=10), preset("ci", lr=5e-4)
+    assert len({base.out_dir, shorter.out_dir, other_lr.out_dir}) == 3
+    assert preset("ci", iterations=10).out_dir == shorter.out_dir  # deterministic key
+    assert preset("ci", lr=5e-4, out_dir="x").out_dir == "x"
+
+
+def test_weight_average_follows_the_model_and_copies_buffers():
+    torch.manual_seed(0)
+    model, average = Cnn14(widths=scaled_widths(1 / 16)), Cnn14(widths=scaled_widths(1 / 16))
+    before = [p.clone() for p in average.parameters()]
+    model.bn0.running_mean.fill_(3.0)
+    update_average(average, model, decay=0.99, iteration=0)  # ramp: decay (1 + 0) / (10 + 0) = 0.1
+    for a, b, p in zip(average.parameters(), before, model.parameters()):
+        torch.testing.assert_close(a, 0.1 * b + 0.9 * p)
+    assert torch.equal(average.bn0.running_mean, model.bn0.running_mean)
+    for t in range(1, 2000):
+        update_average(average, model, decay=0.99, iteration=t)
+    for a, p in zip(average.parameters(), model.parameters()):
+        torch.testing.assert_close(a, p)  # a constant model is a fixed point
+    with pytest.raises(ValueError, match="ema_decay"):
+        replace(preset("ci"), ema_decay=1.0)
 
 
 def test_micro_batches_keep_mixup_pairs():

@@ -1,0 +1,54 @@
+"""Scoring a saved tagger on a packed evaluation set: predictions, targets and PANNs' metrics together.
+
+:mod:`panns_lite.metrics` stays model-free (targets and scores in, numbers out). This module is the
+one step before it that a reader of a trained model needs: load ``model.pt`` (or an official /
+E-PANNs checkpoint, :func:`~panns_lite.checkpoints.load_checkpoint`), run it in eval mode over every
+clip of a packed HDF5 file (PANNs' EvaluateSampler order, panns_facts §5), and keep the clipwise
+outputs with the targets, so that per-class AP, the rarest classes or any other view can be
+computed from the same predictions.
+
+The trainer's own evaluations run on its float16 log-mel cache (:class:`~panns_lite.datasets.LogMelCache`);
+this runs the model on the waveforms, as inference does, so its mAP can differ from the last entry
+of ``statistics.json`` by that cache's rounding (at most 1/32 dB per log-mel value).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from panns_lite.checkpoints import load_checkpoint
+from panns_lite.datasets import PackedDataset
+from panns_lite.metrics import Scores, evaluate
+from panns_lite.train import Distributed, predict
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """A model's clipwise outputs on an evaluation set, its targets, and the scores computed from them."""
+
+    names: list[str]
+    targets: np.ndarray
+    """(clips, classes) bool."""
+    outputs: np.ndarray
+    """(clips, classes) float32 probabilities, in the file's clip order."""
+    scores: Scores
+
+
+def evaluate_checkpoint(model_path: str | os.PathLike[str], packed_eval: str | os.PathLike[str],
+                        batch_size: int = 32, device: str = "cpu") -> Evaluation:
+    """Run the checkpoint over every clip of ``packed_eval`` and score it (mAP, mAUC, d′, per class).
+
+    Raises ``FileNotFoundError`` for a missing file and ``ValueError`` when the model's number of
+    classes differs from the file's (a fine-tuned head cannot be scored on AudioSet labels).
+    """
+    data = PackedDataset(packed_eval)
+    model = load_checkpoint(model_path)
+    classes = model.fc_audioset.out_features
+    if data.targets.shape[1] != classes:
+        raise ValueError(f"{model_path} predicts {classes} classes, {packed_eval} has {data.targets.shape[1]}")
+    outputs = predict(model.to(device), data, batch_size, Distributed(device=torch.device(device)))
+    return Evaluation(data.names, data.targets, outputs, evaluate(data.targets, outputs))

@@ -1,0 +1,345 @@
+"""The book's figures: spectrograms with strong labels, label statistics, front end, training, cost.
+
+Every function draws with the object-oriented API and returns a ``matplotlib.figure.Figure`` that
+pyplot does not track. A notebook cell that ends with the call shows the figure exactly once (no
+duplicate from pyplot's end-of-cell flush), and long chapters do not pile up open figures. Pass
+``ax=`` to draw into a panel of a larger figure (made with :func:`subplots`); the function then
+returns that panel's figure.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, NamedTuple
+
+import matplotlib.pyplot as plt
+import numpy as np
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+from matplotlib.patches import Rectangle
+
+from panns_lite.features import PANNS_32K, FrontEndConfig
+
+if TYPE_CHECKING:
+    from panns_lite.profile import ModelProfile
+
+# Load the backend module now: in a notebook that is matplotlib-inline, whose import registers the
+# PNG formatter that displays a returned Figure. Without it, a chapter that never makes a pyplot
+# figure would show "<Figure size …>" as text (checked with papermill).
+plt.switch_backend(plt.get_backend())
+
+
+class Event(NamedTuple):
+    """A strong label: ``label`` sounds from ``onset`` to ``offset`` seconds (AudioSet strong-label TSV)."""
+
+    label: str
+    onset: float
+    offset: float
+
+
+def subplots(nrows: int = 1, ncols: int = 1, figsize: tuple[float, float] | None = None,
+             **kwargs: Any) -> tuple[Figure, Any]:
+    """``plt.subplots`` without pyplot: a Figure that is displayed only when returned or ``display``-ed."""
+    fig = Figure(figsize=figsize or (7.0, 3.0 * nrows), layout="constrained")
+    return fig, fig.subplots(nrows, ncols, squeeze=True, **kwargs)
+
+
+def _axes(ax: Axes | None, figsize: tuple[float, float]) -> tuple[Figure, Axes]:
+    if ax is not None:
+        return ax.figure, ax
+    fig, ax = subplots(figsize=figsize)
+    return fig, ax
+
+
+def _as_array(x: Any, name: str, ndim: int) -> np.ndarray:
+    """A numpy copy of a numpy array or torch tensor, squeezed of leading size-1 axes (B=1, C=1)."""
+    if hasattr(x, "detach"):
+        x = x.detach().cpu().numpy()
+    a = np.asarray(x, dtype=np.float64)
+    while a.ndim > ndim and a.shape[0] == 1:
+        a = a[0]
+    if a.ndim != ndim or a.size == 0:
+        raise ValueError(f"{name} must be a non-empty {ndim}-D array, got shape {np.shape(x)}")
+    return a
+
+
+def _hz_label(hz: float) -> str:
+    if hz >= 1000:
+        return f"{hz / 1000:.1f}k".replace(".0k", "k")
+    return f"{hz:.0f}"
+
+
+def _hz_to_slaney_mel(hz: np.ndarray) -> np.ndarray:
+    """Slaney's mel scale (librosa's default, used by PANNs): linear to 1 kHz, logarithmic above."""
+    linear, log_step = hz / (200.0 / 3), np.log(6.4) / 27.0
+    return np.where(hz >= 1000.0, 15.0 + np.log(np.maximum(hz, 1e-12) / 1000.0) / log_step, linear)
+
+
+def _slaney_mel_to_hz(mel: np.ndarray) -> np.ndarray:
+    log_step = np.log(6.4) / 27.0
+    return np.where(mel >= 15.0, 1000.0 * np.exp(log_step * (mel - 15.0)), mel * 200.0 / 3)
+
+
+def mel_centre_frequencies(frontend: FrontEndConfig = PANNS_32K) -> np.ndarray:
+    """Centre frequency (Hz) of each mel band: the y-axis of a log-mel plot.
+
+    The centres are evenly spaced on the Slaney mel scale between ``f_min`` and ``f_max`` (band
+    ``m`` peaks at point ``m + 1`` of ``n_mels + 2``), so they are defined even for settings where
+    a band is narrower than an FFT bin and its filter is empty.
+    """
+    if not 0 <= frontend.f_min < frontend.f_max:
+        raise ValueError(f"need 0 <= f_min < f_max, got {frontend.f_min}, {frontend.f_max}")
+    edges = np.linspace(*_hz_to_slaney_mel(np.array([frontend.f_min, frontend.f_max])), frontend.n_mels + 2)
+    return _slaney_mel_to_hz(edges[1:-1])
+
+
+def plot_spectrogram(spec_db: Any, sample_rate: int, hop_length: int, bin_hz: Sequence[float], *,
+                     events: Iterable[tuple[str, float, float]] = (), title: str = "", ax: Axes | None = None,
+                     vmin: float | None = None, vmax: float | None = None, colorbar: bool = True) -> Figure:
+    """A (frames, bins) dB spectrogram, time in seconds, bins labelled with their frequency in Hz.
+
+    ``bin_hz`` gives each bin's frequency, so the same function draws linear STFT bins and mel
+    bins (whose spacing in Hz is not uniform, hence labelled ticks rather than a Hz axis).
+    ``events`` (label, onset, offset) are drawn as outlined boxes over the time they span, one
+    colour per label; without ``ax`` an event roll (one lane per label) is added underneath.
+    """
+    spec = _as_array(spec_db, "spec_db", 2)
+    bin_hz = np.asarray(bin_hz, dtype=np.float64)
+    if len(bin_hz) != spec.shape[1]:
+        raise ValueError(f"bin_hz has {len(bin_hz)} entries for a spectrogram with {spec.shape[1]} bins")
+    if sample_rate <= 0 or hop_length <= 0:
+        raise ValueError("sample_rate and hop_length must be positive")
+    events = [Event(*e) for e in events]
+    for e in events:
+        if not 0 <= e.onset < e.offset:
+            raise ValueError(f"event {e} must have 0 <= onset < offset")
+    labels = list(dict.fromkeys(e.label for e in events))
+    if ax is None and events:
+        lanes = 0.2 * len(labels) + 0.3
+        fig, (ax, roll) = subplots(2, 1, figsize=(8.0, 3.2 + lanes), height_ratios=[3.2, lanes], sharex=True)
+    elif ax is None:
+        fig, ax = subplots(figsize=(8.0, 3.2))
+        roll = None
+    else:
+        fig, roll = ax.figure, None
+    seconds = spec.shape[0] * hop_length / sample_rate
+    image = ax.imshow(spec.T, origin="lower", aspect="auto", cmap="magma", vmin=vmin, vmax=vmax,
+                      extent=(0, seconds, -0.5, spec.shape[1] - 0.5), interpolation="nearest")
+    ticks = np.unique(np.linspace(0, spec.shape[1] - 1, 6).round().astype(int))
+    ax.set_yticks(ticks, [_hz_label(bin_hz[t]) for t in ticks])
+    ax.set_ylabel("frequency (Hz)")
+    ax.set_title(title)
+    if colorbar:
+        fig.colorbar(image, ax=ax, label="dB", pad=0.01)
+    colours = {label: f"C{i % 10}" for i, label in enumerate(labels)}
+    for e in events:
+        lane = len(labels) - 1 - labels.index(e.label)  # first label on top, as in the roll
+        height = spec.shape[1] / len(labels)
+        ax.add_patch(Rectangle((e.onset, -0.5 + lane * height), e.offset - e.onset, height, fill=False,
+                               edgecolor=colours[e.label], linewidth=1.5))
+    if roll is not None:
+        for e in events:
+            roll.barh(labels.index(e.label), e.offset - e.onset, left=e.onset, color=colours[e.label], height=0.7)
+        roll.set_yticks(range(len(labels)), labels, fontsize=7)
+        roll.invert_yaxis()
+        roll.set_xlim(0, seconds)
+        roll.set_xlabel("time (s)")
+    else:
+        ax.set_xlabel("time (s)")
+    return fig
+
+
+def plot_logmel(logmel: Any, frontend: FrontEndConfig = PANNS_32K, *, events: Iterable[tuple[str, float, float]] = (),
+                title: str = "", ax: Axes | None = None, vmin: float | None = None, vmax: float | None = None,
+                colorbar: bool = True) -> Figure:
+    """A log-mel (frames, mel bins) — or LogMel's (1, 1, frames, mels) output — with its mel axis in Hz."""
+    spec = _as_array(logmel, "logmel", 2)
+    if spec.shape[1] != frontend.n_mels:
+        raise ValueError(f"logmel has {spec.shape[1]} bins, the front end {frontend.n_mels}")
+    return plot_spectrogram(spec, frontend.sample_rate, frontend.hop_length, mel_centre_frequencies(frontend),
+                            events=events, title=title, ax=ax, vmin=vmin, vmax=vmax, colorbar=colorbar)
+
+
+def plot_framing(audio: Any, sample_rate: int, n_fft: int, hop_length: int, *, start: float = 0.0, frames: int = 4,
+                 ax: Axes | None = None) -> Figure:
+    """A stretch of waveform with the Hann windows of ``frames`` consecutive centred STFT frames.
+
+    Frame ``t`` is centred on sample ``t·hop_length`` (``center=True``), so the picture shows how
+    much neighbouring windows overlap (n_fft / hop_length frames cover every sample).
+    """
+    x = _as_array(audio, "audio", 1)
+    if n_fft < 2 or hop_length < 1 or frames < 1:
+        raise ValueError("need n_fft >= 2, hop_length >= 1 and frames >= 1")
+    first = math.ceil(start * sample_rate / hop_length)
+    centres = [(first + t) * hop_length for t in range(frames)]
+    lo, hi = max(0, centres[0] - n_fft // 2), min(len(x), centres[-1] + n_fft // 2)
+    if hi - lo < 2:
+        raise ValueError(f"start {start} s leaves no samples to draw")
+    fig, ax = _axes(ax, (8.0, 2.8))
+    t = np.arange(lo, hi) / sample_rate * 1000
+    ax.plot(t, x[lo:hi], color="0.6", linewidth=0.7, label="waveform")
+    peak = max(float(np.abs(x[lo:hi]).max()), 1e-6)
+    window = 0.5 - 0.5 * np.cos(2 * np.pi * np.arange(n_fft) / n_fft)
+    for i, c in enumerate(centres):
+        idx = np.arange(c - n_fft // 2, c + n_fft // 2)
+        ax.plot(idx / sample_rate * 1000, peak * window, color=f"C{i % 10}", linewidth=1.5, label=f"frame {first + i}")
+        ax.axvline(c / sample_rate * 1000, color=f"C{i % 10}", linestyle=":", linewidth=1)
+    ax.set_xlabel("time (ms)")
+    ax.set_ylabel("amplitude")
+    ax.legend(loc="upper right", fontsize=7, ncols=min(5, frames + 1))
+    return fig
+
+
+def plot_mel_filterbank(mel_fb: Any, sample_rate: int, *, ax: Axes | None = None, title: str = "") -> Figure:
+    """Every filter of an (n_fft/2+1, n_mels) mel matrix against frequency in Hz."""
+    fb = _as_array(mel_fb, "mel_fb", 2)
+    if fb.shape[0] < 2:
+        raise ValueError(f"mel_fb must be (frequency bins, mel bins), got shape {fb.shape}")
+    fig, ax = _axes(ax, (8.0, 3.0))
+    hz = np.arange(fb.shape[0]) * sample_rate / (2 * (fb.shape[0] - 1))
+    colours = [f"C{i % 10}" for i in range(fb.shape[1])]
+    for m in range(fb.shape[1]):
+        ax.plot(hz, fb[:, m], color=colours[m], linewidth=0.9)
+    ax.set_xlabel("frequency (Hz)")
+    ax.set_ylabel("weight")
+    ax.set_xlim(0, hz[-1])
+    ax.set_title(title or f"{fb.shape[1]} mel filters over {fb.shape[0]} FFT bins")
+    return fig
+
+
+def plot_label_counts(counts: Mapping[str, int], *, annotate: int = 6, title: str = "", log: bool = True,
+                      ax: Axes | None = None) -> Figure:
+    """Clips per class, sorted: the long tail of a multi-label data set.
+
+    The ``annotate`` most frequent classes are named on the plot; the text box gives how much of
+    the label mass the top tenth of the classes holds.
+    """
+    if not counts:
+        raise ValueError("counts is empty")
+    if any(v < 0 for v in counts.values()):
+        raise ValueError("counts must be non-negative")
+    ranked = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
+    values = np.array([v for _, v in ranked], dtype=np.float64)
+    fig, ax = _axes(ax, (8.0, 3.2))
+    ax.bar(np.arange(1, len(values) + 1), values, width=1.0, color="C0")
+    if log:
+        ax.set_yscale("log")
+    for rank, (name, value) in enumerate(ranked[:annotate], start=1):
+        ax.annotate(name, (rank, value), xytext=(6, 0), textcoords="offset points", fontsize=7, rotation=0,
+                    va="center")
+    top = max(1, round(len(values) / 10))
+    share = values[:top].sum() / max(values.sum(), 1)
+    ax.text(0.98, 0.95, f"{len(values)} classes; the top {top} hold {share:.0%} of the labels",
+            transform=ax.transAxes, ha="right", va="top", fontsize=8)
+    ax.set_xlabel("class rank")
+    ax.set_ylabel("clips")
+    ax.set_title(title)
+    return fig
+
+
+def plot_learning_curves(runs: Mapping[str, Sequence[Mapping[str, Any]]], metric: str = "mAP", *,
+                         ax: Axes | None = None, title: str = "") -> Figure:
+    """``metric`` against iteration for each run's statistics (the trainer's ``statistics.json`` rows).
+
+    Each legend entry gives the last value and, when the rows have it, the number of classes that
+    value averages (``classes``: mAP is only defined over classes with a positive clip).
+    """
+    if not runs:
+        raise ValueError("runs is empty")
+    fig, ax = _axes(ax, (7.0, 3.2))
+    for name, rows in runs.items():
+        if not rows:
+            raise ValueError(f"run {name!r} has no statistics")
+        missing = [i for i, r in enumerate(rows) if "iteration" not in r or metric not in r]
+        if missing:
+            raise ValueError(f"run {name!r}: rows {missing} lack 'iteration' or {metric!r}")
+        xs = [r["iteration"] for r in rows]
+        ys = [np.nan if r[metric] is None else r[metric] for r in rows]
+        last = rows[-1]
+        note = f", {last['classes']} classes" if "classes" in last else ""
+        ax.plot(xs, ys, marker="o", markersize=3, label=f"{name} (last {ys[-1]:.3f}{note})")
+    ax.set_xlabel("iteration")
+    ax.set_ylabel(metric)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    ax.set_title(title)
+    return fig
+
+
+def plot_class_ap(ap: Sequence[float | None], names: Sequence[str], *, top: int = 10, bottom: int = 10,
+                  ax: Axes | None = None, title: str = "") -> Figure:
+    """Horizontal bars of the ``top`` best and ``bottom`` worst classes by average precision.
+
+    Classes whose AP is undefined (``None``/NaN: no positive clip in the evaluation set) are left
+    out; the title says how many remain.
+    """
+    if len(ap) != len(names):
+        raise ValueError(f"{len(ap)} AP values for {len(names)} names")
+    if top < 0 or bottom < 0 or top + bottom == 0:
+        raise ValueError("top and bottom must be >= 0 and not both 0")
+    defined = [(float(a), n) for a, n in zip(ap, names) if a is not None and not math.isnan(a)]
+    if not defined:
+        raise ValueError("no class has a defined AP")
+    defined.sort(key=lambda t: (-t[0], t[1]))
+    shown = defined if top + bottom >= len(defined) else defined[:top] + defined[len(defined) - bottom:]
+    fig, ax = _axes(ax, (7.0, 0.22 * len(shown) + 1.0))
+    y = np.arange(len(shown))
+    colours = ["C2" if i < top else "C3" for i in range(len(shown))] if len(shown) < len(defined) else "C0"
+    ax.barh(y, [a for a, _ in shown], color=colours)
+    ax.set_yticks(y, [n for _, n in shown], fontsize=7)
+    ax.invert_yaxis()
+    ax.set_xlim(0, 1)
+    ax.set_xlabel("average precision")
+    ax.set_title(title or f"{len(shown)} of {len(defined)} classes with a defined AP")
+    return fig
+
+
+def plot_layer_costs(profiles: Mapping[str, ModelProfile], *, title: str = "") -> Figure:
+    """Parameters (M) and MACs (G) per layer, one bar group per layer and one colour per model.
+
+    Layers are matched by name (C1…Cn, fc1, fc), so a pruned CNN14 can be drawn beside the full one.
+    """
+    if not profiles:
+        raise ValueError("profiles is empty")
+    layer_names = list(dict.fromkeys(row.name for p in profiles.values() for row in p.layers))
+    fig, (top, bottom) = subplots(2, 1, figsize=(8.0, 4.6), sharex=True)
+    width = 0.8 / len(profiles)
+    x = np.arange(len(layer_names))
+    for i, (model, profile) in enumerate(profiles.items()):
+        rows = {row.name: row for row in profile.layers}
+        params = [rows[n].params / 1e6 if n in rows else 0.0 for n in layer_names]
+        macs = [rows[n].macs / 1e9 if n in rows else 0.0 for n in layer_names]
+        offset = (i - (len(profiles) - 1) / 2) * width
+        top.bar(x + offset, params, width, label=model, color=f"C{i % 10}")
+        bottom.bar(x + offset, macs, width, color=f"C{i % 10}")
+    top.set_ylabel("parameters (M)")
+    bottom.set_ylabel("MACs (G)")
+    bottom.set_xticks(x, layer_names)
+    top.legend(fontsize=8)
+    top.set_title(title)
+    return fig
+
+
+def plot_tradeoff(names: Sequence[str], cost: Sequence[float], score: Sequence[float], *,
+                  size: Sequence[float] | None = None, xlabel: str = "cost", ylabel: str = "score",
+                  logx: bool = True, ax: Axes | None = None, title: str = "") -> Figure:
+    """A labelled scatter of score against cost (e.g. mAP against MACs), marker area ∝ ``size``."""
+    if not (len(names) == len(cost) == len(score)) or not names:
+        raise ValueError("names, cost and score must be non-empty and of equal length")
+    if size is not None and len(size) != len(names):
+        raise ValueError("size must have one entry per name")
+    if logx and min(cost) <= 0:
+        raise ValueError("a log cost axis needs positive costs")
+    fig, ax = _axes(ax, (6.5, 3.6))
+    area = 40.0 if size is None else 400.0 * np.asarray(size, dtype=np.float64) / max(size)
+    ax.scatter(cost, score, s=area, alpha=0.6, color=[f"C{i % 10}" for i in range(len(names))])
+    for name, c, s in zip(names, cost, score):
+        ax.annotate(name, (c, s), xytext=(6, 4), textcoords="offset points", fontsize=8)
+    if logx:
+        ax.set_xscale("log")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.grid(alpha=0.3)
+    ax.set_title(title)
+    return fig

@@ -1,0 +1,387 @@
+"""Sound event detection: framewise probabilities → timed events, their CSV, and their evaluation.
+
+PANNs taggers are trained with clip labels only, yet their decision-level head gives framewise
+probabilities (panns_facts §3, §11.7); users keep asking how to turn those into onset/offset
+timestamps or a CSV (audioset_tagging_cnn #35, panns_inference #7). This module does that:
+
+1. **median filter** each class's probability track over time (smooths flicker);
+2. **threshold** it per class (one global value, or per-class values by mid or display name);
+3. each run of consecutive active frames is an :class:`Event`: onset = centre time of its first
+   frame, offset = centre time of the frame after its last one (so a single frame is one hop long),
+   capped at the input duration; ``peak`` = the highest unfiltered probability inside the run.
+
+Evaluation follows the DCASE definitions (Mesaros, Heittola & Virtanen 2016, as in sed_eval;
+implemented here from those definitions, no sed_eval dependency):
+
+* **event-based**: an estimated and a reference event of the same class in the same file match when
+  the onsets differ by ≤ ``t_collar`` (200 ms) and, unless ``evaluate_offset=False``, the offsets
+  differ by ≤ max(``t_collar``, ``percentage_of_length`` × reference length) (20 %). Each event
+  matches at most one other, chosen as a maximum matching (as sed_eval's default "optimal" matching).
+  Precision = TP / estimated, recall = TP / reference, F1 = 2·TP / (estimated + reference)
+  (micro, over all files and classes); class-wise F1 and their unweighted mean (macro) over the
+  classes that occur in the reference or the estimate.
+* **segment-based**: time is cut into 1 s segments per file; a class is active in a segment when an
+  event of it overlaps the segment. Per segment, TP/FP/FN count classes; substitutions
+  S = min(FN, FP), deletions D = max(0, FN − FP), insertions I = max(0, FP − FN); error rate
+  ER = ΣS+ΣD+ΣI over Σ(reference active), F1 = 2ΣTP / (2ΣTP + ΣFP + ΣFN).
+
+Times are compared with a 1 µs tolerance, so 5.3 − 5.1 counts as 0.2 s despite float rounding.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+import os
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from scipy.ndimage import median_filter as _ndimage_median
+
+from panns_lite.audioset import ClassLabels, load_class_labels
+from panns_lite.checkpoints import atomic_write
+
+EPSILON = 1e-6
+"""Seconds of slack in every time comparison (float rounding of onsets/offsets)."""
+EVENT_COLUMNS = ("filename", "onset", "offset", "label", "mid", "peak_probability")
+STRONG_COLUMNS = ("segment_id", "start_time_seconds", "end_time_seconds", "label")
+"""AudioSet strong-label TSV header, as the MiniSet builder writes ``strong_labels.tsv``."""
+
+
+@dataclass(frozen=True, order=True)
+class Event:
+    """A sound event in one file: [onset, offset) seconds, class display name and mid.
+
+    ``peak`` is the highest probability inside a detected event; ``None`` for reference annotations.
+    """
+
+    onset: float
+    offset: float
+    label: str
+    mid: str
+    peak: float | None = None
+
+
+# ------------------------------------------------------------------------------ detection
+def median_filter(probabilities: np.ndarray, window: int) -> np.ndarray:
+    """Running median over time (axis 0) of a (frames, classes) array, ``window`` frames (odd).
+
+    The ends repeat the edge frame (``mode='nearest'``), so a window never reads outside the input.
+    """
+    if window < 1 or window % 2 == 0:
+        raise ValueError(f"median window must be an odd number of frames ≥ 1, got {window}")
+    if window == 1:
+        return probabilities
+    return _ndimage_median(probabilities, size=(window, 1), mode="nearest")
+
+
+def class_thresholds(
+    labels: ClassLabels, default: float = 0.5, overrides: Mapping[str, float] | None = None
+) -> np.ndarray:
+    """(classes,) thresholds: ``default`` everywhere, ``overrides`` keyed by mid or display name."""
+    thresholds = np.full(len(labels), _check_threshold(default), dtype=np.float64)
+    for key, value in (overrides or {}).items():
+        if key in labels:
+            index = labels.index(key)
+        else:
+            try:
+                index = labels.index_of_name(key)
+            except KeyError:
+                raise ValueError(f"threshold for {key!r}: not a class mid or display name") from None
+        thresholds[index] = _check_threshold(value)
+    return thresholds
+
+
+def parse_thresholds(specs: Sequence[str], labels: ClassLabels) -> np.ndarray:
+    """Thresholds from command-line strings: ``"0.3"`` sets the default, ``"Speech=0.6"`` or
+    ``"/m/09x0r=0.6"`` one class (split at the last ``=``, since names may contain other signs)."""
+    default, overrides = 0.5, {}
+    for spec in specs:
+        key, sep, value = spec.rpartition("=")
+        try:
+            number = float(value)
+        except ValueError:
+            raise ValueError(f"threshold {spec!r}: expected a number or CLASS=number") from None
+        if sep:
+            overrides[key] = number
+        else:
+            default = number
+    return class_thresholds(labels, default, overrides)
+
+
+def _check_threshold(value: float) -> float:
+    if not 0.0 < value <= 1.0:
+        raise ValueError(f"thresholds must be in (0, 1], got {value}")
+    return float(value)
+
+
+def detect_events(
+    probabilities: np.ndarray,
+    frame_hop: float,
+    labels: ClassLabels,
+    threshold: float | np.ndarray = 0.5,
+    median_seconds: float = 0.5,
+    duration: float | None = None,
+) -> list[Event]:
+    """Events from (frames, classes) probabilities whose frame ``k`` is centred at ``k·frame_hop`` s.
+
+    ``threshold``: one value or a (classes,) array (:func:`class_thresholds`); a frame is active when
+    its median-filtered probability is ≥ the threshold. ``median_seconds`` is rounded to an odd
+    number of frames (0 or less disables the filter). Events are sorted by onset, then label.
+    """
+    frames, classes = probabilities.shape
+    if classes != len(labels):
+        raise ValueError(f"{classes} classes of probabilities but {len(labels)} labels")
+    thresholds = np.broadcast_to(np.asarray(threshold, dtype=np.float64), (classes,))
+    window = max(1, round(median_seconds / frame_hop))
+    active = median_filter(probabilities, window + (window % 2 == 0)) >= thresholds
+    end_time = frames * frame_hop if duration is None else duration
+    events = []
+    for c in np.flatnonzero(active.any(axis=0)):
+        edges = np.diff(np.concatenate([[0], active[:, c].astype(np.int8), [0]]))
+        for start, stop in zip(np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)):
+            events.append(Event(
+                onset=start * frame_hop,
+                offset=min(stop * frame_hop, end_time),
+                label=labels.names[c],
+                mid=labels.mids[c],
+                peak=float(probabilities[start:stop, c].max()),
+            ))
+    return sorted(events)
+
+
+# ------------------------------------------------------------------------------ files
+def write_events_csv(path: str | os.PathLike[str], events: Mapping[str, Sequence[Event]]) -> Path:
+    """One row per event: ``filename,onset,offset,label,mid,peak_probability`` (times in s, 3 decimals).
+
+    ``events`` maps a file name to its events; the write is atomic.
+    """
+    rows = [
+        [name, f"{e.onset:.3f}", f"{e.offset:.3f}", e.label, e.mid, "" if e.peak is None else f"{e.peak:.4f}"]
+        for name, file_events in events.items()
+        for e in file_events
+    ]
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator="\n").writerows([EVENT_COLUMNS, *rows])
+    data = buffer.getvalue().encode("utf-8")
+    return atomic_write(path, lambda handle: handle.write(data))
+
+
+def read_events_csv(path: str | os.PathLike[str]) -> dict[str, list[Event]]:
+    """Read a file written by :func:`write_events_csv` back into ``{filename: events}``."""
+    out: dict[str, list[Event]] = defaultdict(list)
+    for line, row in _read_table(path, EVENT_COLUMNS, delimiter=","):
+        peak = row["peak_probability"]
+        event = Event(_seconds(row["onset"], path, line), _seconds(row["offset"], path, line), row["label"], row["mid"],
+                      float(peak) if peak else None)
+        out[row["filename"]].append(event)
+    return dict(out)
+
+
+def read_strong_labels(path: str | os.PathLike[str], labels: ClassLabels | None = None) -> dict[str, list[Event]]:
+    """Reference events from an AudioSet strong-label TSV (the MiniSet's ``strong_labels.tsv``).
+
+    Columns ``segment_id, start_time_seconds, end_time_seconds, label`` (label = mid); times are
+    relative to the segment. A segment id is ``<YTID>_<start ms>`` and its audio file is
+    ``Y<YTID>.wav`` (panns_facts §5), so the result is keyed by that file stem, ``Y<YTID>``.
+    """
+    labels = labels or load_class_labels()
+    out: dict[str, list[Event]] = defaultdict(list)
+    for line, row in _read_table(path, STRONG_COLUMNS, delimiter="\t"):
+        ytid, sep, _ = row["segment_id"].rpartition("_")
+        if not sep or not ytid:
+            raise ValueError(f"{path}:{line}: segment id {row['segment_id']!r} is not <YTID>_<start ms>")
+        mid = row["label"]
+        if mid not in labels:
+            raise ValueError(f"{path}:{line}: unknown label id {mid!r}")
+        onset, offset = _seconds(row["start_time_seconds"], path, line), _seconds(row["end_time_seconds"], path, line)
+        if offset < onset:
+            raise ValueError(f"{path}:{line}: event ends ({offset}) before it starts ({onset})")
+        out[f"Y{ytid}"].append(Event(onset, offset, labels.name_of(mid), mid))
+    return {name: sorted(events) for name, events in out.items()}
+
+
+def _read_table(path: str | os.PathLike[str], columns: Sequence[str], delimiter: str) -> Iterable[tuple[int, dict]]:
+    with open(path, newline="", encoding="utf-8") as handle:
+        reader = csv.DictReader(handle, delimiter=delimiter)
+        if reader.fieldnames is None or list(reader.fieldnames) != list(columns):
+            raise ValueError(f"{path}: expected the header {delimiter.join(columns)!r}, got {reader.fieldnames}")
+        for row in reader:
+            if None in row or None in row.values():
+                raise ValueError(f"{path}:{reader.line_num}: expected {len(columns)} fields")
+            yield reader.line_num, row
+
+
+def _seconds(text: str, path: str | os.PathLike[str], line: int) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise ValueError(f"{path}:{line}: {text!r} is not a time in seconds") from None
+    if not math.isfinite(value) or value < 0:
+        raise ValueError(f"{path}:{line}: {text!r} is not a time in seconds")
+    return value
+
+
+# ------------------------------------------------------------------------------ evaluation
+@dataclass(frozen=True)
+class EventScores:
+    """Event-based scores (micro over files and classes, plus class-wise F1 and its mean)."""
+
+    precision: float
+    recall: float
+    f1: float
+    true_positives: int
+    reference_events: int
+    estimated_events: int
+    class_f1: dict[str, float]
+    """F1 per mid, for every class in the reference or the estimate."""
+    macro_f1: float
+
+
+@dataclass(frozen=True)
+class SegmentScores:
+    """Segment-based scores; counts are (segment, class) pairs."""
+
+    precision: float
+    recall: float
+    f1: float
+    error_rate: float
+    substitutions: int
+    deletions: int
+    insertions: int
+    true_positives: int
+    false_positives: int
+    false_negatives: int
+    reference_active: int
+    segments: int
+
+
+def event_based_scores(
+    reference: Mapping[str, Sequence[Event]],
+    estimated: Mapping[str, Sequence[Event]],
+    t_collar: float = 0.2,
+    percentage_of_length: float = 0.2,
+    evaluate_offset: bool = True,
+) -> EventScores:
+    """DCASE event-based precision, recall and F1 (see the module docstring); files missing on one
+    side count as having no events there."""
+    counts: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0])  # mid -> [tp, n_ref, n_est]
+    for name in reference.keys() | estimated.keys():
+        by_class_ref, by_class_est = _by_class(reference.get(name, ())), _by_class(estimated.get(name, ()))
+        for mid in by_class_ref.keys() | by_class_est.keys():
+            refs, ests = by_class_ref.get(mid, []), by_class_est.get(mid, [])
+            matches = [
+                [j for j, r in enumerate(refs) if _event_match(r, e, t_collar, percentage_of_length, evaluate_offset)]
+                for e in ests
+            ]
+            count = counts[mid]
+            count[0] += _maximum_matching(matches, len(refs))
+            count[1] += len(refs)
+            count[2] += len(ests)
+    tp, n_ref, n_est = (sum(c[i] for c in counts.values()) for i in range(3))
+    class_f1 = {mid: _ratio(2 * c[0], c[1] + c[2]) for mid, c in sorted(counts.items())}
+    return EventScores(
+        precision=_ratio(tp, n_est),
+        recall=_ratio(tp, n_ref),
+        f1=_ratio(2 * tp, n_ref + n_est),
+        true_positives=tp,
+        reference_events=n_ref,
+        estimated_events=n_est,
+        class_f1=class_f1,
+        macro_f1=float(np.mean(list(class_f1.values()))) if class_f1 else math.nan,
+    )
+
+
+def segment_based_scores(
+    reference: Mapping[str, Sequence[Event]],
+    estimated: Mapping[str, Sequence[Event]],
+    segment_seconds: float = 1.0,
+    durations: Mapping[str, float] | None = None,
+) -> SegmentScores:
+    """DCASE segment-based ER and F1 (see the module docstring).
+
+    A file's length is ``durations[name]`` when given, else its last event offset (reference or
+    estimate); it is covered by ceil(length / segment) segments, and events past it are cut off.
+    """
+    tp = fp = fn = subs = dels = ins = n_ref = n_segments = 0
+    for name in reference.keys() | estimated.keys():
+        refs, ests = reference.get(name, ()), estimated.get(name, ())
+        if durations is not None and name in durations:
+            length = durations[name]
+        else:
+            length = max((e.offset for e in (*refs, *ests)), default=0.0)
+        segments = math.ceil(length / segment_seconds - EPSILON)
+        ref_roll, est_roll = _activity(refs, segments, segment_seconds), _activity(ests, segments, segment_seconds)
+        for k in range(segments):
+            both = len(ref_roll[k] & est_roll[k])
+            false_pos, false_neg = len(est_roll[k] - ref_roll[k]), len(ref_roll[k] - est_roll[k])
+            tp, fp, fn = tp + both, fp + false_pos, fn + false_neg
+            subs += min(false_neg, false_pos)
+            dels += max(0, false_neg - false_pos)
+            ins += max(0, false_pos - false_neg)
+            n_ref += len(ref_roll[k])
+        n_segments += segments
+    return SegmentScores(
+        precision=_ratio(tp, tp + fp),
+        recall=_ratio(tp, tp + fn),
+        f1=_ratio(2 * tp, 2 * tp + fp + fn),
+        error_rate=_ratio(subs + dels + ins, n_ref),
+        substitutions=subs,
+        deletions=dels,
+        insertions=ins,
+        true_positives=tp,
+        false_positives=fp,
+        false_negatives=fn,
+        reference_active=n_ref,
+        segments=n_segments,
+    )
+
+
+def _by_class(events: Iterable[Event]) -> dict[str, list[Event]]:
+    out: dict[str, list[Event]] = defaultdict(list)
+    for e in events:
+        out[e.mid].append(e)
+    return out
+
+
+def _event_match(ref: Event, est: Event, t_collar: float, percentage: float, evaluate_offset: bool) -> bool:
+    if abs(est.onset - ref.onset) > t_collar + EPSILON:
+        return False
+    offset_collar = max(t_collar, percentage * (ref.offset - ref.onset))
+    return not evaluate_offset or abs(est.offset - ref.offset) <= offset_collar + EPSILON
+
+
+def _maximum_matching(candidates: Sequence[Sequence[int]], n_right: int) -> int:
+    """Size of a maximum bipartite matching (Kuhn's augmenting paths); ``candidates[i]`` lists the
+    right-hand nodes left node ``i`` may pair with."""
+    owner = [-1] * n_right
+
+    def augment(i: int, seen: list[bool]) -> bool:
+        for j in candidates[i]:
+            if not seen[j]:
+                seen[j] = True
+                if owner[j] < 0 or augment(owner[j], seen):
+                    owner[j] = i
+                    return True
+        return False
+
+    return sum(augment(i, [False] * n_right) for i in range(len(candidates)))
+
+
+def _activity(events: Iterable[Event], segments: int, segment_seconds: float) -> list[set[str]]:
+    """Per segment, the mids of events overlapping it ([onset, offset) against [k·s, (k+1)·s))."""
+    roll: list[set[str]] = [set() for _ in range(segments)]
+    for e in events:
+        first = math.floor(e.onset / segment_seconds + EPSILON)
+        last = min(math.ceil(e.offset / segment_seconds - EPSILON), segments)
+        for k in range(first, last):
+            roll[k].add(e.mid)
+    return roll
+
+
+def _ratio(numerator: float, denominator: float) -> float:
+    return numerator / denominator if denominator else math.nan

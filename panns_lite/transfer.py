@@ -1,0 +1,283 @@
+"""Transfer learning: a trained tagger applied to a small single-label task, three ways.
+
+PANNs' transfer recipe (panns_facts §9, ``panns_transfer_to_gtzan``) puts a new linear layer
+(``fc_transfer``) on the 2048-d embedding of a pretrained CNN14 and fine-tunes *all* weights with a
+log-softmax / NLL loss, Adam at lr 1e-4 (amsgrad), SpecAugment active (the base is in train mode),
+mixup α = 1 optional, accuracy (argmax) per cross-validation fold. This module gives the three
+comparisons a reader needs to judge what pretraining buys:
+
+* :func:`linear_probe` — logistic regression on the frozen embedding (the cheapest use of a
+  pretrained model, and the question of §11.9: "get embedding, not classification");
+* :func:`fine_tune` on :func:`transfer_model` ``(…, pretrained=True)`` — the §9 recipe, with the new
+  head in the place of the old one (:meth:`~panns_lite.models.AudioTagger.reset_head`);
+* :func:`fine_tune` on :func:`transfer_model` ``(…, pretrained=False)`` — the same network and loop
+  from a fresh PANNs initialisation, so any difference is what pretraining contributed.
+
+The task is the MiniSet transfer set (:func:`load_transfer_set`): single-label clips from recordings
+no MiniSet training clip uses, with folds assigned per recording (a recording is never in both the
+training and the test fold). The front end is frozen (§2), so the log-mels are computed once with
+:class:`~panns_lite.datasets.LogMelCache` and every epoch runs on ``forward_features``; this changes
+the cost, not the result. Everything random (head initialisation, batch order, dropout,
+SpecAugment, mixup λ) is drawn from ``seed``, so a run is repeatable on the same machine.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+from torch import nn
+from torch.nn import functional as F
+
+from panns_lite.audio import PANNS_SAMPLE_RATE, fix_length, load_audio
+from panns_lite.augment import AugmentConfig, mix_targets, mixup_lambdas
+from panns_lite.checkpoints import load_checkpoint
+from panns_lite.datasets import ClipDataset, LogMelCache
+from panns_lite.models import AudioTagger, init_panns_weights
+from panns_lite.train import autocast
+
+LABELS_FILE = "transfer_labels.csv"
+COLUMNS = ("filename", "fold", "label")
+# Stream tags of the numpy seeds, second in the key as in panns_lite.sampling, so that numpy's
+# zero-padding of seed sequences cannot make the batch order and the mixup λs share a stream.
+_ORDER_STREAM, _MIXUP_STREAM = 0, 1
+
+
+class TransferSet(ClipDataset):
+    """Single-label clips held in memory: waveforms (N, samples), one-hot targets (N, classes), folds (N,).
+
+    A :class:`~panns_lite.datasets.ClipDataset`, so :class:`~panns_lite.datasets.LogMelCache` can run
+    the front end over it once.
+    """
+
+    def __init__(self, waveforms: np.ndarray, labels: np.ndarray, folds: np.ndarray, classes: tuple[str, ...],
+                 names: list[str], sample_rate: int = PANNS_SAMPLE_RATE) -> None:
+        labels, folds = np.asarray(labels, dtype=np.int64), np.asarray(folds, dtype=np.int64)
+        if waveforms.ndim != 2 or not len(waveforms) == len(labels) == len(folds) == len(names):
+            raise ValueError(f"need (N, samples) waveforms and N labels, folds and names; got {waveforms.shape}, "
+                             f"{len(labels)}, {len(folds)}, {len(names)}")
+        if len(labels) and (labels.min() < 0 or labels.max() >= len(classes)):
+            raise ValueError(f"labels must index the {len(classes)} classes")
+        super().__init__(np.eye(len(classes), dtype=bool)[labels], names, sample_rate, "transfer set")
+        self.waveforms = waveforms.astype(np.float32, copy=False)
+        self.labels = labels
+        self.folds = folds
+        self.classes = classes
+
+    def _rows(self, sorted_unique: np.ndarray) -> np.ndarray:
+        return self.waveforms[sorted_unique]
+
+    def split(self, test_fold: int) -> tuple[np.ndarray, np.ndarray]:
+        """(training indices, test indices) for one cross-validation fold: the others train, this one tests."""
+        test = self.folds == test_fold
+        if not test.any():
+            raise ValueError(f"no clip is in fold {test_fold}; folds are {sorted(set(self.folds.tolist()))}")
+        return np.flatnonzero(~test), np.flatnonzero(test)
+
+
+def load_transfer_set(directory: str | os.PathLike[str]) -> TransferSet:
+    """Read ``<directory>/transfer_labels.csv`` (filename, fold, label, …) and ``<directory>/audio/``.
+
+    Classes are numbered in their order of first appearance in the file; clips are decoded to 32 kHz
+    mono and padded at the end to the longest clip. A missing column, a non-integer fold, an empty
+    table or an unreadable clip raises ``ValueError`` (``AudioReadError`` for the audio) naming it.
+    """
+    directory = Path(directory)
+    table = directory / LABELS_FILE
+    if not table.is_file():
+        raise FileNotFoundError(f"{table}: no such file (build the MiniSet with panns_lite.miniset.prepare_miniset)")
+    with open(table, newline="", encoding="utf-8") as fh:
+        reader = csv.DictReader(fh)
+        missing = [c for c in COLUMNS if c not in (reader.fieldnames or [])]
+        if missing:
+            raise ValueError(f"{table}: missing columns {missing}")
+        rows = list(reader)
+    if not rows:
+        raise ValueError(f"{table}: no clips")
+    classes = tuple(dict.fromkeys(row["label"] for row in rows))
+    try:
+        folds = np.array([int(row["fold"]) for row in rows])
+    except ValueError as err:
+        raise ValueError(f"{table}: folds must be integers ({err})") from None
+    clips = [load_audio(directory / "audio" / row["filename"]) for row in rows]
+    length = max(len(x) for x in clips)
+    return TransferSet(np.stack([fix_length(x, length) for x in clips]), np.array([classes.index(r["label"]) for r in rows]),
+                       folds, classes, [row["filename"] for row in rows])
+
+
+def transfer_model(checkpoint: str | os.PathLike[str], classes_num: int, pretrained: bool = True, seed: int = 0,
+                   spec_augment: bool = True) -> AudioTagger:
+    """The network of ``checkpoint`` with a fresh ``classes_num``-way head, ready to train.
+
+    ``pretrained=False`` gives the same architecture with a fresh PANNs initialisation (xavier
+    weights, zero biases, unit BN and reset BN statistics, panns_facts §2): the from-scratch control.
+    With ``spec_augment`` CNN14's SpecAugment (§4) acts in training, as in PANNs' transfer recipe,
+    where the base stays in train mode (§9). The head's initialisation depends on ``seed`` only.
+    """
+    model = load_checkpoint(checkpoint)
+    torch.manual_seed(seed)
+    if not pretrained:
+        for module in model.modules():
+            if isinstance(module, nn.BatchNorm2d):
+                module.reset_running_stats()
+        model.apply(init_panns_weights)
+    model.reset_head(classes_num)
+    model.spec_augment = AugmentConfig().spec_augmenter() if spec_augment else None
+    return model
+
+
+@torch.no_grad()
+def embeddings(model: AudioTagger, logmels: ClipDataset, indices: np.ndarray | None = None,
+               batch_size: int = 32) -> np.ndarray:
+    """The model's ``embedding`` output (eval mode: no dropout) for log-mel clips ``indices`` (default all).
+
+    In eval mode the embedding is exactly what the classifier sees, ReLU(fc1(pooled)) (panns_facts §2).
+    """
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be ≥ 1, got {batch_size}")
+    index = np.arange(len(logmels)) if indices is None else np.asarray(indices, dtype=np.int64)
+    was_training = model.training
+    model.eval()
+    out = [np.zeros((0, model.fc1.out_features), np.float32)]
+    for start in range(0, len(index), batch_size):
+        x, _, _ = logmels.get_batch(index[start:start + batch_size])
+        out.append(model.forward_features(x)["embedding"].float().numpy())
+    model.train(was_training)
+    return np.concatenate(out)
+
+
+def predict_classes(model: AudioTagger, logmels: ClipDataset, indices: np.ndarray, batch_size: int = 32) -> np.ndarray:
+    """Argmax of the head over the eval-mode embeddings: the class a fine-tuned model picks per clip."""
+    with torch.no_grad():
+        logits = model.fc_audioset(torch.from_numpy(embeddings(model, logmels, indices, batch_size)))
+    return logits.argmax(dim=1).numpy()
+
+
+def linear_probe(train_x: np.ndarray, train_y: np.ndarray, test_x: np.ndarray, C: float = 1.0) -> np.ndarray:
+    """Predicted classes of ``test_x`` from a standardised multinomial logistic regression on ``train_x``.
+
+    The embedding stays frozen; only this linear classifier is fitted, so the score measures how
+    linearly separable the new classes already are in the pretrained representation.
+    """
+    train_x, test_x, train_y = np.asarray(train_x), np.asarray(test_x), np.asarray(train_y)
+    if train_x.ndim != 2 or test_x.ndim != 2 or train_x.shape[1] != test_x.shape[1] or len(train_x) != len(train_y):
+        raise ValueError(f"need (N, D) training and (M, D) test features with N labels; got {train_x.shape}, "
+                         f"{test_x.shape}, {train_y.shape}")
+    if len(np.unique(train_y)) < 2:
+        raise ValueError("the training fold needs at least two classes")
+    probe = make_pipeline(StandardScaler(), LogisticRegression(C=C, max_iter=5000))
+    return probe.fit(train_x, train_y).predict(test_x)
+
+
+def accuracy(predicted: np.ndarray, labels: np.ndarray) -> float:
+    """Fraction of clips whose predicted class is the label (PANNs' transfer metric, panns_facts §9)."""
+    predicted, labels = np.asarray(predicted), np.asarray(labels)
+    if predicted.shape != labels.shape or predicted.size == 0:
+        raise ValueError(f"need equal, non-empty shapes; got {predicted.shape} and {labels.shape}")
+    return float((predicted == labels).mean())
+
+
+@dataclass(frozen=True)
+class FineTuneConfig:
+    """The training budget and recipe of :func:`fine_tune` (PANNs' transfer values in panns_facts §9).
+
+    PANNs: batch 32, lr 1e-4, mixup on, 10,000 iterations. On a CPU budget of minutes the book uses
+    fewer clips per batch and a few epochs; ``mixup`` doubles the clips drawn per step (2B mixed to B).
+    ``amp`` runs the forward pass under the trainer's bfloat16 autocast where the hardware has it
+    (:func:`panns_lite.train.autocast`; the loss stays float32).
+    """
+
+    epochs: int = 5
+    batch_size: int = 16
+    lr: float = 1e-4
+    mixup: bool = False
+    mixup_alpha: float = 1.0
+    amp: bool = False
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if self.epochs < 1 or self.batch_size < 1 or not self.lr > 0:
+            raise ValueError(f"epochs and batch_size must be ≥ 1 and lr > 0; got {self.epochs}, {self.batch_size}, "
+                             f"{self.lr}")
+        AugmentConfig(mixup_alpha=self.mixup_alpha)  # checks alpha
+
+
+@dataclass(frozen=True)
+class FineTuneResult:
+    """The trained model and one row per epoch (``epoch``, ``iteration``, ``train_loss``, test ``accuracy``)."""
+
+    model: AudioTagger
+    history: list[dict[str, Any]]
+
+
+def nll(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    """PANNs' ``clip_nll``: −mean over batch *and* classes of target·log_softmax (panns_facts §9)."""
+    return -(targets * F.log_softmax(logits.float(), dim=-1)).mean()
+
+
+def fine_tune(model: AudioTagger, logmels: ClipDataset, train_idx: np.ndarray, config: FineTuneConfig,
+              test_idx: np.ndarray | None = None) -> FineTuneResult:
+    """Train every weight of ``model`` on the log-mel clips ``train_idx`` with softmax / NLL (in place).
+
+    Each epoch walks a fresh permutation of ``train_idx`` (``default_rng([seed, 0, epoch])``) in batches
+    of ``batch_size`` (2·batch_size clips mixed pairwise when ``mixup``; a trailing odd clip is left
+    out of that epoch). The logits are the head applied to the *training-mode* embedding (dropout 0.5),
+    as PANNs' Transfer_Cnn14 does; the optimiser is PANNs' Adam with amsgrad (§6, §9). With
+    ``test_idx`` the test accuracy is recorded after every epoch (for the curves; nothing is selected
+    by it). The model is left in eval mode.
+    """
+    train_idx = np.asarray(train_idx, dtype=np.int64)
+    if len(train_idx) < (2 if config.mixup else 1):
+        raise ValueError(f"fine_tune needs training clips, got {len(train_idx)}")
+    if logmels.targets.shape[1] != model.fc_audioset.out_features:
+        raise ValueError(f"the data has {logmels.targets.shape[1]} classes, the model's head "
+                         f"{model.fc_audioset.out_features}: call transfer_model with classes_num")
+    torch.manual_seed(config.seed)
+    model.to(memory_format=torch.channels_last)  # as the trainer: same function, faster convolutions on CPU
+    device = next(model.parameters()).device
+    optimizer = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=config.lr,
+                                 betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0, amsgrad=True)
+    labels = logmels.targets.argmax(axis=1)
+    step = config.batch_size * (2 if config.mixup else 1)
+    history: list[dict[str, Any]] = []
+    iteration = 0
+    for epoch in range(1, config.epochs + 1):
+        order = np.random.default_rng([config.seed, _ORDER_STREAM, epoch]).permutation(train_idx)
+        model.train()
+        losses = []
+        for start in range(0, len(order), step):
+            batch = order[start:start + step]
+            if config.mixup:
+                batch = batch[: len(batch) // 2 * 2]
+                if len(batch) == 0:
+                    continue
+            x, y, _ = logmels.get_batch(batch)
+            lam = None
+            if config.mixup:
+                rng = np.random.default_rng([config.seed, _MIXUP_STREAM, epoch, start])
+                lam = torch.from_numpy(mixup_lambdas(rng, len(batch), config.mixup_alpha))
+                y = mix_targets(y, lam)
+            with autocast(config.amp, device):
+                out = model.forward_features(x, lam)
+                logits = model.fc_audioset(out["embedding"])
+            loss = nll(logits, y)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            losses.append(loss.item())
+            iteration += 1
+        row: dict[str, Any] = {"epoch": epoch, "iteration": iteration, "train_loss": float(np.mean(losses))}
+        if test_idx is not None:
+            row["accuracy"] = accuracy(predict_classes(model, logmels, test_idx), labels[test_idx])
+        history.append(row)
+    model.eval()
+    return FineTuneResult(model, history)
+

@@ -1,0 +1,353 @@
+"""Tagger (panns_lite.inference) and the ``tag`` command: every input kind, chunking, bad input.
+
+A 1/16-width CNN14 with BatchNorm statistics calibrated on noise stands in for a trained model: its
+probabilities spread over (0.1, 0.9), so equalities below are not trivially met by saturated outputs.
+"""
+
+import json
+import math
+import tracemalloc
+
+import numpy as np
+import pytest
+import soundfile as sf
+import torch
+from torch import nn
+
+from panns_lite.__main__ import main
+from panns_lite.audio import AudioReadError, float_to_int16, resample
+from panns_lite.audioset import load_class_labels
+from panns_lite.checkpoints import save_checkpoint
+from panns_lite.inference import MIN_TAIL_SECONDS, InvalidAudioError, Tagger
+from panns_lite.models import Cnn14, scaled_widths
+from panns_lite.sed import detect_events, read_events_csv
+
+SR = 32000
+ATOL = 1e-5
+
+
+def calibrated_cnn14(widths=scaled_widths(1 / 16), embed_dim: int = 64, classes_num: int = 527, seed: int = 0) -> Cnn14:
+    """A random CNN14 whose BatchNorm running statistics are those of noise (unsaturated outputs)."""
+    torch.manual_seed(seed)
+    model = Cnn14(classes_num=classes_num, widths=widths, embed_dim=embed_dim)
+    for module in model.modules():
+        if isinstance(module, nn.BatchNorm2d):
+            module.reset_running_stats()
+            module.momentum = None  # cumulative average over the calibration batch
+    with torch.no_grad():
+        model.train()(torch.from_numpy(signal(4 * SR, seed=seed + 100, channels=4).T.copy()))
+    return model.eval()
+
+
+def signal(samples: int, seed: int = 0, rate: int = SR, channels: int = 1) -> np.ndarray:
+    """Tones that change every second plus noise, (samples,) or (samples, channels), float32."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(samples) / rate
+    out = []
+    for _ in range(channels):
+        freqs = rng.uniform(200, 3000, size=int(t[-1]) + 1 if samples else 1)
+        x = 0.3 * np.sin(2 * np.pi * freqs[t.astype(int)] * t) + 0.05 * rng.standard_normal(samples)
+        out.append(x * (0.5 + 0.5 * np.sin(2 * np.pi * 0.7 * t)))
+    x = np.stack(out, axis=1).astype(np.float32)
+    return x[:, 0] if channels == 1 else x
+
+
+def model_outputs(model: Cnn14, x: np.ndarray) -> dict[str, np.ndarray]:
+    with torch.no_grad():
+        return {k: v[0].numpy() for k, v in model(torch.from_numpy(x)[None], framewise=True).items()}
+
+
+@pytest.fixture(scope="module")
+def model() -> Cnn14:
+    return calibrated_cnn14()
+
+
+@pytest.fixture(scope="module")
+def tagger(model) -> Tagger:
+    return Tagger(model)
+
+
+@pytest.fixture(scope="module")
+def checkpoint(model, tmp_path_factory):
+    return save_checkpoint(model, tmp_path_factory.mktemp("ckpt") / "model.pt")
+
+
+# ------------------------------------------------------------------------------ arrays and files
+def test_one_chunk_equals_the_model(tagger, model):
+    x = signal(3 * SR)
+    analysis = tagger.analyze(x, framewise=True)
+    expected = model_outputs(model, x)
+    np.testing.assert_allclose(analysis.clipwise, expected["clipwise_output"], atol=ATOL)
+    np.testing.assert_allclose(analysis.embedding, expected["embedding"], atol=ATOL)
+    assert analysis.framewise.probabilities.shape == (300, 527)  # ceil(96000 / 320) frames centred inside
+    np.testing.assert_allclose(analysis.framewise.probabilities, expected["framewise_output"][:300], atol=ATOL)
+    np.testing.assert_allclose(analysis.framewise.times, np.arange(300) * 0.01)
+    assert (analysis.duration, analysis.chunks, analysis.frame_hop) == (3.0, 1, 0.01)
+    assert 0.05 < analysis.clipwise.min() and analysis.clipwise.max() < 0.95  # not saturated
+
+
+def test_tag_ranks_with_labels_and_mids(tagger):
+    x = signal(2 * SR, seed=3)
+    tags = tagger.tag(x, top_k=7)
+    clipwise = tagger.analyze(x).clipwise
+    labels = load_class_labels()
+    assert len(tags) == 7
+    assert [t.probability for t in tags] == sorted(clipwise, reverse=True)[:7]
+    for tag in tags:
+        assert labels.name_of(tag.mid) == tag.label
+        assert tag.probability == pytest.approx(clipwise[labels.index(tag.mid)])
+    with pytest.raises(ValueError, match="top_k"):
+        tagger.tag(x, top_k=0)
+
+
+def test_embed_has_the_model_embedding_size(tagger):
+    assert tagger.embed(signal(SR)).shape == (64,)
+    big = Tagger(calibrated_cnn14(embed_dim=2048))
+    assert big.embed(signal(SR)).shape == (2048,)
+
+
+@pytest.mark.parametrize(("suffix", "subtype"), [(".wav", "PCM_16"), (".flac", "PCM_16"), (".ogg", "VORBIS")])
+def test_files_of_each_format(tagger, tmp_path, suffix, subtype):
+    x = float_to_int16(signal(2 * SR, seed=5))  # integers, so WAV and FLAC hold exactly the same samples
+    wav = tmp_path / "ref.wav"
+    sf.write(wav, x, SR, subtype="PCM_16")
+    path = tmp_path / f"clip{suffix}"
+    sf.write(path, x, SR, subtype=subtype)
+    decoded, _ = sf.read(path, dtype="float32")
+    from_file = tagger.analyze(path)
+    np.testing.assert_allclose(from_file.clipwise, tagger.analyze(decoded).clipwise, atol=ATOL)
+    assert from_file.duration == pytest.approx(2.0, abs=0.01)
+    if subtype == "PCM_16":  # lossless: the same as the WAV
+        np.testing.assert_allclose(from_file.clipwise, tagger.analyze(wav).clipwise, atol=ATOL)
+    else:  # lossy, but the same sound
+        assert np.abs(from_file.clipwise - tagger.analyze(wav).clipwise).max() < 0.05
+
+
+def test_stereo_is_mixed_to_mono(tagger, tmp_path):
+    x = signal(2 * SR, seed=6, channels=2)
+    path = tmp_path / "stereo.wav"
+    sf.write(path, x, SR, subtype="FLOAT")
+    mono = x.mean(axis=1)
+    expected = tagger.analyze(mono).clipwise
+    np.testing.assert_allclose(tagger.analyze(path).clipwise, expected, atol=ATOL)
+    np.testing.assert_allclose(tagger.analyze(x).clipwise, expected, atol=ATOL)
+    np.testing.assert_allclose(tagger.analyze(torch.from_numpy(x)).clipwise, expected, atol=ATOL)
+
+
+@pytest.mark.parametrize("rate", [8000, 44100])
+def test_other_sample_rates_are_resampled(tagger, tmp_path, rate):
+    x = signal(23 * rate // 2, seed=7, rate=rate)  # 11.5 s: two chunks, resampled across the boundary
+    path = tmp_path / f"r{rate}.wav"
+    sf.write(path, x, rate, subtype="FLOAT")
+    whole = resample(x, rate, SR)  # the one-piece resampling that the stream must reproduce
+    expected = tagger.analyze(whole, framewise=True)
+    for source, sample_rate in ((path, None), (x, rate)):
+        got = tagger.analyze(source, sample_rate, framewise=True)
+        assert got.duration == pytest.approx(11.5, abs=1 / SR)
+        np.testing.assert_allclose(got.clipwise, expected.clipwise, atol=ATOL)
+        np.testing.assert_allclose(got.framewise.probabilities, expected.framewise.probabilities, atol=ATOL)
+
+
+def test_short_input_is_zero_padded(tagger, model):
+    x = signal(800, seed=8, rate=8000)  # 0.1 s at 8 kHz = 3,200 samples at 32 kHz
+    analysis = tagger.analyze(x, 8000, framewise=True)
+    resampled = resample(x, 8000, SR)
+    padded = np.concatenate([resampled, np.zeros(model.logmel.min_samples - len(resampled), np.float32)])
+    expected = model_outputs(model, padded)  # padding at the end to 0.31 s changes nothing
+    np.testing.assert_allclose(analysis.clipwise, expected["clipwise_output"], atol=ATOL)
+    assert analysis.framewise.probabilities.shape == (10, 527)
+    assert analysis.duration == pytest.approx(0.1)
+    one_sample = tagger.analyze(np.array([0.1], np.float32), framewise=True)
+    assert one_sample.framewise.probabilities.shape == (1, 527)
+
+
+def test_silence_is_analysed_as_audio(tagger, model):
+    analysis = tagger.analyze(np.zeros(2 * SR, np.float32), framewise=True)
+    expected = model_outputs(model, np.zeros(2 * SR, np.float32))
+    np.testing.assert_allclose(analysis.clipwise, expected["clipwise_output"], atol=ATOL)
+    assert np.isfinite(analysis.framewise.probabilities).all() and np.isfinite(analysis.embedding).all()
+
+
+# ------------------------------------------------------------------------------ chunking
+@pytest.mark.parametrize(("seconds", "chunks"), [(10.5, 1), (20.5, 2), pytest.param(125.25, 13, marks=pytest.mark.slow)])
+def test_long_input_combines_chunks_as_documented(tagger, model, seconds, chunks):
+    x = signal(round(seconds * SR), seed=9)
+    analysis = tagger.analyze(x, framewise=True)
+    assert analysis.chunks == chunks
+    size = 10 * SR
+    bounds = [i * size for i in range(chunks)] + [len(x)]  # the last chunk takes a remainder < 1 s
+    pieces = [x[a:b] for a, b in zip(bounds[:-1], bounds[1:])]
+    assert all(len(p) == size for p in pieces[:-1]) and len(pieces[-1]) < size + MIN_TAIL_SECONDS * SR
+    outputs = [model_outputs(model, p) for p in pieces]
+    np.testing.assert_allclose(analysis.clipwise, np.max([o["clipwise_output"] for o in outputs], axis=0), atol=ATOL)
+    weights = np.array([len(p) for p in pieces]) / len(x)
+    np.testing.assert_allclose(analysis.embedding, sum(w * o["embedding"] for w, o in zip(weights, outputs)), atol=ATOL)
+    frames = np.concatenate([o["framewise_output"][: math.ceil(len(p) / 320)] for p, o in zip(pieces, outputs)])
+    np.testing.assert_allclose(analysis.framewise.probabilities, frames, atol=ATOL)
+    assert len(frames) == math.ceil(len(x) / 320)
+    np.testing.assert_allclose(analysis.framewise.times[-1], (len(frames) - 1) * 0.01)
+
+
+def test_chunk_length_is_configurable(model):
+    x = signal(9 * SR // 2, seed=10)
+    analysis = Tagger(model, chunk_seconds=2.0).analyze(x)
+    assert analysis.chunks == 2  # 2 s, then 2.5 s (the 0.5 s remainder joins it)
+    first, second = model_outputs(model, x[: 2 * SR]), model_outputs(model, x[2 * SR :])
+    expected = np.maximum(first["clipwise_output"], second["clipwise_output"])
+    np.testing.assert_allclose(analysis.clipwise, expected, atol=ATOL)
+    with pytest.raises(ValueError, match="chunk_seconds"):
+        Tagger(model, chunk_seconds=0.5)
+
+
+@pytest.mark.slow
+def test_long_file_is_streamed_with_bounded_memory(tagger, tmp_path):
+    rate, seconds = 44100, 180
+    path = tmp_path / "long.wav"
+    with sf.SoundFile(path, "w", rate, 1, subtype="PCM_16") as handle:
+        for i in range(seconds // 10):
+            handle.write(signal(10 * rate, seed=i, rate=rate))
+    whole_file_bytes = seconds * rate * 4  # float32, what reading it in one piece would hold
+    tracemalloc.start()
+    try:
+        analysis = tagger.analyze(path)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert analysis.chunks == 18 and analysis.duration == pytest.approx(seconds, abs=1e-4)
+    chunk_bytes = (10 + MIN_TAIL_SECONDS) * rate * 4  # the longest chunk, at the (higher) file rate
+    assert peak < min(8 * chunk_bytes, whole_file_bytes / 2), f"peak {peak / 1e6:.1f} MB"
+
+
+# ------------------------------------------------------------------------------ bad input
+@pytest.mark.parametrize("value", [np.nan, np.inf, -np.inf])
+def test_non_finite_samples_are_rejected(tagger, tmp_path, value):
+    x = signal(2 * SR)
+    x[40000] = value
+    with pytest.raises(InvalidAudioError, match=r"input array: sample 40000 \(1\.250 s\) is"):
+        tagger.tag(x)
+    path = tmp_path / "nan.wav"
+    sf.write(path, x, SR, subtype="FLOAT")
+    with pytest.raises(InvalidAudioError, match=rf"{path.name}: sample 40000"):
+        tagger.tag(path)
+
+
+def test_unreadable_files_raise_audio_read_error(tagger, tmp_path):
+    empty = tmp_path / "empty.wav"
+    sf.write(empty, np.zeros(0, np.float32), SR)
+    zero_bytes = tmp_path / "zero.wav"
+    zero_bytes.write_bytes(b"")
+    corrupt = tmp_path / "corrupt.flac"
+    corrupt.write_bytes(np.random.default_rng(0).integers(0, 256, 5000, dtype=np.uint8).tobytes())
+    cases = [(empty, "no samples"), (zero_bytes, "cannot decode"), (corrupt, "cannot decode"),
+             (tmp_path / "missing.wav", "no such file"), (tmp_path, "no such file")]
+    for path, message in cases:
+        with pytest.raises(AudioReadError, match=message) as info:
+            tagger.tag(path)
+        assert str(path) in str(info.value) and "\n" not in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("audio", "message"),
+    [
+        (np.zeros(0, np.float32), "no samples"),
+        (np.zeros((2, SR), np.float32), "transpose"),
+        (np.zeros((1, 2, SR), np.float32), r"\(samples,\) or \(samples, channels\)"),
+        (np.zeros(SR, np.int16), "float samples"),
+    ],
+)
+def test_bad_arrays_raise_invalid_audio_error(tagger, audio, message):
+    with pytest.raises(InvalidAudioError, match=message):
+        tagger.tag(audio)
+
+
+def test_sample_rate_arguments_are_checked(tagger, tmp_path):
+    path = tmp_path / "a.wav"
+    sf.write(path, signal(SR), SR)
+    with pytest.raises(ValueError, match="only for arrays"):
+        tagger.tag(path, sample_rate=SR)
+    for bad in (0, -8000, 44100.5):
+        with pytest.raises(ValueError, match="sample_rate"):
+            tagger.tag(signal(SR), sample_rate=bad)
+
+
+# ------------------------------------------------------------------------------ models and labels
+def test_checkpoint_path_and_model_agree(tagger, checkpoint):
+    x = signal(SR, seed=11)
+    np.testing.assert_allclose(Tagger(checkpoint).analyze(x).clipwise, tagger.analyze(x).clipwise, atol=ATOL)
+
+
+def test_other_class_counts_get_generic_or_given_labels(tmp_path):
+    model = calibrated_cnn14(classes_num=3)
+    assert [t.label for t in Tagger(model).tag(signal(SR), top_k=3)] != []
+    assert Tagger(model).labels.names == ("class_0", "class_1", "class_2")
+    with pytest.raises(ValueError, match="527 labels for a model with 3 classes"):
+        Tagger(model, labels=load_class_labels())
+    with pytest.raises(TypeError, match="checkpoint path"):
+        Tagger(42)
+
+
+# ------------------------------------------------------------------------------ command line
+@pytest.fixture
+def audio_files(tmp_path):
+    files = []
+    for i, (rate, seconds) in enumerate([(SR, 3.0), (44100, 1.5)]):
+        path = tmp_path / f"clip{i}.wav"
+        sf.write(path, signal(int(seconds * rate), seed=20 + i, rate=rate), rate)
+        files.append(path)
+    return files
+
+
+def test_cli_table(checkpoint, audio_files, capsys):
+    assert main(["tag", *map(str, audio_files), "--checkpoint", str(checkpoint), "--top-k", "3"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    tags = Tagger(checkpoint).tag(audio_files[1], top_k=3)
+    assert out[0] == f"{audio_files[0]}  (3.00 s)" and out[4] == f"{audio_files[1]}  (1.50 s)"
+    assert out[5:8] == [f"  {i:>3}  {t.probability:.3f}  {t.label}  ({t.mid})" for i, t in enumerate(tags, 1)]
+
+
+def test_cli_json_and_sed(checkpoint, audio_files, tmp_path, capsys):
+    out_csv = tmp_path / "events.csv"
+    argv = ["tag", *map(str, audio_files), "--checkpoint", str(checkpoint), "--json", "--sed", str(out_csv),
+            "--threshold", "0.6", "--threshold", "Speech=0.3", "--median", "0.3"]
+    assert main(argv) == 0
+    reports = json.loads(capsys.readouterr().out)
+    tagger = Tagger(checkpoint)
+    thresholds = np.full(527, 0.6)
+    thresholds[load_class_labels().index_of_name("Speech")] = 0.3
+    written = read_events_csv(out_csv)
+    assert [r["file"] for r in reports] == [str(p) for p in audio_files]
+    for report, path in zip(reports, audio_files):
+        analysis = tagger.analyze(path, framewise=True)
+        assert report["tags"][0]["probability"] == pytest.approx(float(analysis.clipwise.max()), abs=ATOL)
+        assert len(report["tags"]) == 5 and report["duration_seconds"] == pytest.approx(analysis.duration)
+        events = detect_events(analysis.framewise.probabilities, analysis.frame_hop, tagger.labels, thresholds,
+                               median_seconds=0.3, duration=analysis.duration)
+        assert events, "the test needs some events to compare"
+        in_json = [(e["label"], e["onset"], e["offset"]) for e in report["events"]]
+        assert in_json == [(e.label, e.onset, e.offset) for e in events]
+        assert [(e.mid, e.onset, e.offset) for e in written[str(path)]] == [
+            (e.mid, round(e.onset, 3), round(e.offset, 3)) for e in events]
+
+
+def test_cli_reports_bad_files_and_goes_on(checkpoint, audio_files, tmp_path, capsys):
+    corrupt = tmp_path / "corrupt.wav"
+    corrupt.write_bytes(b"RIFF not really a wav file")
+    missing = tmp_path / "missing.wav"
+    argv = ["tag", str(missing), str(audio_files[0]), str(corrupt), "--checkpoint", str(checkpoint), "--json"]
+    assert main(argv) == 1
+    captured = capsys.readouterr()
+    errors = captured.err.splitlines()
+    assert errors == [f"error: {missing}: no such file", errors[1]] and str(corrupt) in errors[1]
+    reports = json.loads(captured.out)
+    assert [("error" in r, r["file"]) for r in reports] == [
+        (True, str(missing)), (False, str(audio_files[0])), (True, str(corrupt))]
+
+
+def test_cli_rejects_bad_options(checkpoint, audio_files, tmp_path, capsys):
+    assert main(["tag", str(audio_files[0]), "--checkpoint", str(checkpoint), "--threshold", "0.3"]) == 2
+    assert "only apply with --sed" in capsys.readouterr().err
+    argv = ["tag", str(audio_files[0]), "--checkpoint", str(checkpoint), "--sed", str(tmp_path / "e.csv"),
+            "--threshold", "Nope=0.3"]
+    assert main(argv) == 2
+    assert "'Nope'" in capsys.readouterr().err
+    assert main(["tag", str(audio_files[0]), "--checkpoint", str(tmp_path / "none.pt")]) == 2

@@ -1,0 +1,187 @@
+"""Book figures: what each plot draws (data, boxes, bars, labels) and what it refuses."""
+
+import math
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pytest
+import torch
+from matplotlib.figure import Figure
+from matplotlib.patches import Rectangle
+
+from panns_lite.features import PANNS_16K, PANNS_32K, FrontEndConfig, LogMel, slaney_mel_matrix
+from panns_lite.models import Cnn14, scaled_widths
+from panns_lite.plots import (
+    Event,
+    mel_centre_frequencies,
+    plot_class_ap,
+    plot_framing,
+    plot_label_counts,
+    plot_layer_costs,
+    plot_learning_curves,
+    plot_logmel,
+    plot_mel_filterbank,
+    plot_spectrogram,
+    plot_tradeoff,
+    subplots,
+)
+from panns_lite.profile import profile_model
+
+
+def rectangles(ax) -> list[Rectangle]:
+    return [p for p in ax.patches if isinstance(p, Rectangle)]
+
+
+def test_figures_are_not_tracked_by_pyplot() -> None:
+    before = plt.get_fignums()
+    fig = plot_label_counts({"a": 3, "b": 1})
+    assert isinstance(fig, Figure) and plt.get_fignums() == before
+
+
+@pytest.mark.filterwarnings("ignore:At least one mel filterbank has all zero values")
+@pytest.mark.parametrize("cfg", [PANNS_32K, PANNS_16K, FrontEndConfig(n_fft=256, n_mels=128)])
+def test_mel_centres_are_where_the_filters_peak(cfg: FrontEndConfig) -> None:
+    hz = mel_centre_frequencies(cfg)
+    assert len(hz) == cfg.n_mels
+    assert np.all(np.diff(hz) > 0) and cfg.f_min < hz[0] and hz[-1] < cfg.f_max
+    fb = slaney_mel_matrix(cfg.sample_rate, cfg.n_fft, cfg.n_mels, cfg.f_min, cfg.f_max).numpy()
+    filled = fb.sum(axis=0) > 0  # with n_fft 256 some bands are narrower than a bin and stay empty
+    peaks = fb.argmax(axis=0) * cfg.sample_rate / cfg.n_fft
+    assert np.all(np.abs(peaks - hz)[filled] <= cfg.sample_rate / cfg.n_fft)
+
+
+def test_mel_centres_reject_an_empty_band() -> None:
+    with pytest.raises(ValueError):
+        mel_centre_frequencies(FrontEndConfig(f_min=500.0, f_max=100.0))
+
+
+def test_logmel_plot_draws_the_data_and_one_box_per_event() -> None:
+    logmel = LogMel()(torch.randn(1, 32000 * 2) * 0.1)
+    events = [Event("Dog", 0.2, 0.9), ("Speech", 0.5, 1.8), ("Dog", 1.2, 1.5)]
+    fig = plot_logmel(logmel, events=events, title="clip")
+    spec_ax, roll = fig.axes[0], fig.axes[1]
+    image = spec_ax.images[0]
+    assert image.get_array().shape == (64, logmel.shape[2])  # shown as (mel, time)
+    np.testing.assert_allclose(image.get_array(), logmel[0, 0].T.numpy(), atol=1e-4)
+    boxes = rectangles(spec_ax)
+    assert len(boxes) == 3
+    assert [round(b.get_x(), 3) for b in boxes] == [0.2, 0.5, 1.2]
+    assert boxes[0].get_edgecolor() == boxes[2].get_edgecolor() != boxes[1].get_edgecolor()
+    assert [t.get_text() for t in roll.get_yticklabels()] == ["Dog", "Speech"]
+    assert len(roll.patches) == 3
+    assert spec_ax.get_title() == "clip"
+
+
+def test_logmel_plot_into_a_given_axis_without_events() -> None:
+    fig, axes = subplots(1, 2)
+    out = plot_logmel(np.zeros((50, 64)), ax=axes[1], colorbar=False)
+    assert out is fig and len(axes[1].images) == 1 and not axes[0].images
+
+
+def test_spectrogram_labels_bins_in_hz() -> None:
+    bins = np.linspace(0, 16000, 513)
+    fig = plot_spectrogram(np.zeros((10, 513)), 32000, 320, bins)
+    labels = [t.get_text() for t in fig.axes[0].get_yticklabels()]
+    assert labels[0] == "0" and labels[-1] == "16k"
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    (dict(logmel=np.zeros((10, 32))), "bins"),
+    (dict(logmel=np.zeros(10)), "2-D"),
+    (dict(logmel=np.zeros((10, 64)), events=[("x", 2.0, 1.0)]), "onset"),
+])
+def test_logmel_plot_rejects_bad_input(kwargs, match) -> None:
+    with pytest.raises(ValueError, match=match):
+        plot_logmel(**kwargs)
+
+
+def test_framing_draws_one_window_per_frame_centred_on_hops() -> None:
+    x = np.random.default_rng(0).standard_normal(32000).astype(np.float32)
+    fig = plot_framing(x, 32000, 1024, 320, start=0.1, frames=3)
+    lines = fig.axes[0].lines
+    windows = [ln for ln in lines if ln.get_label().startswith("frame")]
+    assert len(windows) == 3
+    centres = [ln.get_xdata()[len(ln.get_xdata()) // 2] for ln in windows]
+    assert np.allclose(np.diff(centres), 10.0)  # 320 samples = 10 ms apart
+    with pytest.raises(ValueError):
+        plot_framing(x, 32000, 1, 320)
+
+
+def test_filterbank_plot_has_one_line_per_filter() -> None:
+    fb = LogMel().mel_fb
+    fig = plot_mel_filterbank(fb, 32000)
+    lines = fig.axes[0].lines
+    assert len(lines) == 64
+    assert lines[0].get_xdata()[-1] == pytest.approx(16000)
+    np.testing.assert_allclose(lines[10].get_ydata(), fb[:, 10].numpy(), rtol=1e-6)
+    with pytest.raises(ValueError):
+        plot_mel_filterbank(np.zeros(5), 32000)
+
+
+def test_label_counts_are_sorted_and_the_head_named() -> None:
+    counts = {f"c{i}": n for i, n in enumerate([5, 50, 1, 20, 2, 9, 3, 7, 4, 6])}
+    fig = plot_label_counts(counts, annotate=2)
+    ax = fig.axes[0]
+    assert [p.get_height() for p in ax.patches] == [50, 20, 9, 7, 6, 5, 4, 3, 2, 1]
+    assert {t.get_text() for t in ax.texts} >= {"c1", "c3"}
+    assert any("top 1 hold 47%" in t.get_text() for t in ax.texts)
+    with pytest.raises(ValueError):
+        plot_label_counts({})
+    with pytest.raises(ValueError):
+        plot_label_counts({"a": -1})
+
+
+def test_learning_curves_follow_the_statistics_rows() -> None:
+    rows = [{"iteration": i, "mAP": 0.1 * k, "classes": 90} for k, i in enumerate([0, 100, 200])]
+    rows[1]["mAP"] = None  # an evaluation with no defined mAP is a gap, not a crash
+    fig = plot_learning_curves({"ci": rows, "other": rows[:1]})
+    first = fig.axes[0].lines[0]
+    assert list(first.get_xdata()) == [0, 100, 200]
+    assert math.isnan(first.get_ydata()[1]) and first.get_ydata()[2] == pytest.approx(0.2)
+    assert "90 classes" in first.get_label()
+    with pytest.raises(ValueError, match="lack"):
+        plot_learning_curves({"ci": rows}, metric="mAUC")
+    with pytest.raises(ValueError):
+        plot_learning_curves({"ci": []})
+
+
+def test_class_ap_shows_best_and_worst_and_skips_undefined() -> None:
+    ap = [0.9, None, 0.1, 0.5, float("nan"), 0.7, 0.3]
+    names = ["a", "b", "c", "d", "e", "f", "g"]
+    fig = plot_class_ap(ap, names, top=2, bottom=1)
+    ax = fig.axes[0]
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["a", "f", "c"]
+    assert [p.get_width() for p in ax.patches] == [0.9, 0.7, 0.1]
+    assert "3 of 5" in ax.get_title()
+    with pytest.raises(ValueError):
+        plot_class_ap([0.1], ["a", "b"])
+    with pytest.raises(ValueError):
+        plot_class_ap([None], ["a"])
+
+
+def test_layer_costs_match_the_profiles() -> None:
+    full = profile_model(Cnn14(widths=scaled_widths(0.125)), seconds=1.0)
+    pruned = profile_model(Cnn14(widths=scaled_widths(0.0625)), seconds=1.0)
+    fig = plot_layer_costs({"full": full, "pruned": pruned})
+    top, bottom = fig.axes
+    assert [t.get_text() for t in bottom.get_xticklabels()] == [row.name for row in full.layers]
+    heights = [p.get_height() for p in top.patches]
+    assert heights[: len(full.layers)] == pytest.approx([row.params / 1e6 for row in full.layers])
+    with pytest.raises(ValueError):
+        plot_layer_costs({})
+
+
+def test_tradeoff_labels_points_and_checks_lengths() -> None:
+    fig = plot_tradeoff(["a", "b"], [1e9, 2e10], [0.3, 0.43], size=[4.8, 80.7])
+    ax = fig.axes[0]
+    assert [t.get_text() for t in ax.texts] == ["a", "b"]
+    assert ax.get_xscale() == "log"
+    np.testing.assert_allclose(ax.collections[0].get_offsets(), [[1e9, 0.3], [2e10, 0.43]])
+    with pytest.raises(ValueError):
+        plot_tradeoff(["a"], [1.0, 2.0], [0.1])
+    with pytest.raises(ValueError):
+        plot_tradeoff(["a"], [0.0], [0.1])

@@ -1,0 +1,225 @@
+"""Sound event detection (panns_lite.sed): detection, files and DCASE metrics on hand-made events.
+
+Every expected score below is derived by hand in the comments, from the definitions in the
+module docstring (Mesaros et al. 2016 / sed_eval), not from running the code.
+"""
+
+import math
+
+import numpy as np
+import pytest
+
+from panns_lite.audioset import ClassLabels
+from panns_lite.miniset import write_table
+from panns_lite.sed import (
+    STRONG_COLUMNS,
+    Event,
+    class_thresholds,
+    detect_events,
+    event_based_scores,
+    median_filter,
+    parse_thresholds,
+    read_events_csv,
+    read_strong_labels,
+    segment_based_scores,
+    write_events_csv,
+)
+
+LABELS = ClassLabels(("/m/a", "/m/b", "/m/c"), ("Alpha", "Beta, with comma", "Gamma"))
+
+
+def ev(onset: float, offset: float, mid: str) -> Event:
+    return Event(onset, offset, LABELS.name_of(mid), mid)
+
+
+# ------------------------------------------------------------------------------ detection
+PROBS = np.array(
+    [
+        # Alpha: two bursts with a one-frame dip
+        [0.1, 0.6, 0.7, 0.2, 0.8, 0.9, 0.9, 0.1, 0.1, 0.1],
+        # Beta: 0.9 everywhere
+        [0.9] * 10,
+        # Gamma: never above 0.4
+        [0.4, 0.3, 0.2, 0.1, 0.0, 0.1, 0.2, 0.3, 0.4, 0.4],
+    ]
+).T  # (10 frames, 3 classes), hop 0.1 s
+
+
+def test_runs_of_active_frames_become_events():
+    events = detect_events(PROBS, 0.1, LABELS, threshold=0.5, median_seconds=0)
+    # Alpha frames 1-2 and 4-6 are ≥ 0.5: onset = first frame's time, offset = time after the last frame.
+    assert [(e.mid, e.onset, e.offset, e.peak) for e in events] == [
+        ("/m/b", 0.0, 1.0, 0.9),
+        ("/m/a", pytest.approx(0.1), pytest.approx(0.3), 0.7),
+        ("/m/a", pytest.approx(0.4), pytest.approx(0.7), 0.9),
+    ]
+    assert events[0].label == "Beta, with comma"
+
+
+def test_median_filter_bridges_the_dip_and_peak_uses_raw_probabilities():
+    # 3-frame median of Alpha (edges repeated): .1 .6 .6 .7 .8 .9 .9 .1 .1 .1 → frames 1-6 active.
+    np.testing.assert_allclose(median_filter(PROBS, 3)[:, 0], [0.1, 0.6, 0.6, 0.7, 0.8, 0.9, 0.9, 0.1, 0.1, 0.1])
+    events = detect_events(PROBS, 0.1, LABELS, threshold=0.5, median_seconds=0.3)
+    alpha = [e for e in events if e.mid == "/m/a"]
+    assert [(e.onset, e.offset, e.peak) for e in alpha] == [(pytest.approx(0.1), pytest.approx(0.7), 0.9)]
+    assert median_filter(PROBS, 1) is PROBS
+    with pytest.raises(ValueError, match="odd"):
+        median_filter(PROBS, 4)
+
+
+def test_per_class_thresholds_and_duration_cap():
+    thresholds = class_thresholds(LABELS, 0.5, {"Beta, with comma": 0.95, "/m/c": 0.35})
+    np.testing.assert_allclose(thresholds, [0.5, 0.95, 0.35])
+    events = detect_events(PROBS, 0.1, LABELS, thresholds, median_seconds=0, duration=0.95)
+    # Beta (0.9 < 0.95) is gone; Gamma ≥ 0.35 at frames 0 and 8-9, the last capped at 0.95 s.
+    assert [(e.mid, round(e.onset, 6), round(e.offset, 6)) for e in events] == [
+        ("/m/c", 0.0, 0.1), ("/m/a", 0.1, 0.3), ("/m/a", 0.4, 0.7), ("/m/c", 0.8, 0.95)]
+    with pytest.raises(ValueError, match="2 classes of probabilities but 3 labels"):
+        detect_events(PROBS[:, :2], 0.1, LABELS)
+
+
+def test_threshold_parsing_and_validation():
+    np.testing.assert_allclose(parse_thresholds(["0.3", "Beta, with comma=0.7", "/m/a=0.2"], LABELS), [0.2, 0.7, 0.3])
+    np.testing.assert_allclose(parse_thresholds([], LABELS), [0.5, 0.5, 0.5])
+    cases = ((["high"], "expected a number"), (["Alpha=x"], "expected a number"), (["Delta=0.3"], "'Delta': not a class"),
+             (["1.5"], r"in \(0, 1\]"), (["Alpha=0"], r"in \(0, 1\]"))
+    for specs, message in cases:
+        with pytest.raises(ValueError, match=message):
+            parse_thresholds(specs, LABELS)
+
+
+# ------------------------------------------------------------------------------ files
+def test_events_csv_round_trip(tmp_path):
+    events = {
+        "dir/one.wav": [Event(0.1234, 1.5, "Beta, with comma", "/m/b", 0.87654), ev(2.0, 3.0, "/m/a")],
+        "two.flac": [Event(0.0, 0.5, "Alpha", "/m/a", 0.5)],
+    }
+    path = write_events_csv(tmp_path / "events.csv", events)
+    lines = path.read_text().splitlines()
+    assert lines[0] == "filename,onset,offset,label,mid,peak_probability"
+    assert lines[1] == 'dir/one.wav,0.123,1.500,"Beta, with comma",/m/b,0.8765'
+    assert read_events_csv(path) == {
+        "dir/one.wav": [Event(0.123, 1.5, "Beta, with comma", "/m/b", 0.8765), ev(2.0, 3.0, "/m/a")],
+        "two.flac": [Event(0.0, 0.5, "Alpha", "/m/a", 0.5)],
+    }
+    bad = tmp_path / "bad.csv"
+    bad.write_text("filename,onset,offset,label,mid,peak_probability\na.wav,soon,1.0,Alpha,/m/a,\n")
+    with pytest.raises(ValueError, match="bad.csv:2: 'soon' is not a time"):
+        read_events_csv(bad)
+
+
+def test_strong_labels_in_the_miniset_format(tmp_path):
+    # Rows as the MiniSet builder writes them: f"{ytid}_0", onset/offset with 3 decimals, one mid per row.
+    path = tmp_path / "strong_labels.tsv"
+    write_table(path, list(STRONG_COLUMNS), [
+        ["ms_b00000001_0", "0.496", "7.831", "/m/a"],
+        ["ms_b00000001_0", "0.100", "2.000", "/m/c"],
+        ["msb00000002_0", "3.000", "4.000", "/m/b"],
+    ])
+    assert read_strong_labels(path, LABELS) == {
+        "Yms_b00000001": [Event(0.1, 2.0, "Gamma", "/m/c"), Event(0.496, 7.831, "Alpha", "/m/a")],
+        "Ymsb00000002": [Event(3.0, 4.0, "Beta, with comma", "/m/b")],
+    }
+
+
+@pytest.mark.parametrize(
+    ("row", "message"),
+    [
+        (["x_0", "1.0", "2.0", "/m/zzz"], "unknown label id '/m/zzz'"),
+        (["nounderscore", "1.0", "2.0", "/m/a"], "not <YTID>_<start ms>"),
+        (["x_0", "2.0", "1.0", "/m/a"], "ends"),
+        (["x_0", "-1", "1.0", "/m/a"], "not a time"),
+        (["x_0", "1.0", "/m/a"], "expected 4 fields"),
+    ],
+)
+def test_bad_strong_label_rows_name_the_line(tmp_path, row, message):
+    path = tmp_path / "strong.tsv"
+    write_table(path, list(STRONG_COLUMNS), [["ok_0", "0.0", "1.0", "/m/a"], row])
+    with pytest.raises(ValueError, match=rf"strong.tsv:3: .*{message}"):
+        read_strong_labels(path, LABELS)
+    path.write_text("segment,start,end,label\n")
+    with pytest.raises(ValueError, match="expected the header"):
+        read_strong_labels(path, LABELS)
+
+
+# ------------------------------------------------------------------------------ event-based metrics
+REFERENCE = {"f": [ev(1.0, 3.0, "/m/a"), ev(5.0, 5.5, "/m/a"), ev(2.0, 4.0, "/m/b")]}
+ESTIMATE = {"f": [
+    ev(1.1, 2.9, "/m/a"),  # matches A[1, 3]: onset Δ 0.1 ≤ 0.2, offset Δ 0.1 ≤ max(0.2, 0.2·2)
+    ev(5.3, 5.6, "/m/a"),  # onset Δ 0.3 > 0.2: no match
+    ev(2.0, 3.0, "/m/b"),  # onset matches B[2, 4], offset Δ 1.0 > max(0.2, 0.4): no match with offsets
+    ev(7.0, 8.0, "/m/c"),  # no Gamma in the reference
+]}
+
+
+def test_event_based_with_offsets():
+    scores = event_based_scores(REFERENCE, ESTIMATE)
+    # TP 1 of 3 reference and 4 estimated events: P 1/4, R 1/3, F1 2·1/(3+4) = 2/7.
+    assert (scores.true_positives, scores.reference_events, scores.estimated_events) == (1, 3, 4)
+    assert (scores.precision, scores.recall, scores.f1) == pytest.approx((1 / 4, 1 / 3, 2 / 7))
+    # Alpha 2·1/(2+2) = 0.5, Beta 0, Gamma 0; macro = 1/6.
+    assert scores.class_f1 == pytest.approx({"/m/a": 0.5, "/m/b": 0.0, "/m/c": 0.0})
+    assert scores.macro_f1 == pytest.approx(1 / 6)
+
+
+def test_event_based_onset_only():
+    scores = event_based_scores(REFERENCE, ESTIMATE, evaluate_offset=False)
+    # Beta now matches too: TP 2, P 2/4, R 2/3, F1 4/7; Alpha 0.5, Beta 1, Gamma 0 → macro 0.5.
+    assert (scores.precision, scores.recall, scores.f1) == pytest.approx((1 / 2, 2 / 3, 4 / 7))
+    assert scores.class_f1 == pytest.approx({"/m/a": 0.5, "/m/b": 1.0, "/m/c": 0.0})
+    assert scores.macro_f1 == pytest.approx(0.5)
+
+
+def test_event_based_files_and_collars():
+    # A file only in the reference adds missed events; one only in the estimate adds false alarms.
+    scores = event_based_scores({**REFERENCE, "g": [ev(0, 1, "/m/a")]}, {**ESTIMATE, "h": [ev(0, 1, "/m/a")]})
+    assert (scores.true_positives, scores.reference_events, scores.estimated_events) == (1, 4, 5)
+    # Offset collar is 20 % of a 2 s reference (0.4 s): Δ 0.35 matches, Δ 0.45 does not.
+    ref = {"f": [ev(0.0, 2.0, "/m/a")]}
+    assert event_based_scores(ref, {"f": [ev(0.1, 2.35, "/m/a")]}).f1 == 1.0
+    assert event_based_scores(ref, {"f": [ev(0.1, 2.45, "/m/a")]}).f1 == 0.0
+    # Exactly at the collar despite float rounding (5.3 − 5.1 = 0.2000000000000002).
+    assert event_based_scores({"f": [ev(5.1, 6.0, "/m/a")]}, {"f": [ev(5.3, 6.0, "/m/a")]}).f1 == 1.0
+    empty = event_based_scores({}, {})
+    assert math.isnan(empty.f1) and math.isnan(empty.macro_f1)
+
+
+def test_event_matching_is_maximal_not_greedy():
+    # e1 fits both references, e2 only r1. Greedy e1→r1 leaves e2 unmatched (TP 1); the maximum matching
+    # pairs e1→r2 and e2→r1 (TP 2, F1 1).
+    reference = {"f": [ev(0.0, 1.0, "/m/a"), ev(0.3, 1.3, "/m/a")]}
+    estimate = {"f": [ev(0.15, 1.15, "/m/a"), ev(0.0, 1.0, "/m/a")]}
+    scores = event_based_scores(reference, estimate)
+    assert (scores.true_positives, scores.f1) == (2, 1.0)
+
+
+# ------------------------------------------------------------------------------ segment-based metrics
+def test_segment_based_by_hand():
+    reference = {"f": [ev(0.5, 2.5, "/m/a"), ev(1.2, 1.8, "/m/b")]}
+    estimate = {"f": [ev(0.0, 1.5, "/m/a"), ev(1.1, 1.4, "/m/c"), ev(3.2, 3.5, "/m/b")]}
+    # 1 s segments over 4 s:  ref         est        TP FP FN  S D I
+    #   [0,1)                 {A}         {A}        1  0  0   0 0 0
+    #   [1,2)                 {A,B}       {A,C}      1  1  1   1 0 0
+    #   [2,3)                 {A}         {}         0  0  1   0 1 0
+    #   [3,4)                 {}          {B}        0  1  0   0 0 1
+    # ER = (1+1+1)/4 = 0.75; P = 2/4, R = 2/4, F1 = 4/(4+2+2) = 0.5.
+    for durations in (None, {"f": 4.0}):  # without durations the last offset (3.5 s) gives 4 segments
+        scores = segment_based_scores(reference, estimate, durations=durations)
+        assert (scores.true_positives, scores.false_positives, scores.false_negatives) == (2, 2, 2)
+        assert (scores.substitutions, scores.deletions, scores.insertions) == (1, 1, 1)
+        assert (scores.reference_active, scores.segments) == (4, 4)
+        assert (scores.error_rate, scores.precision, scores.recall, scores.f1) == pytest.approx((0.75, 0.5, 0.5, 0.5))
+
+
+def test_segment_boundaries_and_durations():
+    # [0, 2.0) covers segments 0 and 1 only; a 3 s duration adds an empty third segment.
+    same = {"f": [ev(0.0, 2.0, "/m/a")]}
+    scores = segment_based_scores(same, same, durations={"f": 3.0})
+    assert (scores.true_positives, scores.segments, scores.error_rate) == (2, 3, 0.0)
+    # Half-second segments: an estimate offset by 0.5 s misses one segment and adds one.
+    shifted = segment_based_scores(same, {"f": [ev(0.5, 2.5, "/m/a")]}, segment_seconds=0.5)
+    # segments [0,.5) ref only (D), [.5,2) both ×3 (TP 3), [2,2.5) est only (I): ER (1+1)/4.
+    assert (shifted.true_positives, shifted.deletions, shifted.insertions, shifted.error_rate) == (3, 1, 1, 0.5)
+    # A duration shorter than the events cuts them off.
+    cut = segment_based_scores(same, {"f": []}, durations={"f": 1.0})
+    assert (cut.segments, cut.deletions, cut.error_rate) == (1, 1, 1.0)
