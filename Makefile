@@ -52,7 +52,12 @@ book-check: $(INSTALLED)
 		--expect book/intro=math \
 		--expect book/01_audioset_miniset=audio,images \
 		--expect book/02_frontend=audio,images,math,widgets \
-		--expect book/03_cnn14=images,math
+		--expect book/03_cnn14=images,math \
+		--expect book/04_training=audio,images,math \
+		--expect book/05_evaluation=images,math \
+		--expect book/08_transfer=audio,images,math \
+		--expect book/09_inference=audio,images,math \
+		--expect book/10_scaling=math
 
 benchmarks: $(INSTALLED)
 	$(PY) benchmarks/bench_frontend_model.py

@@ -1,6 +1,7 @@
 """What the book shows besides figures: short audio players side by side, and slider explorers.
 
-Both are built so that the *static* HTML book works with no kernel and no network:
+Both are built so that the *static* HTML book works with no kernel and no network (and so is
+:class:`LiveLine`, a progress line that a saved notebook keeps only in its final state):
 
 * Players embed their audio as a base64 ``data:`` URI. As 16-bit WAV a 10 s clip at 32 kHz adds
   ~0.8 MB to a page, so every player is cut to at most :data:`MAX_SECONDS`, resampled to
@@ -17,6 +18,7 @@ import base64
 import html
 import io
 import itertools
+import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -161,6 +163,46 @@ def audio_table(players: Sequence[Player], columns: int = 2, display_rate: int =
     rows = ["<tr>" + "".join(cells[i : i + columns]) + "</tr>" for i in range(0, len(cells), columns)]
     return HTML('<table class="panns-audio-table" style="width:100%;table-layout:fixed;border:none">'
                 + "".join(rows) + "</table>")
+
+
+class LiveLine(io.TextIOBase):
+    """A text stream shown as one line of notebook output, replaced in place as text arrives.
+
+    tqdm redraws its bar by writing ``\\r`` + the new line to ``sys.stderr``. In a notebook run by
+    papermill every redraw becomes an output of its own, so a ten-minute training run leaves about
+    a thousand bar lines in the executed notebook and on the book's page. Written here instead
+    (``with contextlib.redirect_stderr(LiveLine()): ...``), each write updates a single display
+    (``display_id``, i.e. ``update_display_data``): Jupyter shows the bar moving and the saved
+    notebook holds only its last state. Text is split at ``\\r`` and ``\\n``; the last non-blank
+    piece is the line shown.
+
+    ``display`` is IPython's ``display`` (the default, imported when the stream is made); it must
+    accept ``display_id=True`` and return a handle with ``update``.
+    """
+
+    encoding = "utf-8"  # tqdm draws its Unicode bar only on a stream that declares an encoding
+
+    def __init__(self, display: Callable[..., Any] | None = None) -> None:
+        super().__init__()
+        if display is None:
+            from IPython.display import display
+        self.line = ""
+        self._handle = display(self._html(), display_id=True)
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, text: str) -> int:
+        if not isinstance(text, str):
+            raise TypeError(f"LiveLine.write takes str, got {type(text).__name__}")
+        pieces = [piece.rstrip() for piece in re.split(r"[\r\n]", text) if piece.strip()]
+        if pieces and pieces[-1] != self.line:
+            self.line = pieces[-1]
+            self._handle.update(self._html())
+        return len(text)
+
+    def _html(self) -> HTML:
+        return HTML(f'<pre class="panns-live-line" style="margin:0">{html.escape(self.line)}</pre>')
 
 
 IMAGE_FORMATS: tuple[str, ...] = ("png", "jpeg")

@@ -5,7 +5,8 @@ one step before it that a reader of a trained model needs: load ``model.pt`` (or
 E-PANNs checkpoint, :func:`~panns_lite.checkpoints.load_checkpoint`), run it in eval mode over every
 clip of a packed HDF5 file (PANNs' EvaluateSampler order, panns_facts §5), and keep the clipwise
 outputs with the targets, so that per-class AP, the rarest classes or any other view can be
-computed from the same predictions.
+computed from the same predictions. :func:`bootstrap_map` then estimates how far the mAP of a
+small evaluation set (the MiniSet's 200 clips) could move with another draw of clips of that size.
 
 The trainer's own evaluations run on its float16 log-mel cache (:class:`~panns_lite.datasets.LogMelCache`);
 this runs the model on the waveforms, as inference does, so its mAP can differ from the last entry
@@ -16,13 +17,14 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 import torch
 
 from panns_lite.checkpoints import load_checkpoint
 from panns_lite.datasets import PackedDataset
-from panns_lite.metrics import Scores, evaluate
+from panns_lite.metrics import Scores, evaluate, mean_average_precision
 from panns_lite.train import Distributed, predict
 
 
@@ -52,3 +54,36 @@ def evaluate_checkpoint(model_path: str | os.PathLike[str], packed_eval: str | o
         raise ValueError(f"{model_path} predicts {classes} classes, {packed_eval} has {data.targets.shape[1]}")
     outputs = predict(model.to(device), data, batch_size, Distributed(device=torch.device(device)))
     return Evaluation(data.names, data.targets, outputs, evaluate(data.targets, outputs))
+
+
+class Bootstrap(NamedTuple):
+    """Bootstrap resamples of an evaluation: the mAP of each and the number of classes it averaged."""
+
+    maps: np.ndarray
+    """(resamples,) float."""
+    classes: np.ndarray
+    """(resamples,) int: classes with a positive among the resampled clips."""
+
+
+def bootstrap_map(targets: np.ndarray, outputs: np.ndarray, resamples: int = 100, seed: int = 0) -> Bootstrap:
+    """The mAP of ``resamples`` bootstrap resamples of the clips (drawn with replacement).
+
+    PANNs reports one mAP on AudioSet's ~20k evaluation clips (panns_facts §6), where a class has
+    dozens of positives; on a set of a few hundred clips many classes have one or two, and the mean
+    moves noticeably with the draw. The standard deviation of the resampled mAPs estimates by how
+    much. Each resample averages the classes that have a positive in it, as
+    :func:`~panns_lite.metrics.mean_average_precision` does, so a class whose only positives were
+    not drawn drops out of that resample (``classes`` counts what remains): where the rare classes
+    score low, the resampled means sit above the full-set mAP, so read their spread, not their
+    percentiles, as the uncertainty of the full-set value.
+    """
+    targets, outputs = np.asarray(targets), np.asarray(outputs)
+    if resamples < 1:
+        raise ValueError(f"resamples must be ≥ 1, got {resamples}")
+    if targets.ndim != 2 or targets.shape != outputs.shape or len(targets) == 0:
+        raise ValueError(f"targets and outputs must both be non-empty (clips, classes); got {targets.shape} and "
+                         f"{outputs.shape}")
+    rng = np.random.default_rng(seed)
+    draws = rng.integers(0, len(targets), size=(resamples, len(targets)))
+    maps, classes = zip(*(mean_average_precision(targets[idx], outputs[idx]) for idx in draws))
+    return Bootstrap(np.array(maps), np.array(classes))

@@ -343,3 +343,201 @@ def plot_tradeoff(names: Sequence[str], cost: Sequence[float], score: Sequence[f
     ax.grid(alpha=0.3)
     ax.set_title(title)
     return fig
+
+
+def plot_class_shares(series: Mapping[str, Sequence[float]], *, xlabel: str = "class rank", ylabel: str = "share",
+                      log: bool = True, ax: Axes | None = None, title: str = "") -> Figure:
+    """One line per series of per-class values over the same classes, in the given order.
+
+    Made for comparing samplers (panns_facts §5): with the classes ranked by their training clips,
+    the share of drawn clips that carry each class falls along the long tail for plain shuffling
+    and stays flatter for balanced sampling. A log axis needs positive values; zeros are not drawn.
+    """
+    if not series:
+        raise ValueError("series is empty")
+    lengths = {len(v) for v in series.values()}
+    if len(lengths) != 1 or 0 in lengths:
+        raise ValueError(f"every series needs the same, non-zero number of classes; got lengths {sorted(lengths)}")
+    if any(min(v) < 0 for v in series.values()):
+        raise ValueError("values must be non-negative")
+    fig, ax = _axes(ax, (7.0, 3.2))
+    rank = np.arange(1, lengths.pop() + 1)
+    for i, (name, values) in enumerate(series.items()):
+        y = np.asarray(values, dtype=np.float64)
+        ax.plot(rank, np.where(y > 0, y, np.nan) if log else y, marker="o", markersize=2.5, linewidth=1,
+                color=f"C{i % 10}", label=name)
+    if log:
+        ax.set_yscale("log")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    ax.set_title(title)
+    return fig
+
+
+def plot_ap_by_count(ap: Sequence[float | None], counts: Sequence[float], names: Sequence[str], *, annotate: int = 3,
+                     lines: Mapping[str, float] | None = None, ax: Axes | None = None, title: str = "") -> Figure:
+    """Per-class AP against the class's training positives (log axis): does AP follow the long tail?
+
+    Classes without a defined AP (no evaluation positive) or without training positives (not on a
+    log axis) are left out; the ``annotate`` highest-AP classes are named (the lowest crowd the
+    bottom of the plot; :func:`plot_class_ap` lists them), and ``lines`` (label → value) draws
+    horizontal references such as the mAP.
+    """
+    if not len(ap) == len(counts) == len(names):
+        raise ValueError(f"{len(ap)} AP values, {len(counts)} counts and {len(names)} names")
+    if annotate < 0:
+        raise ValueError("annotate must be >= 0")
+    shown = [(float(c), float(a), n) for a, c, n in zip(ap, counts, names)
+             if a is not None and not math.isnan(a) and c > 0]
+    if not shown:
+        raise ValueError("no class has both a defined AP and a training positive")
+    fig, ax = _axes(ax, (6.5, 3.6))
+    ax.scatter([c for c, _, _ in shown], [a for _, a, _ in shown], s=18, alpha=0.7, color="C0")
+    for c, a, n in sorted(shown, key=lambda t: (-t[1], t[2]))[:annotate]:
+        ax.annotate(n, (c, a), xytext=(5, 3), textcoords="offset points", fontsize=7)
+    for i, (label, value) in enumerate((lines or {}).items()):
+        ax.axhline(value, color=f"C{(i + 1) % 10}", linestyle="--", linewidth=1, label=f"{label} {value:.3f}")
+    if lines:
+        ax.legend(fontsize=8, loc="upper left")
+    ax.set_xscale("log")
+    ax.set_ylim(0, 1.02)
+    ax.set_xlabel("training clips with the class")
+    ax.set_ylabel("average precision")
+    ax.grid(alpha=0.3)
+    ax.set_title(title or f"{len(shown)} classes")
+    return fig
+
+
+def plot_fold_scores(scores: Mapping[str, Sequence[float]], *, chance: float | None = None,
+                     xlabel: str = "accuracy", ax: Axes | None = None, title: str = "") -> Figure:
+    """One horizontal bar per method at its mean over folds, ± one standard deviation, each fold a dot.
+
+    Cross-validation on a small set gives few, spread-out numbers; showing every fold beside the
+    mean keeps that spread in view. ``chance`` draws the score of guessing as a dashed line.
+    """
+    if not scores or any(len(v) == 0 for v in scores.values()):
+        raise ValueError("scores needs at least one method, each with at least one fold")
+    fig, ax = _axes(ax, (6.5, 0.5 * len(scores) + 1.2))
+    y = np.arange(len(scores))
+    values = [np.asarray(v, dtype=np.float64) for v in scores.values()]
+    means = [v.mean() for v in values]
+    stds = [v.std(ddof=1) if len(v) > 1 else 0.0 for v in values]
+    ax.barh(y, means, xerr=stds, color=[f"C{i % 10}" for i in range(len(scores))], alpha=0.6, capsize=3)
+    for i, v in enumerate(values):
+        ax.plot(v, np.full(len(v), y[i]), "k.", markersize=6)
+    if chance is not None:
+        ax.axvline(chance, color="0.4", linestyle="--", linewidth=1, label=f"chance {chance:.3f}")
+        ax.legend(fontsize=8, loc="lower right")
+    ax.set_yticks(y, list(scores))
+    ax.invert_yaxis()
+    ax.set_xlim(0, 1)
+    ax.set_xlabel(xlabel)
+    ax.set_title(title)
+    return fig
+
+
+def _as_event(event: Any) -> Event:
+    """An :class:`Event` from a (label, onset, offset) tuple or anything with those attributes.
+
+    :class:`panns_lite.sed.Event` orders its fields (onset, offset, label, …), so events are read
+    by attribute when they have them; detected and reference events then plot as they are.
+    """
+    if all(hasattr(event, name) for name in Event._fields):
+        return Event(event.label, float(event.onset), float(event.offset))
+    return Event(*event)
+
+
+def plot_framewise(probabilities: Any, frame_hop: float, names: Sequence[str], *,
+                   reference: Iterable[Any] = (), detected: Iterable[Any] = (), threshold: float | None = None,
+                   title: str = "", ax: Axes | None = None) -> Figure:
+    """Framewise probabilities (frames, classes), one line per class, over the clip's events.
+
+    Frame ``k`` is drawn at ``k · frame_hop`` seconds (as :class:`panns_lite.inference.Framewise`
+    times them); ``names`` names the columns. ``reference`` (annotated) and ``detected`` events —
+    (label, onset, offset) tuples, :class:`Event` s or :class:`panns_lite.sed.Event` s — go in an
+    event roll underneath, one lane per class in the line's colour: reference as a filled bar,
+    detected as a thin outlined bar below it, so a reader sees where the two agree. With ``ax``
+    only the lines are drawn (no roll). An event whose label is not in ``names`` is an error rather
+    than silently dropped, since the roll would then under-report what was detected.
+    """
+    p = _as_array(probabilities, "probabilities", 2)
+    if p.shape[1] != len(names):
+        raise ValueError(f"{len(names)} names for {p.shape[1]} columns of probabilities")
+    if len(set(names)) != len(names):
+        raise ValueError("names must be distinct (they label the lanes)")
+    if frame_hop <= 0:
+        raise ValueError(f"frame_hop must be positive, got {frame_hop}")
+    groups = {"reference": [_as_event(e) for e in reference], "detected": [_as_event(e) for e in detected]}
+    for kind, events in groups.items():
+        for e in events:
+            if e.label not in names:
+                raise ValueError(f"{kind} event {e.label!r} is not one of the plotted classes")
+            if not 0 <= e.onset < e.offset:
+                raise ValueError(f"{kind} event {e} must have 0 <= onset < offset")
+    with_roll = ax is None and (groups["reference"] or groups["detected"])
+    if with_roll:
+        lanes = 0.28 * len(names) + 0.4
+        fig, (ax, roll) = subplots(2, 1, figsize=(8.0, 2.8 + lanes), height_ratios=[2.8, lanes], sharex=True)
+    else:
+        fig, ax = _axes(ax, (8.0, 2.8))
+        roll = None
+    times = np.arange(p.shape[0]) * frame_hop
+    colours = {name: f"C{i % 10}" for i, name in enumerate(names)}
+    for i, name in enumerate(names):
+        ax.plot(times, p[:, i], color=colours[name], linewidth=1.2, label=name)
+    if threshold is not None:
+        ax.axhline(threshold, color="0.3", linestyle="--", linewidth=0.8, label=f"threshold {threshold:g}")
+    ax.set_ylim(0, 1)
+    ax.set_xlim(0, p.shape[0] * frame_hop)
+    ax.set_ylabel("probability")
+    ax.legend(fontsize=7, loc="upper right", ncols=min(3, len(names) + (threshold is not None)))
+    ax.set_title(title)
+    if roll is None:
+        ax.set_xlabel("time (s)")
+        return fig
+    for e in groups["reference"]:
+        roll.barh(names.index(e.label) - 0.12, e.offset - e.onset, left=e.onset, height=0.45,
+                  color=colours[e.label], alpha=0.6)
+    for e in groups["detected"]:
+        roll.barh(names.index(e.label) + 0.28, e.offset - e.onset, left=e.onset, height=0.22, fill=False,
+                  edgecolor=colours[e.label], linewidth=1.2, hatch="////")
+    roll.set_yticks(range(len(names)), names, fontsize=7)
+    roll.set_ylim(len(names) - 0.5, -0.5)
+    roll.set_xlabel("time (s): reference (filled), detected (hatched)")
+    return fig
+
+
+def plot_embedding_map(points: Any, labels: Sequence[str], *, top: int = 8, title: str = "",
+                       ax: Axes | None = None, legend: bool = True) -> Figure:
+    """A 2-D projection of embeddings (n, 2), one colour per label for the ``top`` most frequent.
+
+    More than about ten colours cannot be told apart, so the rarer labels are drawn in light grey
+    as "other" (underneath the coloured points); the legend gives each label's count.
+    """
+    xy = _as_array(points, "points", 2)
+    if xy.shape[1] != 2:
+        raise ValueError(f"points must be (n, 2), got shape {xy.shape}")
+    if len(labels) != len(xy):
+        raise ValueError(f"{len(labels)} labels for {len(xy)} points")
+    if not 1 <= top <= 10:
+        raise ValueError(f"top must be between 1 and 10 (distinct colours), got {top}")
+    counts: dict[str, int] = {}
+    for label in labels:
+        counts[label] = counts.get(label, 0) + 1
+    shown = sorted(counts, key=lambda k: (-counts[k], k))[:top]
+    fig, ax = _axes(ax, (6.5, 4.6))
+    array = np.asarray(labels, dtype=object)
+    other = ~np.isin(array, shown)
+    if other.any():
+        ax.scatter(xy[other, 0], xy[other, 1], s=12, color="0.8", label=f"other ({int(other.sum())})")
+    for i, label in enumerate(shown):
+        mask = array == label
+        ax.scatter(xy[mask, 0], xy[mask, 1], s=18, color=f"C{i}", alpha=0.85, label=f"{label} ({counts[label]})")
+    ax.set_xticks([])
+    ax.set_yticks([])
+    if legend:
+        ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.0, 0.5), frameon=False)
+    ax.set_title(title)
+    return fig

@@ -1,8 +1,10 @@
 """Book display helpers: short embedded players and slider explorers that work without a kernel."""
 
 import base64
+import contextlib
 import io
 import re
+import sys
 
 import matplotlib
 
@@ -12,10 +14,12 @@ import numpy as np
 import pytest
 import soundfile as sf
 from matplotlib.figure import Figure
+from tqdm import tqdm
 
 from panns_lite.display import (
     DISPLAY_RATE,
     MAX_SECONDS,
+    LiveLine,
     Player,
     audio_html,
     audio_table,
@@ -163,3 +167,41 @@ def test_slider_explorer_rejects_empty_choices_and_unknown_labels() -> None:
         slider_explorer(render, {"n_fft": [], "n_mels": [1]})
     with pytest.raises(ValueError, match="unknown"):
         slider_explorer(render, {"n_fft": [1], "n_mels": [1]}, labels={"hop": "x"})
+
+
+class FakeHandle:
+    """What IPython's ``display(..., display_id=True)`` returns: records every update."""
+
+    def __init__(self, first) -> None:
+        self.shown = [str(first)]
+
+    def update(self, obj) -> None:
+        self.shown.append(str(obj))
+
+
+def fake_display(obj, display_id: bool = False) -> FakeHandle:
+    assert display_id is True
+    return FakeHandle(obj)
+
+
+def test_live_line_keeps_only_the_latest_bar_state() -> None:
+    stream = LiveLine(display=fake_display)
+    with contextlib.redirect_stderr(stream):
+        for _ in tqdm(range(3), mininterval=0, desc="steps"):
+            pass
+        print("warning: <done>", file=sys.stderr)
+    handle = stream._handle
+    assert stream.line == "warning: <done>"
+    assert "3/3" in handle.shown[-2] and "█" in handle.shown[-2]  # the final bar, drawn in Unicode
+    assert "warning: &lt;done&gt;" in handle.shown[-1]  # escaped HTML
+    assert all(s.count("<pre") == 1 for s in handle.shown)  # always one line, never accumulated
+
+
+def test_live_line_updates_only_on_new_text_and_rejects_bytes() -> None:
+    stream = LiveLine(display=fake_display)
+    assert stream.write("\r 10%  ") == 7 and stream.line == " 10%"
+    assert stream.write("\r 10%\n") == 6 and stream.write("") == 0 and stream.write("\n  \r") == 4
+    assert len(stream._handle.shown) == 2  # the initial empty line and one update
+    assert stream.writable() and not stream.isatty()
+    with pytest.raises(TypeError):
+        stream.write(b"bytes")

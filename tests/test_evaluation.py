@@ -10,7 +10,8 @@ from sklearn.metrics import average_precision_score
 
 from panns_lite.audio import int16_to_float
 from panns_lite.checkpoints import save_checkpoint
-from panns_lite.evaluation import evaluate_checkpoint
+from panns_lite.evaluation import bootstrap_map, evaluate_checkpoint
+from panns_lite.metrics import mean_average_precision
 from panns_lite.models import Cnn14, scaled_widths
 
 WIDTHS = scaled_widths(1 / 16)
@@ -56,3 +57,45 @@ def test_missing_files_are_named(tiny_packed, tmp_path) -> None:
         evaluate_checkpoint(checkpoint(tmp_path / "m.pt"), tmp_path / "nothing.h5")
     with pytest.raises(FileNotFoundError, match="missing.pt"):
         evaluate_checkpoint(tmp_path / "missing.pt", tiny_packed["eval"])
+
+
+def noisy_scores(seed: int = 0, clips: int = 60, classes: int = 5) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    targets = rng.random((clips, classes)) < 0.3
+    return targets, targets + rng.normal(0, 0.6, targets.shape)
+
+
+def test_bootstrap_is_seeded_and_spreads_around_the_full_map() -> None:
+    targets, outputs = noisy_scores()
+    full, _ = mean_average_precision(targets, outputs)
+    values, classes = bootstrap_map(targets, outputs, resamples=50, seed=3)
+    assert values.shape == classes.shape == (50,) and np.isfinite(values).all()
+    assert (classes == 5).all()  # every class has ~18 positives: none drops out
+    np.testing.assert_array_equal(values, bootstrap_map(targets, outputs, resamples=50, seed=3).maps)
+    assert not np.array_equal(values, bootstrap_map(targets, outputs, resamples=50, seed=4).maps)
+    assert values.std() > 0 and np.percentile(values, 2.5) < full < np.percentile(values, 97.5)
+
+
+def test_bootstrap_counts_the_classes_a_resample_loses() -> None:
+    targets = np.zeros((40, 2), bool)
+    targets[:20, 0] = True
+    targets[0, 1] = True  # a single positive: absent from about a third of the resamples
+    outputs = targets + np.random.default_rng(0).normal(0, 0.5, targets.shape)
+    result = bootstrap_map(targets, outputs, resamples=60, seed=1)
+    assert set(result.classes.tolist()) == {1, 2}
+    assert 0.15 < (result.classes == 1).mean() < 0.6
+
+
+def test_bootstrap_of_a_perfect_ranking_is_always_one() -> None:
+    targets, _ = noisy_scores()
+    np.testing.assert_allclose(bootstrap_map(targets, targets.astype(float), resamples=10).maps, 1.0)
+
+
+@pytest.mark.parametrize("targets, outputs, resamples", [
+    (np.ones((4, 2), bool), np.ones((4, 2)), 0),
+    (np.ones((4, 2), bool), np.ones((4, 3)), 5),
+    (np.ones((0, 2), bool), np.ones((0, 2)), 5),
+])
+def test_bootstrap_rejects_bad_input(targets, outputs, resamples) -> None:
+    with pytest.raises(ValueError):
+        bootstrap_map(targets, outputs, resamples=resamples)

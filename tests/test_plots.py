@@ -18,7 +18,12 @@ from panns_lite.models import Cnn14, scaled_widths
 from panns_lite.plots import (
     Event,
     mel_centre_frequencies,
+    plot_ap_by_count,
     plot_class_ap,
+    plot_class_shares,
+    plot_embedding_map,
+    plot_fold_scores,
+    plot_framewise,
     plot_framing,
     plot_label_counts,
     plot_layer_costs,
@@ -185,3 +190,114 @@ def test_tradeoff_labels_points_and_checks_lengths() -> None:
         plot_tradeoff(["a"], [1.0, 2.0], [0.1])
     with pytest.raises(ValueError):
         plot_tradeoff(["a"], [0.0], [0.1])
+
+
+def test_class_shares_draw_one_line_per_series_over_the_ranks() -> None:
+    fig = plot_class_shares({"shuffle": [0.5, 0.1, 0.0], "balanced": [0.3, 0.2, 0.1]})
+    ax = fig.axes[0]
+    shuffle, balanced = ax.lines
+    assert list(shuffle.get_xdata()) == [1, 2, 3] and shuffle.get_label() == "shuffle"
+    assert math.isnan(shuffle.get_ydata()[2])  # a zero has no place on a log axis
+    assert list(balanced.get_ydata()) == [0.3, 0.2, 0.1] and ax.get_yscale() == "log"
+    linear = plot_class_shares({"a": [0.0, 1.0]}, log=False).axes[0]
+    assert list(linear.lines[0].get_ydata()) == [0.0, 1.0] and linear.get_yscale() == "linear"
+    for bad in ({}, {"a": [1.0], "b": [1.0, 2.0]}, {"a": []}, {"a": [-1.0]}):
+        with pytest.raises(ValueError):
+            plot_class_shares(bad)
+
+
+def test_ap_by_count_skips_undefined_and_names_the_best() -> None:
+    ap = [0.9, None, 0.1, 0.5, float("nan"), 0.7]
+    counts = [100, 5, 3, 20, 8, 0]
+    names = ["a", "b", "c", "d", "e", "f"]
+    fig = plot_ap_by_count(ap, counts, names, annotate=2, lines={"mAP": 0.5})
+    ax = fig.axes[0]
+    np.testing.assert_allclose(ax.collections[0].get_offsets(), [[100, 0.9], [3, 0.1], [20, 0.5]])
+    assert [t.get_text() for t in ax.texts] == ["a", "d"]  # the best two
+    assert ax.lines[0].get_ydata()[0] == 0.5 and "mAP 0.500" in ax.lines[0].get_label()
+    assert ax.get_xscale() == "log" and ax.get_title() == "3 classes"
+    with pytest.raises(ValueError):
+        plot_ap_by_count([0.1], [1, 2], ["a"])
+    with pytest.raises(ValueError):
+        plot_ap_by_count([None, 0.5], [3, 0], ["a", "b"])
+
+
+def test_fold_scores_show_means_spreads_and_every_fold() -> None:
+    fig = plot_fold_scores({"probe": [0.8, 0.6, 0.7], "scratch": [0.2]}, chance=1 / 12)
+    ax = fig.axes[0]
+    bars = [p for p in ax.patches if isinstance(p, Rectangle)]
+    assert [b.get_width() for b in bars] == pytest.approx([0.7, 0.2])
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["probe", "scratch"]
+    dots = [ln for ln in ax.lines if ln.get_marker() == "."]
+    assert [list(d.get_xdata()) for d in dots] == [[0.8, 0.6, 0.7], [0.2]]
+    assert any(ln.get_xdata()[0] == pytest.approx(1 / 12) for ln in ax.lines if ln.get_linestyle() == "--")
+    errors = ax.containers[0].lines[2][0].get_segments()
+    assert errors[0][:, 0] == pytest.approx([0.6, 0.8])  # mean ± sample standard deviation (0.1)
+    for bad in ({}, {"a": []}):
+        with pytest.raises(ValueError):
+            plot_fold_scores(bad)
+
+
+def test_framewise_draws_one_line_per_class_and_both_kinds_of_events() -> None:
+    from panns_lite.sed import Event as SedEvent
+
+    p = np.zeros((100, 2))
+    p[20:50, 0] = 0.9
+    reference = [("Dog", 0.2, 0.5), Event("Speech", 0.6, 0.9)]
+    detected = [SedEvent(0.21, 0.5, "Dog", "/m/0bt9lr", 0.9)]  # fields in sed's order, read by name
+    fig = plot_framewise(p, 0.01, ["Dog", "Speech"], reference=reference, detected=detected, threshold=0.5)
+    ax, roll = fig.axes
+    dog, speech, threshold = ax.lines
+    assert dog.get_label() == "Dog" and dog.get_xdata()[20] == pytest.approx(0.2)
+    np.testing.assert_allclose(dog.get_ydata(), p[:, 0])
+    assert threshold.get_ydata()[0] == 0.5
+    bars = rectangles(roll)
+    assert [(round(b.get_x(), 2), round(b.get_width(), 2)) for b in bars] == [(0.2, 0.3), (0.6, 0.3), (0.21, 0.29)]
+    assert not bars[2].get_fill() and bars[0].get_fill()  # detected outlined, reference filled
+    assert bars[0].get_facecolor()[:3] == bars[2].get_edgecolor()[:3]  # same class, same colour
+    assert [t.get_text() for t in roll.get_yticklabels()] == ["Dog", "Speech"]
+
+
+def test_framewise_without_events_or_into_an_axis_has_no_roll() -> None:
+    assert len(plot_framewise(np.zeros((10, 1)), 0.01, ["a"]).axes) == 1
+    fig, axes = subplots(1, 2)
+    assert plot_framewise(np.zeros((10, 1)), 0.01, ["a"], reference=[("a", 0.0, 0.05)], ax=axes[0]) is fig
+    assert len(axes[0].lines) == 1 and not axes[1].lines
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    (dict(names=["a"]), "names"),
+    (dict(names=["a", "a"]), "distinct"),
+    (dict(reference=[("c", 0.0, 0.1)]), "not one of the plotted"),
+    (dict(detected=[("a", 0.3, 0.1)]), "onset"),
+    (dict(frame_hop=0.0), "frame_hop"),
+])
+def test_framewise_rejects_bad_input(kwargs, match) -> None:
+    args = dict(probabilities=np.zeros((10, 2)), frame_hop=0.01, names=["a", "b"]) | kwargs
+    with pytest.raises(ValueError, match=match):
+        plot_framewise(**args)
+
+
+def test_embedding_map_colours_the_most_frequent_labels_and_greys_the_rest() -> None:
+    points = np.arange(14, dtype=float).reshape(7, 2)
+    labels = ["dog", "dog", "dog", "rain", "rain", "bell", "horn"]
+    fig = plot_embedding_map(points, labels, top=2, title="map")
+    ax = fig.axes[0]
+    other, dog, rain = ax.collections
+    np.testing.assert_allclose(other.get_offsets(), points[5:])
+    np.testing.assert_allclose(dog.get_offsets(), points[:3])
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["other (2)", "dog (3)", "rain (2)"]
+    assert ax.get_title() == "map"
+    only = plot_embedding_map(points, labels, top=10, legend=False).axes[0]
+    assert len(only.collections) == 4 and only.get_legend() is None
+
+
+@pytest.mark.parametrize("points, labels, top", [
+    (np.zeros((3, 3)), ["a"] * 3, 2),
+    (np.zeros((3, 2)), ["a"] * 2, 2),
+    (np.zeros((3, 2)), ["a"] * 3, 0),
+    (np.zeros((3, 2)), ["a"] * 3, 11),
+])
+def test_embedding_map_rejects_bad_input(points, labels, top) -> None:
+    with pytest.raises(ValueError):
+        plot_embedding_map(points, labels, top=top)

@@ -1,0 +1,56 @@
+"""Recovery fine-tuning of pruned models: the pruned file, the run's recipe, and the cache."""
+
+from pathlib import Path
+
+import pytest
+import torch
+
+from panns_lite.checkpoints import load_checkpoint, load_extra
+from panns_lite.recovery import pruned_checkpoint, recover, recovery_config
+from panns_lite.train import preset
+
+TINY = dict(width=1 / 8, batch_size=4, iterations=2, eval_every=2, checkpoint_every=2, progress=False, threads=2)
+
+
+def base_config(tiny_packed, out: Path):
+    return preset("ci", train_data=str(tiny_packed["train"]), eval_data=str(tiny_packed["eval"]),
+                  out_dir=str(out / "base"), **TINY)
+
+
+def test_recover_prunes_the_trained_model_and_fine_tunes_it(tiny_packed, tmp_path):
+    base = base_config(tiny_packed, tmp_path)
+    model_path = recover(base, 0.5, iterations=2, eval_every=1)
+    run = model_path.parent
+    assert run.name == "base-pruned-operator_norm-C7-C12-50"
+    statistics = load_extra(model_path)
+    assert statistics["iteration"] == 2
+    tuned, original = load_checkpoint(model_path), load_checkpoint(tmp_path / "base" / "model.pt")
+    widths, full = tuned.architecture()["kwargs"]["widths"], original.architecture()["kwargs"]["widths"]
+    assert list(widths[:6]) == list(full[:6]) and [2 * w for w in widths[6:]] == list(full[6:])
+    pruned = tmp_path / "base" / "pruned-operator_norm-C7-C12-50.pt"
+    assert load_extra(pruned)["ratios"] == {f"C{i}": 0.5 for i in range(7, 13)}
+    stamp = model_path.stat().st_mtime_ns
+    assert recover(base, 0.5, iterations=2, eval_every=1) == model_path  # cached: nothing is retrained
+    assert model_path.stat().st_mtime_ns == stamp
+
+
+def test_pruned_checkpoint_is_deterministic_and_named_by_its_recipe(tiny_packed, tmp_path):
+    base = base_config(tiny_packed, tmp_path)
+    from panns_lite.train import trained
+
+    model_path = trained(base)
+    a = pruned_checkpoint(model_path, 0.25, "l1", "C9-C12")
+    assert a.name == "pruned-l1-C9-C12-25.pt"
+    first = load_checkpoint(a).state_dict()
+    a.unlink()
+    second = load_checkpoint(pruned_checkpoint(model_path, 0.25, "l1", "C9-C12")).state_dict()
+    assert all(torch.equal(first[k], second[k]) for k in first)
+
+
+def test_recovery_config_keeps_the_recipe_and_rejects_zero_iterations(tiny_packed, tmp_path):
+    base = base_config(tiny_packed, tmp_path)
+    config = recovery_config(base, tmp_path / "pruned-x.pt", iterations=5)
+    assert (config.lr, config.sampler, config.seed, config.augment) == (base.lr, base.sampler, base.seed, base.augment)
+    assert config.init_checkpoint.endswith("pruned-x.pt") and config.out_dir.endswith("base-pruned-x")
+    with pytest.raises(ValueError, match="at least one iteration"):
+        recovery_config(base, tmp_path / "pruned-x.pt", iterations=0)
