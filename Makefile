@@ -55,6 +55,8 @@ book-check: $(INSTALLED)
 		--expect book/03_cnn14=images,math \
 		--expect book/04_training=audio,images,math \
 		--expect book/05_evaluation=images,math \
+		--expect book/06_pruning=images,math \
+		--expect book/07_finetuning=images \
 		--expect book/08_transfer=audio,images,math \
 		--expect book/09_inference=audio,images,math \
 		--expect book/10_scaling=math

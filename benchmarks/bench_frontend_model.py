@@ -9,14 +9,11 @@ Run: ``.venv/bin/python benchmarks/bench_frontend_model.py [--quick]``. Writes
 """
 
 import argparse
-import statistics
 import sys
-import time
-from collections.abc import Callable
 
 import torch
 
-from common import environment, environment_line, write_results
+from common import environment, environment_line, interleaved_medians, write_results
 from panns_lite.features import PANNS_32K, LogMel
 from panns_lite.models import Cnn14, scaled_widths
 from panns_lite.paths import REPO_ROOT
@@ -27,20 +24,6 @@ from test_features import torchlibrosa_frontend  # noqa: E402  (the one oracle d
 
 THREADS = 2
 WIDTH_MULTIPLIERS = (1.0, 0.25, 0.125)
-
-
-def interleaved_medians(candidates: dict[str, Callable[[], object]], repeats: int) -> dict[str, float]:
-    """Median seconds per candidate; one warm-up each, then repeats alternating the order."""
-    for run in candidates.values():
-        run()
-    times: dict[str, list[float]] = {name: [] for name in candidates}
-    order = list(candidates)
-    for i in range(repeats):
-        for name in order if i % 2 == 0 else reversed(order):
-            start = time.perf_counter()
-            candidates[name]()
-            times[name].append(time.perf_counter() - start)
-    return {name: statistics.median(values) for name, values in times.items()}
 
 
 def bench_frontend(clips: int, repeats: int) -> dict[str, object]:

@@ -25,8 +25,7 @@ import numpy as np
 import soundfile as sf
 import torch
 
-from bench_frontend_model import interleaved_medians
-from common import environment, environment_line, write_results
+from common import environment, environment_line, interleaved_medians, write_results
 from panns_lite.audio import load_audio
 from panns_lite.export import OnnxModel, export_onnx
 from panns_lite.folding import fold_batchnorm

@@ -17,8 +17,7 @@ import os
 
 import torch
 
-from bench_frontend_model import interleaved_medians
-from common import environment, environment_line, write_results
+from common import environment, environment_line, interleaved_medians, write_results
 from panns_lite.folding import fold_batchnorm
 from panns_lite.models import Cnn14
 from panns_lite.profile import profile_model

@@ -17,7 +17,6 @@ from pathlib import Path
 import numpy as np
 
 from common import environment, environment_line, write_results
-from panns_lite.augment import AugmentConfig
 from panns_lite.datasets import PackedDataset
 from panns_lite.metrics import rarest_classes_map
 from panns_lite.miniset import prepare_miniset

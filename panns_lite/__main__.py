@@ -96,6 +96,21 @@ def cmd_prune(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_export(args: argparse.Namespace) -> int:
+    from panns_lite.checkpoints import load_checkpoint
+    from panns_lite.export import export_onnx, export_torchscript
+    from panns_lite.folding import fold_batchnorm
+
+    model = load_checkpoint(args.checkpoint).eval()
+    if args.fold_bn:
+        model = fold_batchnorm(model)
+    export = export_onnx if args.format == "onnx" else export_torchscript
+    path = export(model, args.out, mode=args.mode, framewise=args.framewise)
+    print(f"{args.checkpoint} -> {path} ({args.format}, {args.mode} in{', BN folded' if args.fold_bn else ''}; "
+          f"{path.stat().st_size / 2**20:.1f} MiB)")
+    return 0
+
+
 def cmd_tag(args: argparse.Namespace) -> int:
     import json
     from dataclasses import asdict
@@ -205,6 +220,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--median", type=float, help="median filter length for --sed, seconds (default 0.5)")
     p.add_argument("--chunk-seconds", type=float, default=10.0, help="long inputs are analysed in chunks this long")
     p.add_argument("--device", default="cpu", help="torch device for checkpoints (cpu, cuda …)")
+
+    p = add("export", cmd_export, "Export a checkpoint to ONNX or TorchScript (outputs checked in tests/test_export.py).")
+    p.add_argument("checkpoint", type=Path, help="checkpoint (official PANNs, E-PANNs or ours)")
+    p.add_argument("--out", type=Path, required=True, help="output file (.onnx or .pt)")
+    p.add_argument("--format", choices=["onnx", "torchscript"], default="onnx")
+    p.add_argument("--mode", choices=["waveform", "logmel"], default="waveform",
+                   help="waveform in (front end inside the graph) or log-mel in (front end left to the caller)")
+    p.add_argument("--framewise", action="store_true", help="also output frame-wise probabilities")
+    p.add_argument("--fold-bn", action="store_true", help="fold batch norm into the convolutions first")
 
     p = add("pack", cmd_pack, "Pack a segment CSV and its audio folder into a PANNs-layout HDF5 file.")
     p.add_argument("csv", type=Path, help="AudioSet segment CSV (e.g. balanced_train_segments.csv)")

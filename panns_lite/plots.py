@@ -18,6 +18,7 @@ import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
+from matplotlib.ticker import MaxNLocator
 
 from panns_lite.features import PANNS_32K, FrontEndConfig
 
@@ -503,6 +504,8 @@ def plot_framewise(probabilities: Any, frame_hop: float, names: Sequence[str], *
     for e in groups["detected"]:
         roll.barh(names.index(e.label) + 0.28, e.offset - e.onset, left=e.onset, height=0.22, fill=False,
                   edgecolor=colours[e.label], linewidth=1.2, hatch="////")
+    for lane in range(1, len(names)):
+        roll.axhline(lane - 0.5, color="0.85", linewidth=0.6)
     roll.set_yticks(range(len(names)), names, fontsize=7)
     roll.set_ylim(len(names) - 0.5, -0.5)
     roll.set_xlabel("time (s): reference (filled), detected (hatched)")
@@ -539,5 +542,154 @@ def plot_embedding_map(points: Any, labels: Sequence[str], *, top: int = 8, titl
     ax.set_yticks([])
     if legend:
         ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.0, 0.5), frameon=False)
+    ax.set_title(title)
+    return fig
+
+
+def draw_reference(ax: Axes, value: float, label: str, *, spread: float | None = None, colour: str = "0.35",
+                   legend: bool = True) -> Figure:
+    """A dashed horizontal line at ``value`` on an existing panel, with a shaded ±``spread`` band.
+
+    Comparing a pruned or smaller model with the full one is the question of the E-PANNs chapters;
+    the full model's score drawn as a line — and the evaluation set's noise as a band around it
+    (e.g. two bootstrap standard deviations) — lets a reader see at once whether a curve or a point
+    is below the reference by more than that noise. Draws on ``ax`` and returns its figure.
+    """
+    if not math.isfinite(value):
+        raise ValueError(f"reference value must be finite, got {value}")
+    if spread is not None and not (math.isfinite(spread) and spread >= 0):
+        raise ValueError(f"spread must be a finite number ≥ 0, got {spread}")
+    text = f"{label} {value:.3f}" + (f" ± {spread:.3f}" if spread else "")
+    ax.axhline(value, color=colour, linestyle="--", linewidth=1.2, label=text)
+    if spread:
+        ax.axhspan(value - spread, value + spread, color=colour, alpha=0.15, linewidth=0)
+    if legend:
+        ax.legend(fontsize=8)
+    return ax.figure
+
+
+def plot_matrix(matrix: Any, *, xlabel: str = "", ylabel: str = "", title: str = "", vmax: float | None = None,
+                colorbar: bool = True, ax: Axes | None = None) -> Figure:
+    """A 2-D array as an image (row 0 at the top) on a diverging colour scale centred on zero.
+
+    Made for conv weights and their projections, where the sign carries meaning: zero is white and
+    ±``vmax`` (default: the largest magnitude) are the ends of the scale, so several panels given
+    the same ``vmax`` can be compared colour for colour. Torch tensors are accepted.
+    """
+    a = _as_array(matrix, "matrix", 2)
+    if not np.isfinite(a).all():
+        raise ValueError("matrix has non-finite values")
+    limit = float(np.abs(a).max()) if vmax is None else float(vmax)
+    if limit <= 0:
+        limit = 1.0  # an all-zero matrix is drawn white rather than refused
+    fig, ax = _axes(ax, (max(2.5, 0.25 * a.shape[1] + 1.5), max(2.0, min(6.0, 0.08 * a.shape[0] + 1.2))))
+    image = ax.imshow(a, cmap="RdBu_r", vmin=-limit, vmax=limit, aspect="auto", interpolation="nearest")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # cells are indices: no ticks at 0.5
+    ax.yaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title, fontsize=9)
+    if colorbar:
+        fig.colorbar(image, ax=ax, pad=0.01)
+    return fig
+
+
+def plot_sorted_scores(scores: Mapping[str, Sequence[float]], *, cuts: Sequence[float] = (),
+                       ylabel: str = "score / largest score", log: bool = False, ax: Axes | None = None,
+                       title: str = "") -> Figure:
+    """Each criterion's per-filter scores, divided by their maximum and sorted from most to least important.
+
+    The x axis is the fraction of the layer's filters ranked so far, so layers or criteria of any
+    width share one axis. Pruning a fraction p keeps the filters left of 1 − p; ``cuts`` (the
+    ratios p) are drawn there as dotted lines. A curve that drops steeply before the cut separates
+    the filters it keeps from those it removes clearly; a flat one (random scores) does not.
+    Scores must be non-negative (importances); with ``log`` zeros are left out.
+    """
+    if not scores:
+        raise ValueError("scores is empty")
+    fig, ax = _axes(ax, (6.5, 3.2))
+    for i, (name, values) in enumerate(scores.items()):
+        v = _as_array(values, f"scores[{name!r}]", 1)
+        if (v < 0).any() or not np.isfinite(v).all():
+            raise ValueError(f"scores[{name!r}] must be finite and non-negative")
+        top = v.max()
+        ranked = np.sort(v / top if top > 0 else v)[::-1]
+        x = (np.arange(len(ranked)) + 0.5) / len(ranked)
+        ax.plot(x, np.where(ranked > 0, ranked, np.nan) if log else ranked, color=f"C{i % 10}", linewidth=1.5,
+                label=name)
+    for p in cuts:
+        if not 0 < p < 1:
+            raise ValueError(f"cuts are pruning ratios in (0, 1), got {p}")
+        ax.axvline(1 - p, color="0.4", linestyle=":", linewidth=1)
+        ax.annotate(f"{p:.0%} removed", (1 - p, 0.5), xycoords=("data", "axes fraction"), xytext=(-2, 0),
+                    textcoords="offset points", fontsize=7, color="0.3", rotation=90, ha="right", va="center")
+    if log:
+        ax.set_yscale("log")
+    ax.set_xlim(0, 1)
+    ax.set_xlabel("fraction of filters, most important first")
+    ax.set_ylabel(ylabel)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8, loc="best")
+    ax.set_title(title)
+    return fig
+
+
+AGREEMENT: tuple[tuple[str, str], ...] = (("kept by both", "C2"), ("kept by x only", "C0"),
+                                          ("kept by y only", "C1"), ("removed by both", "0.6"))
+"""Categories (and colours) of :func:`plot_score_agreement`, in drawing order."""
+
+
+def plot_score_agreement(x: Sequence[float], y: Sequence[float], keep_x: Sequence[bool], keep_y: Sequence[bool], *,
+                         xlabel: str = "x", ylabel: str = "y", ax: Axes | None = None, title: str = "") -> Figure:
+    """One point per filter at its score (or rank) under two criteria, coloured by which of them keeps it.
+
+    Two pruning criteria can rank filters differently and still keep mostly the same ones; the
+    colours answer the question that matters for the pruned network (which filters survive), the
+    positions the one a rank correlation summarises. The legend counts each category; "x" and "y"
+    in the category names are replaced by ``xlabel`` and ``ylabel``.
+    """
+    xs, ys = _as_array(x, "x", 1), _as_array(y, "y", 1)
+    kx, ky = np.asarray(keep_x, dtype=bool), np.asarray(keep_y, dtype=bool)
+    if not len(xs) == len(ys) == len(kx) == len(ky):
+        raise ValueError(f"x, y, keep_x and keep_y need one entry per filter; got {len(xs)}, {len(ys)}, "
+                         f"{len(kx)}, {len(ky)}")
+    fig, ax = _axes(ax, (4.8, 4.2))
+    masks = (kx & ky, kx & ~ky, ~kx & ky, ~kx & ~ky)
+    for (name, colour), mask in zip(AGREEMENT, masks):
+        name = name.replace("by x", f"by {xlabel}").replace("by y", f"by {ylabel}")
+        ax.scatter(xs[mask], ys[mask], s=16, color=colour, alpha=0.8, label=f"{name} ({int(mask.sum())})")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7, loc="best")
+    ax.set_title(title)
+    return fig
+
+
+def plot_metric_by_ratio(results: Mapping[str, Mapping[float, float]], *, reference: float | None = None,
+                         reference_label: str = "unpruned", spread: float | None = None, ylabel: str = "mAP",
+                         ax: Axes | None = None, title: str = "") -> Figure:
+    """A metric against the pruning ratio, one line per criterion (``{criterion: {ratio: value}}``).
+
+    With ``reference`` the unpruned model's value is drawn across (:func:`draw_reference`, with a
+    ±``spread`` noise band), so each point reads as a loss against the model it was cut from.
+    The x axis is labelled in per cent of the filters removed.
+    """
+    if not results or any(not r for r in results.values()):
+        raise ValueError("results needs at least one criterion, each with at least one ratio")
+    fig, ax = _axes(ax, (6.0, 3.4))
+    for i, (name, by_ratio) in enumerate(results.items()):
+        ratios = sorted(by_ratio)
+        if ratios[0] < 0 or ratios[-1] >= 1:
+            raise ValueError(f"{name}: ratios must be in [0, 1), got {ratios}")
+        ax.plot(ratios, [by_ratio[r] for r in ratios], marker="o", color=f"C{i % 10}", label=name)
+    every = sorted({r for by_ratio in results.values() for r in by_ratio})
+    ax.set_xticks(every, [f"{r:.0%}" for r in every])
+    ax.set_xlabel("filters removed in each pruned layer")
+    ax.set_ylabel(ylabel)
+    ax.grid(alpha=0.3)
+    if reference is not None:
+        draw_reference(ax, reference, reference_label, spread=spread, legend=False)
+    ax.legend(fontsize=8)
     ax.set_title(title)
     return fig

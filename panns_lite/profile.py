@@ -136,9 +136,11 @@ def profile_model(model: AudioTagger, seconds: float = 10.0, sample_rate: int | 
         for m in leaves
         if isinstance(m, counted)
     ]
+    was_training = model.training
     try:
         macs, _, tree = thop.profile(FeaturesPath(model), inputs=(logmel,), custom_ops=custom_ops, verbose=False, ret_layer_info=True)
     finally:
+        model.train(was_training)  # thop puts the wrapper (and so the model) back in train mode
         for hook in hooks:
             hook.remove()
         for module in model.modules():  # thop leaves these buffers on modules it did not hook

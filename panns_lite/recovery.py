@@ -37,7 +37,7 @@ def pruned_checkpoint(base_model: str | Path, ratio: float, criterion: str = "op
     if not path.is_file():
         ratios = epanns_ratios(ratio, names)
         model = prune(load_checkpoint(base_model), ratios, criterion, seed)
-        save_checkpoint(model, path, source=str(base_model), ratios=ratios, criterion=criterion, seed=seed)
+        save_checkpoint(model, path, source_checkpoint=str(base_model), ratios=ratios, criterion=criterion, seed=seed)
     return path
 
 

@@ -11,12 +11,17 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import statistics
+import time
+from collections.abc import Callable, Hashable, Mapping
+from typing import TypeVar
 
 import torch
 
 M_TRIM_THRESHOLD = -1
 M_MMAP_THRESHOLD = -3
 _KEEP = 1 << 30
+K = TypeVar("K", bound=Hashable)
 
 
 def keep_freed_memory() -> bool:
@@ -38,3 +43,22 @@ def configure_cpu(threads: int | None = None) -> None:
     if threads:
         torch.set_num_threads(threads)
     keep_freed_memory()
+
+
+def interleaved_medians(candidates: Mapping[K, Callable[[], object]], repeats: int) -> dict[K, float]:
+    """Median seconds per candidate: one warm-up each, then ``repeats`` rounds alternating the order.
+
+    Timings on a small shared machine drift with its load; running the candidates side by side,
+    in alternating order, lets that drift hit all of them alike, so their *ratios* mean something
+    (the benchmarks and the book report ratios measured this way, never absolute timings alone).
+    """
+    for run in candidates.values():
+        run()
+    times: dict[K, list[float]] = {name: [] for name in candidates}
+    order = list(candidates)
+    for i in range(repeats):
+        for name in order if i % 2 == 0 else reversed(order):
+            start = time.perf_counter()
+            candidates[name]()
+            times[name].append(time.perf_counter() - start)
+    return {name: statistics.median(values) for name, values in times.items()}

@@ -40,7 +40,7 @@ from torch.nn import functional as F
 from panns_lite.audio import PANNS_SAMPLE_RATE, fix_length, load_audio
 from panns_lite.augment import AugmentConfig, mix_targets, mixup_lambdas
 from panns_lite.checkpoints import load_checkpoint
-from panns_lite.datasets import ClipDataset, LogMelCache
+from panns_lite.datasets import ClipDataset
 from panns_lite.models import AudioTagger, init_panns_weights
 from panns_lite.train import autocast
 
@@ -109,8 +109,9 @@ def load_transfer_set(directory: str | os.PathLike[str]) -> TransferSet:
         raise ValueError(f"{table}: folds must be integers ({err})") from None
     clips = [load_audio(directory / "audio" / row["filename"]) for row in rows]
     length = max(len(x) for x in clips)
-    return TransferSet(np.stack([fix_length(x, length) for x in clips]), np.array([classes.index(r["label"]) for r in rows]),
-                       folds, classes, [row["filename"] for row in rows])
+    labels = np.array([classes.index(row["label"]) for row in rows])
+    return TransferSet(np.stack([fix_length(x, length) for x in clips]), labels, folds, classes,
+                       [row["filename"] for row in rows])
 
 
 def transfer_model(checkpoint: str | os.PathLike[str], classes_num: int, pretrained: bool = True, seed: int = 0,

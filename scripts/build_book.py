@@ -253,7 +253,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("-p", "--parameter", action="append", default=[], metavar="NAME=VALUE",
                         help="override a parameter in every chapter that declares it (e.g. -p preset=laptop)")
-    parser.add_argument("--timeout", type=int, default=900, help="seconds allowed per cell (default 900)")
+    parser.add_argument("--timeout", type=int, default=1800, help="seconds allowed per cell (default 1800: the ci training is one cell)")
     parser.add_argument("--no-build", action="store_true", help="execute the chapters only")
     args = parser.parse_args(argv)
 

@@ -123,6 +123,22 @@ def test_cli_tags_with_an_onnx_file(model, waveform_onnx, tmp_path, capsys):
     assert [t["probability"] for t in report["tags"]] == pytest.approx([t.probability for t in expected], abs=TOLERANCE)
 
 
+def test_cli_exports_a_checkpoint_to_torchscript(model, tmp_path, capsys):
+    from panns_lite.checkpoints import save_checkpoint
+
+    checkpoint = save_checkpoint(model, tmp_path / "model.pt")
+    out = tmp_path / "model.ts"
+    assert main(["export", str(checkpoint), "--format", "torchscript", "--fold-bn", "--out", str(out)]) == 0
+    assert "BN folded" in capsys.readouterr().out
+    module, metadata = load_torchscript(out)
+    x = batch((2, 40000), seed=21)
+    with torch.no_grad():
+        got = dict(zip(metadata["outputs"], (t.numpy() for t in module(x))))
+    expected = {k: v for k, v in eager(model, x).items() if k in got}
+    assert max(max_differences(got, expected).values()) < TOLERANCE
+    assert main(["export", str(tmp_path / "missing.pt"), "--out", str(tmp_path / "x.onnx")]) == 2
+
+
 def test_export_and_runtime_errors(model, logmel_onnx, tmp_path):
     with pytest.raises(ValueError, match="mode must be one of"):
         ExportGraph(model, mode="spectrogram")

@@ -301,3 +301,87 @@ def test_embedding_map_colours_the_most_frequent_labels_and_greys_the_rest() -> 
 def test_embedding_map_rejects_bad_input(points, labels, top) -> None:
     with pytest.raises(ValueError):
         plot_embedding_map(points, labels, top=top)
+
+
+# ------------------------------------------------------------------ pruning chapters (06, 07)
+from panns_lite.plots import (  # noqa: E402  (appended section; the figures of the pruning chapters)
+    draw_reference,
+    plot_matrix,
+    plot_metric_by_ratio,
+    plot_score_agreement,
+    plot_sorted_scores,
+)
+
+
+def test_reference_line_and_noise_band_sit_at_the_value() -> None:
+    fig, ax = subplots()
+    assert draw_reference(ax, 0.4, "unpruned", spread=0.05) is fig
+    line = ax.lines[0]
+    assert list(line.get_ydata()) == [0.4, 0.4] and line.get_label() == "unpruned 0.400 ± 0.050"
+    band = ax.patches[0].get_extents().transformed(ax.transData.inverted())
+    assert (band.y0, band.y1) == pytest.approx((0.35, 0.45))
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["unpruned 0.400 ± 0.050"]
+    fig, ax = subplots()
+    draw_reference(ax, 0.4, "base", legend=False)
+    assert not ax.patches and ax.get_legend() is None
+    with pytest.raises(ValueError):
+        draw_reference(ax, float("nan"), "x")
+    with pytest.raises(ValueError):
+        draw_reference(ax, 0.4, "x", spread=-0.1)
+
+
+def test_matrix_is_drawn_on_a_symmetric_scale_centred_on_zero() -> None:
+    m = torch.tensor([[1.0, -3.0], [0.5, 2.0], [0.0, 0.0]])
+    image = plot_matrix(m, xlabel="k", ylabel="filter").axes[0].images[0]
+    np.testing.assert_array_equal(image.get_array(), m.numpy())
+    assert image.get_clim() == (-3.0, 3.0)
+    assert plot_matrix(m, vmax=10.0, colorbar=False).axes[0].images[0].get_clim() == (-10.0, 10.0)
+    assert plot_matrix(np.zeros((2, 2))).axes[0].images[0].get_clim() == (-1.0, 1.0)
+    with pytest.raises(ValueError):
+        plot_matrix(np.zeros(3))
+    with pytest.raises(ValueError):
+        plot_matrix(np.array([[np.inf]]))
+
+
+def test_sorted_scores_are_normalised_ranked_and_cut_at_one_minus_p() -> None:
+    fig = plot_sorted_scores({"a": [1.0, 4.0, 2.0, 0.0], "b": [5, 5, 5, 5]}, cuts=[0.25, 0.5])
+    ax = fig.axes[0]
+    a, b = ax.lines[:2]
+    assert list(a.get_xdata()) == [0.125, 0.375, 0.625, 0.875]
+    assert list(a.get_ydata()) == [1.0, 0.5, 0.25, 0.0] and list(b.get_ydata()) == [1.0] * 4
+    assert [list(v.get_xdata()) for v in ax.lines[2:]] == [[0.75, 0.75], [0.5, 0.5]]
+    assert math.isnan(plot_sorted_scores({"a": [1.0, 0.0]}, log=True).axes[0].lines[0].get_ydata()[1])
+    for bad in ({}, {"a": [1.0, -1.0]}):
+        with pytest.raises(ValueError):
+            plot_sorted_scores(bad)
+    with pytest.raises(ValueError):
+        plot_sorted_scores({"a": [1.0]}, cuts=[1.0])
+
+
+def test_score_agreement_colours_filters_by_which_criterion_keeps_them() -> None:
+    x, y = [1, 2, 3, 4, 5], [2, 1, 5, 3, 4]
+    keep_x, keep_y = [True, True, False, False, False], [True, False, True, False, False]
+    ax = plot_score_agreement(x, y, keep_x, keep_y, xlabel="op", ylabel="l1").axes[0]
+    both, only_x, only_y, neither = (c.get_offsets() for c in ax.collections)
+    np.testing.assert_array_equal(both, [[1, 2]])
+    np.testing.assert_array_equal(only_x, [[2, 1]])
+    np.testing.assert_array_equal(only_y, [[3, 5]])
+    np.testing.assert_array_equal(neither, [[4, 3], [5, 4]])
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == [
+        "kept by both (1)", "kept by op only (1)", "kept by l1 only (1)", "removed by both (2)"]
+    with pytest.raises(ValueError):
+        plot_score_agreement(x, y[:4], keep_x, keep_y)
+
+
+def test_metric_by_ratio_draws_each_criterion_in_ratio_order_with_the_reference() -> None:
+    results = {"operator_norm": {0.75: 0.1, 0.25: 0.3, 0.5: 0.2}, "random": {0.5: 0.15}}
+    ax = plot_metric_by_ratio(results, reference=0.35, spread=0.02).axes[0]
+    op, rnd, ref = ax.lines
+    assert list(op.get_xdata()) == [0.25, 0.5, 0.75] and list(op.get_ydata()) == [0.3, 0.2, 0.1]
+    assert list(rnd.get_xdata()) == [0.5] and list(ref.get_ydata()) == [0.35, 0.35]
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["25%", "50%", "75%"]
+    assert "unpruned 0.350 ± 0.020" in [t.get_text() for t in ax.get_legend().get_texts()]
+    assert len(plot_metric_by_ratio(results).axes[0].lines) == 2
+    for bad in ({}, {"a": {}}, {"a": {1.0: 0.1}}):
+        with pytest.raises(ValueError):
+            plot_metric_by_ratio(bad)

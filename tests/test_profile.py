@@ -105,3 +105,11 @@ def test_bad_arguments() -> None:
     with pytest.raises(ValueError, match="seconds"):
         profile_model(model, seconds=0)
     assert profile_model(model, sample_rate=32000).sample_rate == 32000
+
+
+def test_profiling_keeps_the_model_mode():
+    model = Cnn14(widths=scaled_widths(1 / 16)).eval()
+    profile_model(model, seconds=1.0)
+    assert not any(m.training for m in model.modules())
+    profile_model(model.train(), seconds=1.0)
+    assert all(m.training for m in model.modules())
