@@ -13,7 +13,8 @@ import sys
 
 import torch
 
-from common import environment, environment_line, interleaved_medians, write_results
+from common import environment, environment_line, write_results
+from panns_lite.runtime import interleaved_medians
 from panns_lite.features import PANNS_32K, LogMel
 from panns_lite.models import Cnn14, scaled_widths
 from panns_lite.paths import REPO_ROOT

@@ -25,13 +25,13 @@ import numpy as np
 import soundfile as sf
 import torch
 
-from common import environment, environment_line, interleaved_medians, write_results
+from common import environment, environment_line, write_results
 from panns_lite.audio import load_audio
 from panns_lite.export import OnnxModel, export_onnx
 from panns_lite.folding import fold_batchnorm
 from panns_lite.inference import Tagger
 from panns_lite.models import CNN14_WIDTHS, Cnn14, count_parameters, scaled_widths
-from panns_lite.runtime import configure_cpu
+from panns_lite.runtime import configure_cpu, interleaved_medians
 
 THREADS = 2
 FILE_RATE = 44100

@@ -17,12 +17,12 @@ import os
 
 import torch
 
-from common import environment, environment_line, interleaved_medians, write_results
+from common import environment, environment_line, write_results
 from panns_lite.folding import fold_batchnorm
 from panns_lite.models import Cnn14
 from panns_lite.profile import profile_model
 from panns_lite.pruning import epanns_ratios, prune
-from panns_lite.runtime import configure_cpu
+from panns_lite.runtime import configure_cpu, interleaved_medians
 
 THREADS = 2
 RATIOS = (0.0, 0.25, 0.5, 0.75)

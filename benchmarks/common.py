@@ -9,7 +9,6 @@ from pathlib import Path
 import torch
 
 from panns_lite.checkpoints import atomic_write
-from panns_lite.runtime import interleaved_medians  # noqa: F401  (re-exported for the benchmarks)
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 
