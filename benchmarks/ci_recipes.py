@@ -1,22 +1,29 @@
-"""The ci training preset and two ablations on the same budget: plain sampling, and mixup.
+"""The ci training preset and three ablations on the same budget: plain sampling, mixup, PANNs' dropout.
 
-Runs ``python -m panns_lite``'s trainer three times on the ci MiniSet (same iterations, seed and
-model) and reports eval mAP (with the number of classes averaged), the mAP of the rarest third of
-classes (by training positives — where balanced sampling should matter, panns_facts §5–6) and wall
-time. Run ``.venv/bin/python benchmarks/ci_recipes.py [--iterations N]``; writes
-``benchmarks/results/ci_recipes.{json,md}``. Each run takes about as long as the ci preset
-(≈ 10 minutes on 2 cores): run it on an otherwise idle machine for meaningful times. The ci
-preset's own run is the one ``make book`` trains (``workspace/runs/ci``) and is reused if present.
+Trains the ci preset and each variant on the ci MiniSet (same iterations, seed and model width)
+and reports eval mAP (with the number of classes averaged), the mAP of the rarest third of classes
+(by training positives — where balanced sampling should matter, panns_facts §5–6) and wall time.
+Run ``.venv/bin/python benchmarks/ci_recipes.py [--iterations N]``; writes
+``benchmarks/results/ci_recipes.{json,md}``. Each run takes about as long as the ci preset (under
+10 minutes on 2 cores; mixup about twice that, as it draws 2B clips per step). Runs are cached
+(``panns_lite.train.trained``): the ci preset's own run is the one ``make book`` trains
+(``workspace/runs/ci``), and ``--variant I --threads 1`` trains only variant ``I`` so that
+variants can train side by side on separate cores before a final call collects them (the wall
+times then reflect one core each, under that load; the table says which threads each run had).
 """
 
 import argparse
 import json
+import time
 from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
+import torch
 
 from common import environment, environment_line, write_results
+from panns_lite.baseline import packed_baseline
+from panns_lite.checkpoints import load_extra
 from panns_lite.datasets import PackedDataset
 from panns_lite.metrics import rarest_classes_map
 from panns_lite.miniset import prepare_miniset
@@ -28,6 +35,7 @@ def variants(base):
         "ci preset (balanced sampler)": base,
         "plain shuffle sampler": replace(base, sampler="shuffle"),
         "with mixup (α = 1)": replace(base, augment=replace(base.augment, mixup=True)),
+        "PANNs' dropout (0.2 / 0.5)": replace(base, dropout=None, head_dropout=None),
     }
 
 
@@ -38,10 +46,22 @@ def run(name: str, config) -> dict:
     counts = PackedDataset(config.train_data).targets.sum(axis=0)
     ap = np.array([np.nan if v is None else v for v in last["ap"]])
     rare, n_rare = rarest_classes_map(ap, counts)
+    threads = load_extra(Path(config.out_dir) / "model.pt")["config"]["threads"]
     return {"variant": name, "iterations": last["iteration"], "mAP": last["mAP"], "classes": last["classes"],
             "rarest_third_mAP": rare, "rarest_third_classes": n_rare, "mAUC": last["mAUC"],
-            "wall_seconds": last["wall_seconds"],
+            "wall_seconds": last["wall_seconds"], "threads": threads,
             "curve": [(s["iteration"], s["mAP"]) for s in statistics]}
+
+
+def baseline_row(config) -> dict:
+    """The linear baseline on the same files: the bar the ci preset has to clear (issue #4)."""
+    started = time.perf_counter()
+    scores = packed_baseline(config.train_data, config.eval_data)
+    rare, n_rare = rarest_classes_map(scores.ap, PackedDataset(config.train_data).targets.sum(axis=0))
+    return {"variant": "linear baseline (pooled log-mel, logistic regression)", "iterations": None,
+            "mAP": scores.mAP, "classes": scores.classes_ap, "rarest_third_mAP": rare, "rarest_third_classes": n_rare,
+            "mAUC": scores.mAUC, "wall_seconds": time.perf_counter() - started, "threads": torch.get_num_threads(),
+            "curve": []}
 
 
 def to_markdown(results: dict) -> str:
@@ -51,30 +71,39 @@ def to_markdown(results: dict) -> str:
         "",
         f"{environment_line(env)} Settings: {results['settings']}.",
         "",
-        "| variant | iterations | eval mAP (classes) | mAP of the rarest third (classes) | mAUC | wall s |",
+        "| variant | iterations | eval mAP (classes) | mAP of the rarest third (classes) | mAUC | wall s (threads) |",
         "|---|---:|---:|---:|---:|---:|",
     ]
     for r in results["rows"]:
-        lines.append(f"| {r['variant']} | {r['iterations']} | {r['mAP']:.3f} ({r['classes']}) "
+        lines.append(f"| {r['variant']} | {r['iterations'] or '–'} | {r['mAP']:.3f} ({r['classes']}) "
                      f"| {r['rarest_third_mAP']:.3f} ({r['rarest_third_classes']}) | {r['mAUC']:.3f} "
-                     f"| {r['wall_seconds']:.0f} |")
+                     f"| {r['wall_seconds']:.0f} ({r['threads']}) |")
     lines += ["", "mAP during training (iteration: mAP):", ""]
-    lines += [f"* {r['variant']}: " + ", ".join(f"{i}: {m:.3f}" for i, m in r["curve"]) for r in results["rows"]]
+    lines += [f"* {r['variant']}: " + ", ".join(f"{i}: {m:.3f}" for i, m in r["curve"])
+              for r in results["rows"] if r["curve"]]
     return "\n".join(lines) + "\n"
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--iterations", type=int, default=None, help="override the preset's iterations")
+    parser.add_argument("--variant", type=int, default=None, help="only train variant I (0 = the preset), write nothing")
+    parser.add_argument("--threads", type=int, default=None, help="CPU threads per run (default: the preset's)")
     args = parser.parse_args()
     prepare_miniset(workspace() / "miniset-ci", "ci")
-    base = preset("ci", progress=False, **({"iterations": args.iterations} if args.iterations else {}))
+    overrides = {k: v for k, v in (("iterations", args.iterations), ("threads", args.threads)) if v}
+    base = preset("ci", progress=False, **overrides)
     results = {"environment": environment(), "settings": {k: v for k, v in vars(base).items() if k not in
                                                             ("train_data", "eval_data", "out_dir", "progress")},
                "rows": []}
     for i, (name, config) in enumerate(variants(base).items()):
-        out_dir = base.out_dir if config is base else str(workspace() / f"runs/ci-recipes-{i}")
-        results["rows"].append(run(name, replace(config, out_dir=out_dir)))
+        config = replace(config, out_dir=base.out_dir if config is base else str(workspace() / f"runs/ci-recipes-{i}"))
+        if args.variant is None:
+            results["rows"].append(run(name, config))
+        elif args.variant == i:
+            trained(config)
+            return
+    results["rows"].append(baseline_row(base))
     results["settings"] = str(results["settings"])
     write_results("ci_recipes", results, to_markdown(results))
 

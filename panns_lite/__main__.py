@@ -57,7 +57,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     overrides = {k: v for k, v in {
         "train_data": args.train_data, "eval_data": args.eval_data, "out_dir": args.out,
         "iterations": args.iterations, "eval_every": args.eval_every, "checkpoint_every": args.checkpoint_every,
-        "width": args.width, "batch_size": args.batch_size, "lr": args.lr, "lr_schedule": args.lr_schedule,
+        "width": args.width, "dropout": args.dropout, "head_dropout": args.head_dropout,
+        "batch_size": args.batch_size, "lr": args.lr, "lr_schedule": args.lr_schedule,
         "warmup_iterations": args.warmup, "sampler": args.sampler,
         "seed": args.seed, "init_checkpoint": args.init_checkpoint, "new_head": args.new_head,
         "micro_batches": args.micro_batches, "device": args.device,
@@ -81,18 +82,14 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def cmd_prune(args: argparse.Namespace) -> int:
-    from panns_lite.checkpoints import load_checkpoint, save_checkpoint
+    from panns_lite.checkpoints import load_checkpoint, load_extra
     from panns_lite.models import count_parameters
-    from panns_lite.pruning import epanns_ratios, prune
+    from panns_lite.recovery import pruned_checkpoint
 
-    model = load_checkpoint(args.checkpoint)
-    ratios = epanns_ratios(args.ratio, args.layers)
-    pruned = prune(model, ratios, criterion=args.criterion, seed=args.seed)
-    save_checkpoint(pruned, args.out, ratios=ratios, criterion=args.criterion, seed=args.seed,
-                    source_checkpoint=str(args.checkpoint))
-    before, after = count_parameters(model), count_parameters(pruned)
-    print(f"{args.checkpoint}: {before:,} params -> {args.out}: {after:,} params "
-          f"({100 * (1 - after / before):.1f}% fewer; {args.criterion}, {', '.join(ratios)} at {args.ratio:g})")
+    path = pruned_checkpoint(args.checkpoint, args.ratio, args.criterion, args.layers, args.seed, out=args.out)
+    before, after = count_parameters(load_checkpoint(args.checkpoint)), count_parameters(load_checkpoint(path))
+    print(f"{args.checkpoint}: {before:,} params -> {path}: {after:,} params ({100 * (1 - after / before):.1f}% "
+          f"fewer; {args.criterion}, {', '.join(load_extra(path)['ratios'])} at {args.ratio:g})")
     return 0
 
 
@@ -184,6 +181,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--eval-every", type=int)
     p.add_argument("--checkpoint-every", type=int)
     p.add_argument("--width", type=float, help="width multiplier of the model's conv layers")
+    p.add_argument("--dropout", type=float, help="dropout after each conv block (PANNs: 0.2; ci preset: 0.1)")
+    p.add_argument("--head-dropout", type=float, help="dropout before fc1 and on the embedding (PANNs: 0.5)")
     p.add_argument("--batch-size", type=int, help="clips per step after mixup (PANNs: 32)")
     p.add_argument("--lr", type=float)
     p.add_argument("--lr-schedule", choices=["constant", "cosine"], help="PANNs: constant")

@@ -48,6 +48,12 @@ def _check_widths(widths: Sequence[int], expected: int, model: str) -> tuple[int
     return widths
 
 
+def _check_dropout(p: float, name: str) -> float:
+    if not 0.0 <= p < 1.0:
+        raise ValueError(f"{name} must be a probability in [0, 1), got {p}")
+    return float(p)
+
+
 def init_panns_weights(module: nn.Module) -> None:
     """PANNs init (panns_facts §2): xavier-uniform conv/linear weights, zero biases, BN γ=1, β=0."""
     if isinstance(module, (nn.Conv2d, nn.Linear)):
@@ -113,10 +119,12 @@ class AudioTagger(nn.Module):
         time_downsampling: int,
         spec_augment: SpecAugment | None,
         arch_kwargs: dict[str, Any],
+        head_dropout: float = 0.5,
     ) -> None:
         super().__init__()
         if classes_num < 1 or embed_dim < 1:
             raise ValueError(f"classes_num and embed_dim must be ≥ 1, got {classes_num}, {embed_dim}")
+        self.head_dropout = _check_dropout(head_dropout, "head_dropout")
         self.time_downsampling = time_downsampling
         self.logmel = LogMel.from_config(frontend, min_frames=time_downsampling)
         self.bn0 = nn.BatchNorm2d(frontend.n_mels)
@@ -126,14 +134,31 @@ class AudioTagger(nn.Module):
         self._arch_kwargs = {**arch_kwargs, "classes_num": classes_num, "embed_dim": embed_dim, "frontend": frontend}
 
     def architecture(self) -> dict[str, Any]:
-        """Class name and constructor kwargs as plain data, enough to rebuild the model (checkpoints)."""
-        kwargs = {k: (list(v) if isinstance(v, tuple) else v) for k, v in self._arch_kwargs.items()}
+        """Class name and constructor kwargs as plain data, enough to rebuild the model (checkpoints).
+
+        The dropout rates are read from the attributes, so a rate set on a loaded model (a training
+        run's ``dropout`` settings) is what its next checkpoint records.
+        """
+        arch = {**self._arch_kwargs, **self.dropout_rates()}
+        kwargs = {k: (list(v) if isinstance(v, tuple) else v) for k, v in arch.items()}
         kwargs["frontend"] = asdict(kwargs["frontend"])
         return {"name": type(self).__name__, "kwargs": kwargs}
 
     def body(self, x: torch.Tensor) -> torch.Tensor:
         """(B, 1, T, M) normalised log-mel → (B, C, T', F') feature map."""
         raise NotImplementedError
+
+    def dropout_rates(self) -> dict[str, float]:
+        """The training-time dropout probabilities by constructor argument name."""
+        return {"head_dropout": self.head_dropout}
+
+    def set_dropout(self, **rates: float) -> None:
+        """Change dropout probabilities by constructor argument name (e.g. to fine-tune a loaded model)."""
+        unknown = sorted(set(rates) - set(self.dropout_rates()))
+        if unknown:
+            raise ValueError(f"{type(self).__name__} has no {', '.join(unknown)} (it has {sorted(self.dropout_rates())})")
+        for name, rate in rates.items():
+            setattr(self, name, _check_dropout(rate, name))
 
     def reset_head(self, classes_num: int) -> None:
         """Replace the classifier by a fresh ``embed_dim → classes_num`` layer (PANNs' ``fc_transfer``).
@@ -181,16 +206,16 @@ class AudioTagger(nn.Module):
     def _clip_head(self, feature_map: torch.Tensor) -> dict[str, torch.Tensor]:
         x = feature_map.mean(dim=3)
         x = x.amax(dim=2) + x.mean(dim=2)
-        x = F.dropout(x, p=0.5, training=self.training)
+        x = F.dropout(x, p=self.head_dropout, training=self.training)
         x = F.relu(self.fc1(x))
-        embedding = F.dropout(x, p=0.5, training=self.training)
+        embedding = F.dropout(x, p=self.head_dropout, training=self.training)
         return {"clipwise_output": torch.sigmoid(self.fc_audioset(x)), "embedding": embedding}
 
     def _segment_head(self, feature_map: torch.Tensor) -> torch.Tensor:
         x = feature_map.mean(dim=3)
         x = F.max_pool1d(x, 3, stride=1, padding=1) + F.avg_pool1d(x, 3, stride=1, padding=1)
-        x = F.dropout(x, p=0.5, training=self.training).transpose(1, 2)
-        x = F.dropout(F.relu(self.fc1(x)), p=0.5, training=self.training)
+        x = F.dropout(x, p=self.head_dropout, training=self.training).transpose(1, 2)
+        x = F.dropout(F.relu(self.fc1(x)), p=self.head_dropout, training=self.training)
         return torch.sigmoid(self.fc_audioset(x))
 
     def _frames_from_segments(self, segmentwise: torch.Tensor, num_frames: int) -> torch.Tensor:
@@ -226,10 +251,13 @@ def mix_pairs(x: torch.Tensor, mixup_lambda: torch.Tensor) -> torch.Tensor:
 
 
 class _ConvBlockNet(AudioTagger):
-    """A stack of :class:`ConvBlock` s named ``conv_block1…``, dropout 0.2 after each (Cnn6/10/14).
+    """A stack of :class:`ConvBlock` s named ``conv_block1…``, dropout after each (Cnn6/10/14).
 
     Subclasses only declare their structure as class attributes; ``widths=None`` and
-    ``embed_dim=None`` mean the published defaults.
+    ``embed_dim=None`` mean the published defaults, as do ``dropout=0.2`` (after every block) and
+    ``head_dropout=0.5`` (before ``fc1`` and on the embedding), PANNs' rates (panns_facts §2). The
+    rates are arguments because they are a training choice, not part of the trained function:
+    they make no difference in eval mode, so any rates load any weights.
     """
 
     DEFAULT_WIDTHS: tuple[int, ...]
@@ -245,6 +273,8 @@ class _ConvBlockNet(AudioTagger):
         embed_dim: int | None = None,
         frontend: FrontEndConfig = PANNS_32K,
         spec_augment: SpecAugment | None = None,
+        dropout: float = 0.2,
+        head_dropout: float = 0.5,
     ) -> None:
         widths = _check_widths(
             self.DEFAULT_WIDTHS if widths is None else widths, len(self.DEFAULT_WIDTHS), type(self).__name__
@@ -257,7 +287,9 @@ class _ConvBlockNet(AudioTagger):
             time_downsampling=math.prod(pool[0] for pool in self.POOL_SIZES),
             spec_augment=spec_augment,
             arch_kwargs={"widths": widths},
+            head_dropout=head_dropout,
         )
+        self.dropout = _check_dropout(dropout, "dropout")
         self.num_blocks = len(self.POOL_SIZES)
         in_channels = 1
         for i, pool in enumerate(self.POOL_SIZES):
@@ -269,14 +301,18 @@ class _ConvBlockNet(AudioTagger):
 
     def body(self, x: torch.Tensor) -> torch.Tensor:
         for i in range(1, self.num_blocks + 1):
-            x = F.dropout(getattr(self, f"conv_block{i}")(x), p=0.2, training=self.training)
+            x = F.dropout(getattr(self, f"conv_block{i}")(x), p=self.dropout, training=self.training)
         return x
+
+    def dropout_rates(self) -> dict[str, float]:
+        return {"dropout": self.dropout, **super().dropout_rates()}
 
 
 class Cnn14(_ConvBlockNet):
     """CNN14 (panns_facts §2): six double-3×3 ConvBlocks, 2×2 avg-pool after blocks 1–5, none after 6.
 
-    ``Cnn14(classes_num=527, widths=None, embed_dim=None → 2048, frontend=PANNS_32K, spec_augment=None)``.
+    ``Cnn14(classes_num=527, widths=None, embed_dim=None → 2048, frontend=PANNS_32K, spec_augment=None,
+    dropout=0.2, head_dropout=0.5)``.
     ``widths`` are the 12 conv widths C1…C12; fc1 takes C12's width as input, so the E-PANNs
     pruned network (C7–C12 halved, fc1 1024→2048, panns_facts §10.1) is ``Cnn14(widths=...)``.
     80,753,615 trainable parameters at the default widths and 527 classes.
@@ -332,6 +368,7 @@ class MobileNetV1(AudioTagger):
         embed_dim: int = 1024,
         frontend: FrontEndConfig = PANNS_32K,
         spec_augment: SpecAugment | None = None,
+        head_dropout: float = 0.5,
     ) -> None:
         widths = _check_widths(MOBILENET_V1_WIDTHS if widths is None else widths, 14, "MobileNetV1")
         super().__init__(
@@ -342,6 +379,7 @@ class MobileNetV1(AudioTagger):
             time_downsampling=math.prod(MOBILENET_V1_POOLS),
             spec_augment=spec_augment,
             arch_kwargs={"widths": widths},
+            head_dropout=head_dropout,
         )
         layers = [
             nn.Sequential(

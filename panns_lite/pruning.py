@@ -213,6 +213,7 @@ def rebuild_pruned(model: Cnn14, kept: Mapping[str, torch.Tensor]) -> Cnn14:
         widths=widths,
         embed_dim=model.fc1.out_features,
         frontend=model.logmel.config,
+        **model.dropout_rates(),
     ).to(device=param.device, dtype=param.dtype)
     pruned.load_state_dict(new_state, strict=True)
     return pruned.train(model.training)

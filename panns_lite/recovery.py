@@ -13,32 +13,47 @@ iterations ("20–50 % of the effort"; §10.3). This module is that procedure on
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable
 from dataclasses import replace
 from pathlib import Path
 
-from panns_lite.checkpoints import load_checkpoint, save_checkpoint
+from panns_lite.checkpoints import load_checkpoint, load_extra, save_checkpoint
 from panns_lite.pruning import epanns_ratios, parse_layers, prune
 from panns_lite.train import TrainConfig, trained
 
 
 def pruned_checkpoint(base_model: str | Path, ratio: float, criterion: str = "operator_norm",
-                      layers: str | Iterable[str] = "C7-C12", seed: int = 0) -> Path:
-    """``base_model`` with ``layers`` pruned by ``ratio`` (E-PANNs numbering), saved next to it.
+                      layers: str | Iterable[str] = "C7-C12", seed: int = 0, out: str | Path | None = None) -> Path:
+    """``base_model`` with ``layers`` pruned by ``ratio`` (E-PANNs numbering), saved to ``out``.
 
-    The file is ``<folder of base_model>/pruned-<criterion>-<layers>-<percent>.pt`` and records how
-    it was made (source, ratios, criterion, seed); an existing file is returned as is, since the
-    pruning is deterministic.
+    The file records how it was made: the source file and its SHA-256, the per-layer ratios, the
+    criterion and the seed. Without ``out`` it is a cache beside the base model,
+    ``pruned-<criterion>-<layers>-<percent>[-seed<seed>].pt`` (the seed only matters to ``random``),
+    reused only when its record matches this call (so a retrained base model gets a fresh file) —
+    this is what the book's chapters share. With ``out`` (the CLI) the file is always written.
     """
     base_model = Path(base_model)
     names = parse_layers(layers)
-    label = f"{names[0]}-{names[-1]}" if len(names) > 1 else names[0]
-    path = base_model.parent / f"pruned-{criterion}-{label}-{round(100 * ratio)}.pt"
-    if not path.is_file():
-        ratios = epanns_ratios(ratio, names)
-        model = prune(load_checkpoint(base_model), ratios, criterion, seed)
-        save_checkpoint(model, path, source_checkpoint=str(base_model), ratios=ratios, criterion=criterion, seed=seed)
-    return path
+    ratios = epanns_ratios(ratio, names)
+    record = dict(source_checkpoint=str(base_model), source_sha256=file_digest(base_model), ratios=ratios,
+                  criterion=criterion, seed=seed)
+    if out is None:
+        label = f"{names[0]}-{names[-1]}" if len(names) > 1 else names[0]
+        out = base_model.parent / (f"pruned-{criterion}-{label}-{round(100 * ratio)}"
+                                   f"{f'-seed{seed}' if criterion == 'random' else ''}.pt")
+        if Path(out).is_file() and {k: load_extra(out).get(k) for k in record} == record:
+            return Path(out)
+    return save_checkpoint(prune(load_checkpoint(base_model), ratios, criterion, seed), out, **record)
+
+
+def file_digest(path: Path) -> str:
+    """SHA-256 of a file's bytes, read in 1 MiB blocks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(2**20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def recovery_config(base: TrainConfig, pruned: str | Path, iterations: int, eval_every: int | None = None) -> TrainConfig:

@@ -227,5 +227,38 @@ def test_architecture_is_plain_data() -> None:
             "classes_num": 10,
             "embed_dim": 32,
             "frontend": {"sample_rate": 16000, "n_fft": 512, "hop_length": 160, "n_mels": 64, "f_min": 50.0, "f_max": 8000.0},
+            "dropout": 0.2,
+            "head_dropout": 0.5,
         },
     }
+
+
+def test_dropout_rates_are_arguments_that_only_matter_in_training() -> None:
+    torch.manual_seed(0)
+    published = Cnn14(classes_num=4, widths=NARROW, embed_dim=16)
+    light = Cnn14(classes_num=4, widths=NARROW, embed_dim=16, dropout=0.0, head_dropout=0.0)
+    light.load_state_dict(published.state_dict())
+    assert light.architecture()["kwargs"]["dropout"] == 0.0 and light.dropout_rates() == {"dropout": 0.0,
+                                                                                          "head_dropout": 0.0}
+    x = torch.randn(2, 1, 64, 64)
+    published.eval(), light.eval()
+    torch.testing.assert_close(light.forward_features(x)["clipwise_output"],
+                               published.forward_features(x)["clipwise_output"])  # eval: no dropout at all
+    light.train()
+    a, b = light.forward_features(x)["clipwise_output"], light.forward_features(x)["clipwise_output"]
+    torch.testing.assert_close(a, b)  # rate 0: training is deterministic too (batch norm uses batch stats)
+    published.train()
+    assert not torch.equal(published.forward_features(x)["clipwise_output"],
+                           published.forward_features(x)["clipwise_output"])
+    assert MobileNetV1(head_dropout=0.1).dropout_rates() == {"head_dropout": 0.1}
+    published.set_dropout(dropout=0.05)
+    assert published.architecture()["kwargs"]["dropout"] == 0.05  # what a checkpoint of it records
+    with pytest.raises(ValueError, match="has no dropout"):
+        MobileNetV1().set_dropout(dropout=0.1)
+    with pytest.raises(ValueError, match="head_dropout"):
+        published.set_dropout(head_dropout=1.5)
+    for bad in (-0.1, 1.0):
+        with pytest.raises(ValueError, match="dropout"):
+            Cnn14(widths=NARROW, dropout=bad)
+        with pytest.raises(ValueError, match="head_dropout"):
+            Cnn10(head_dropout=bad)

@@ -5,9 +5,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from panns_lite.checkpoints import load_checkpoint, load_extra
-from panns_lite.recovery import pruned_checkpoint, recover, recovery_config
-from panns_lite.train import preset
+from panns_lite.checkpoints import load_checkpoint, load_extra, save_checkpoint
+from panns_lite.recovery import file_digest, pruned_checkpoint, recover, recovery_config
+from panns_lite.train import preset, trained
 
 TINY = dict(width=1 / 8, batch_size=4, iterations=2, eval_every=2, checkpoint_every=2, progress=False, threads=2)
 
@@ -36,8 +36,6 @@ def test_recover_prunes_the_trained_model_and_fine_tunes_it(tiny_packed, tmp_pat
 
 def test_pruned_checkpoint_is_deterministic_and_named_by_its_recipe(tiny_packed, tmp_path):
     base = base_config(tiny_packed, tmp_path)
-    from panns_lite.train import trained
-
     model_path = trained(base)
     a = pruned_checkpoint(model_path, 0.25, "l1", "C9-C12")
     assert a.name == "pruned-l1-C9-C12-25.pt"
@@ -45,6 +43,23 @@ def test_pruned_checkpoint_is_deterministic_and_named_by_its_recipe(tiny_packed,
     a.unlink()
     second = load_checkpoint(pruned_checkpoint(model_path, 0.25, "l1", "C9-C12")).state_dict()
     assert all(torch.equal(first[k], second[k]) for k in first)
+    assert pruned_checkpoint(model_path, 0.25, "random", "C9-C12", seed=3).name == "pruned-random-C9-C12-25-seed3.pt"
+
+
+def test_pruned_checkpoint_is_reused_only_while_its_record_matches(tiny_packed, tmp_path):
+    model_path = trained(base_config(tiny_packed, tmp_path))
+    pruned = pruned_checkpoint(model_path, 0.5)
+    stamp = pruned.stat().st_mtime_ns
+    assert pruned_checkpoint(model_path, 0.5) == pruned and pruned.stat().st_mtime_ns == stamp  # reused
+    retrained = load_checkpoint(model_path)
+    with torch.no_grad():
+        retrained.fc1.weight.mul_(-1.0)  # the base model changed (say, retrained): the cache must not be reused
+    save_checkpoint(retrained, model_path, **load_extra(model_path))
+    before = load_checkpoint(pruned).fc1.weight.clone()
+    again = pruned_checkpoint(model_path, 0.5)
+    assert again == pruned and again.stat().st_mtime_ns != stamp
+    assert load_extra(again)["source_sha256"] == file_digest(model_path)
+    assert not torch.equal(load_checkpoint(again).fc1.weight, before)
 
 
 def test_recovery_config_keeps_the_recipe_and_rejects_zero_iterations(tiny_packed, tmp_path):

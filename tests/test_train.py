@@ -1,6 +1,7 @@
 """The trainer: the recipe runs, resumes bit for bit after SIGKILL, matches DDP, fails loudly."""
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -15,8 +16,8 @@ import torch
 from panns_lite.augment import AugmentConfig
 from panns_lite.checkpoints import load_checkpoint
 from panns_lite.models import Cnn14, scaled_widths
-from panns_lite.train import (CHECKPOINT_NAME, TrainConfig, learning_rate, micro_batches, preset, train, trained,
-                              update_average)
+from panns_lite.train import (CHECKPOINT_NAME, TrainConfig, build_model, learning_rate, micro_batches,
+                              preset, train, trained, update_average)
 
 TINY = dict(width=1 / 16, batch_size=4, lr=1e-3, eval_every=4, checkpoint_every=2, progress=False, threads=2)
 
@@ -116,6 +117,22 @@ def test_two_gloo_processes_equal_one_process_with_two_micro_batches(tiny_packed
         torch.testing.assert_close(pb, pa, rtol=1e-4, atol=1e-6, msg=name)
 
 
+def test_a_runs_dropout_rates_apply_to_a_loaded_model_and_are_saved(tiny_packed, tmp_path):
+    base = train(config(tiny_packed, tmp_path / "base", iterations=1))
+    assert load_checkpoint(base.model_path).dropout_rates() == {"dropout": 0.1, "head_dropout": 0.25}  # the ci preset's
+    tuned = train(config(tiny_packed, tmp_path / "tuned", iterations=1, init_checkpoint=str(base.model_path),
+                         dropout=0.0))
+    assert load_checkpoint(tuned.model_path).dropout_rates() == {"dropout": 0.0, "head_dropout": 0.25}
+
+
+def test_cli_sets_the_dropout_rates(tiny_packed, tmp_path):
+    from panns_lite.__main__ import main
+
+    assert main(cli(tiny_packed, tmp_path, "--iterations", "1", "--dropout", "0", "--head-dropout", "0.3")[3:]) == 0
+    assert load_checkpoint(tmp_path / "model.pt").dropout_rates() == {"dropout": 0.0, "head_dropout": 0.3}
+    assert main(cli(tiny_packed, tmp_path / "bad", "--iterations", "1", "--dropout", "1")[3:]) == 2
+
+
 def test_fine_tuning_with_a_new_frozen_head(tiny_packed, tmp_path):
     base = train(config(tiny_packed, tmp_path / "base", iterations=2))
     tuned = train(config(tiny_packed, tmp_path / "tuned", iterations=2, init_checkpoint=str(base.model_path),
@@ -190,6 +207,20 @@ def test_trained_reuses_a_finished_run_and_refuses_another_recipe(tiny_packed, t
         trained(config(tiny_packed, tmp_path, iterations=2, lr=5e-4))
 
 
+def test_the_run_cache_and_resume_know_data_by_fingerprint_not_path(tiny_packed, tmp_path):
+    first = trained(config(tiny_packed, tmp_path / "run", iterations=2))
+    moved = tmp_path / "elsewhere"
+    moved.mkdir()
+    copies = {k: moved / p.name for k, p in tiny_packed.items()}
+    for k, p in tiny_packed.items():
+        shutil.copy(p, copies[k])
+    same_data = config(copies, tmp_path / "run", iterations=2)
+    assert trained(same_data) == first  # the same MiniSet under another path: the same run
+    train(replace(same_data, iterations=4), resume=True)  # and it resumes there
+    with pytest.raises(ValueError, match="eval_data"):  # other data under any path: another run
+        trained(config({"train": tiny_packed["train"], "eval": tiny_packed["train"]}, tmp_path / "run", iterations=4))
+
+
 def test_preset_run_folders_are_keyed_by_recipe():
     base = preset("ci")
     assert Path(base.out_dir).name == "ci"
@@ -228,7 +259,12 @@ def test_micro_batches_keep_mixup_pairs():
 def test_presets_and_bad_config():
     ci = preset("ci")
     assert ci.model == "Cnn14" and ci.batch_size == 32 and ci.clips_per_step == 32  # no mixup on the ci budget
+    assert build_model(ci).dropout_rates() == {"dropout": 0.1, "head_dropout": 0.25}  # PANNs' rates halved
+    for bad in (dict(dropout=1.0), dict(head_dropout=-0.5)):
+        with pytest.raises(ValueError, match="dropout"):
+            replace(ci, **bad)
     paper = preset("paper", train_data="a.h5", eval_data="b.h5")
+    assert build_model(paper).dropout_rates() == {"dropout": 0.2, "head_dropout": 0.5}  # PANNs' own
     assert (paper.width, paper.iterations, paper.eval_every, paper.lr) == (1.0, 600_000, 2000, 1e-3)
     assert paper.sampler == "balanced" and paper.augment.mixup and paper.clips_per_step == 64  # PANNs: 64 -> 32
     with pytest.raises(ValueError, match="unknown training preset"):
