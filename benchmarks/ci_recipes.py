@@ -5,11 +5,13 @@ and reports eval mAP (with the number of classes averaged), the mAP of the rares
 (by training positives — where balanced sampling should matter, panns_facts §5–6) and wall time.
 Run ``.venv/bin/python benchmarks/ci_recipes.py [--iterations N]``; writes
 ``benchmarks/results/ci_recipes.{json,md}``. Each run takes about as long as the ci preset (under
-10 minutes on 2 cores; mixup about twice that, as it draws 2B clips per step). Runs are cached
-(``panns_lite.train.trained``): the ci preset's own run is the one ``make book`` trains
-(``workspace/runs/ci``), and ``--variant I --threads 1`` trains only variant ``I`` so that
-variants can train side by side on separate cores before a final call collects them (the wall
-times then reflect one core each, under that load; the table says which threads each run had).
+10 minutes on 2 cores; mixup hardly more: it draws 2B clips, but mixes them to B right after
+``bn0``). Runs are cached (``panns_lite.train.trained``): the ci preset's own run is the one
+``make book`` trains (``workspace/runs/ci``), and ``--variant I --threads 1`` trains only variant
+``I`` so that variants can train side by side on separate cores before a final call collects them
+(the wall times then reflect one core each, under that load). A thread count other than the
+preset's sums floating-point numbers in another order, so the book's run is then listed as well:
+two realisations of the same recipe show how far chance alone moves the final mAP.
 """
 
 import argparse
@@ -78,6 +80,9 @@ def to_markdown(results: dict) -> str:
         lines.append(f"| {r['variant']} | {r['iterations'] or '–'} | {r['mAP']:.3f} ({r['classes']}) "
                      f"| {r['rarest_third_mAP']:.3f} ({r['rarest_third_classes']}) | {r['mAUC']:.3f} "
                      f"| {r['wall_seconds']:.0f} ({r['threads']}) |")
+    if len({r["threads"] for r in results["rows"] if r["curve"]}) > 1:
+        lines += ["", "Runs with different thread counts add floating-point numbers in a different order and so "
+                  "are different realisations of the same recipe; compare the variants at one thread count."]
     lines += ["", "mAP during training (iteration: mAP):", ""]
     lines += [f"* {r['variant']}: " + ", ".join(f"{i}: {m:.3f}" for i, m in r["curve"])
               for r in results["rows"] if r["curve"]]
@@ -91,19 +96,24 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=None, help="CPU threads per run (default: the preset's)")
     args = parser.parse_args()
     prepare_miniset(workspace() / "miniset-ci", "ci")
-    overrides = {k: v for k, v in (("iterations", args.iterations), ("threads", args.threads)) if v}
-    base = preset("ci", progress=False, **overrides)
+    book = preset("ci", progress=False, **({"iterations": args.iterations} if args.iterations else {}))
+    base = replace(book, threads=args.threads or book.threads)
     results = {"environment": environment(), "settings": {k: v for k, v in vars(base).items() if k not in
                                                             ("train_data", "eval_data", "out_dir", "progress")},
                "rows": []}
+    if base.threads != book.threads and args.variant is None:
+        # The book's own run, with the preset's threads: another float summation order, so another
+        # realisation of the same recipe; the variants below are compared at ``--threads``.
+        results["rows"].append(run(f"ci preset as the book trains it ({book.threads} threads)", book))
     for i, (name, config) in enumerate(variants(base).items()):
-        config = replace(config, out_dir=base.out_dir if config is base else str(workspace() / f"runs/ci-recipes-{i}"))
+        same_as_book = config is base and base.threads == book.threads
+        config = replace(config, out_dir=book.out_dir if same_as_book else str(workspace() / f"runs/ci-recipes-{i}"))
         if args.variant is None:
             results["rows"].append(run(name, config))
         elif args.variant == i:
             trained(config)
             return
-    results["rows"].append(baseline_row(base))
+    results["rows"].append(baseline_row(book))
     results["settings"] = str(results["settings"])
     write_results("ci_recipes", results, to_markdown(results))
 

@@ -512,16 +512,16 @@ def plain(config: TrainConfig) -> dict[str, Any]:
 
 
 def save_training_checkpoint(path: Path, model: AudioTagger, optimizer: torch.optim.Optimizer, sampler: Any,
-                             config: TrainConfig, data: dict[str, str], iteration: int, statistics: list[dict[str, Any]],
-                             losses: list[float], wall: float, average: AudioTagger | None = None) -> None:
+                             config: TrainConfig, data: dict[str, str], iteration: int,
+                             statistics: list[dict[str, Any]], losses: list[float], wall: float,
+                             average: AudioTagger | None = None) -> None:
     """Model (our format, so ``load_checkpoint`` reads it too), optimizer, sampler position, iteration,
-    config, the data's fingerprints, statistics, the losses since the last evaluation and the weight average (if any). The
-    random state of the run is (seed, iteration) by construction (module docstring), recorded under
-    ``rng``."""
+    config, the data's fingerprints, statistics, the losses since the last evaluation and the weight
+    average (if any). The random state of the run is (seed, iteration) by construction (module
+    docstring), recorded under ``rng``."""
     save_checkpoint(model, path, iteration=iteration, optimizer=optimizer.state_dict(),
                     sampler=sampler.state_dict(position=iteration), config=plain(config), data=data,
-                    statistics=statistics,
-                    losses=losses, wall_seconds=wall, average=None if average is None else average.state_dict(),
+                    statistics=statistics, losses=losses, wall_seconds=wall, average=None if average is None else average.state_dict(),
                     rng={"scheme": "counter", "seed": config.seed, "iteration": iteration})
 
 
@@ -550,7 +550,8 @@ def recipe_changes(saved: dict[str, Any], config: TrainConfig, data: dict[str, s
 
 
 def restore(path: Path, config: TrainConfig, data: dict[str, str], model: AudioTagger,
-            optimizer: torch.optim.Optimizer, sampler: Any, average: AudioTagger | None = None) -> tuple[int, list[dict[str, Any]], list[float], float]:
+            optimizer: torch.optim.Optimizer, sampler: Any,
+            average: AudioTagger | None = None) -> tuple[int, list[dict[str, Any]], list[float], float]:
     """Load a training checkpoint into the live objects; refuse one written with another recipe or data."""
     if not path.is_file():
         raise FileNotFoundError(f"cannot resume: {path} does not exist")
