@@ -21,10 +21,12 @@ def cmd_build_miniset(args: argparse.Namespace) -> int:
     config = PRESETS[args.preset] if args.seed is None else replace(PRESETS[args.preset], seed=args.seed)
     start = time.perf_counter()
     summary = build_miniset(args.out, config)
+    splits = ("balanced_train", "validation", "eval")
     print(f"MiniSet '{args.preset}' (seed {config.seed}) -> {args.out}: "
-          f"{summary.clips['balanced_train']} train / {summary.clips['eval']} eval clips from "
-          f"{summary.recordings['balanced_train']} / {summary.recordings['eval']} recordings, "
-          f"{len(summary.class_counts['balanced_train'])} / {len(summary.class_counts['eval'])} classes present; "
+          f"{' / '.join(str(summary.clips[s]) for s in splits)} train / validation / eval clips from "
+          f"{' / '.join(str(summary.recordings[s]) for s in splits)} recordings, "
+          f"{' / '.join(str(len(summary.class_counts[s])) for s in splits)} classes present; natural "
+          f"validation / eval: {summary.clips['natural_validation']} / {summary.clips['natural_eval']} clips; "
           f"transfer set {summary.transfer_clips} clips, {len(summary.transfer_classes)} classes; "
           f"{time.perf_counter() - start:.1f} s")
     return 0
@@ -55,7 +57,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     from panns_lite.train import preset, train, workspace
 
     overrides = {k: v for k, v in {
-        "train_data": args.train_data, "eval_data": args.eval_data, "out_dir": args.out,
+        "train_data": args.train_data, "eval_data": args.eval_data, "natural_eval_data": args.natural_eval_data,
+        "out_dir": args.out,
         "iterations": args.iterations, "eval_every": args.eval_every, "checkpoint_every": args.checkpoint_every,
         "width": args.width, "dropout": args.dropout, "head_dropout": args.head_dropout,
         "batch_size": args.batch_size, "lr": args.lr, "lr_schedule": args.lr_schedule,
@@ -75,8 +78,10 @@ def cmd_train(args: argparse.Namespace) -> int:
     result = train(config, resume=args.resume)
     if result.model_path is not None:
         last = result.statistics[-1]
+        natural = (f"; natural eval mAP {last['natural_mAP']:.4f} over {last['natural_classes']} classes"
+                   if "natural_mAP" in last else "")
         print(f"iteration {result.iteration}: eval mAP {last['mAP']:.4f} over {last['classes']} classes, "
-              f"mAUC {last['mAUC']:.4f}, d' {last['d_prime']:.3f}; {result.wall_seconds:.0f} s; "
+              f"mAUC {last['mAUC']:.4f}, d' {last['d_prime']:.3f}{natural}; {result.wall_seconds:.0f} s; "
               f"model saved to {result.model_path}")
     return 0
 
@@ -163,12 +168,12 @@ def build_parser() -> argparse.ArgumentParser:
         return p
 
     p = add("build-miniset", cmd_build_miniset, "Build the MiniSet (AudioSet layout) from the shipped source bank.")
-    p.add_argument("--preset", choices=["ci", "laptop"], default="ci")
+    p.add_argument("--preset", choices=["ci", "laptop", "pretrain"], default="ci")
     p.add_argument("--out", type=Path, required=True, help="output folder (replaced if it exists)")
     p.add_argument("--seed", type=int, default=None, help="override the preset's seed")
 
     p = add("prepare", cmd_prepare, "Build (if needed) and pack a MiniSet preset; prints the HDF5 paths.")
-    p.add_argument("--preset", choices=["ci", "laptop"], default="ci")
+    p.add_argument("--preset", choices=["ci", "laptop", "pretrain"], default="ci")
     p.add_argument("--out", type=Path, default=None, help="default: <workspace>/miniset-<preset>")
 
     p = add("train", cmd_train, "Train a tagger with a preset (ci, laptop, paper), optionally resuming.")
@@ -176,6 +181,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--resume", action="store_true", help="continue from <out>/checkpoint.pt")
     p.add_argument("--train-data", help="packed HDF5 file (default: the preset's MiniSet)")
     p.add_argument("--eval-data", help="packed HDF5 file (default: the preset's MiniSet)")
+    p.add_argument("--natural-eval-data", help="packed HDF5 file of whole recordings, scored beside --eval-data "
+                   "(default: the preset's MiniSet, none with --eval-data or the paper preset; '' for none)")
     p.add_argument("--out", help="run folder (checkpoint, statistics, model)")
     p.add_argument("--iterations", type=int)
     p.add_argument("--eval-every", type=int)

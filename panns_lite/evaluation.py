@@ -8,16 +8,20 @@ outputs with the targets, so that per-class AP, the rarest classes or any other 
 computed from the same predictions. :func:`bootstrap_map` then estimates how far the mAP of a
 small evaluation set (the MiniSet's 200 clips) could move with another draw of clips of that size.
 
+A MiniSet has two evaluation splits in the same packed format, the mixture clips
+(``config.eval_data``) and the whole recordings (``config.natural_eval_data``): an mAP is reported
+for both, so score a model with one :func:`evaluate_checkpoint` call per split.
+
 The trainer's own evaluations run on its float16 log-mel cache (:class:`~panns_lite.datasets.LogMelCache`);
 this runs the model on the waveforms, as inference does, so its mAP can differ from the last entry
-of ``statistics.json`` by that cache's rounding (at most 1/32 dB per log-mel value).
+of ``statistics.json`` (``mAP``, ``natural_mAP``) by that cache's rounding (at most 1/32 dB per log-mel value).
 """
 
 from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 import torch
@@ -87,3 +91,16 @@ def bootstrap_map(targets: np.ndarray, outputs: np.ndarray, resamples: int = 100
     draws = rng.integers(0, len(targets), size=(resamples, len(targets)))
     maps, classes = zip(*(mean_average_precision(targets[idx], outputs[idx]) for idx in draws))
     return Bootstrap(np.array(maps), np.array(classes))
+
+
+EVAL_SPLITS = {"mixture eval": "", "natural eval": "natural_"}
+"""The evaluation splits a MiniSet run reports, by the prefix of their keys in ``statistics.json``."""
+
+
+def split_statistics(statistics: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
+    """The trainer's statistics rows as one series per evaluation split (unprefixed keys), for plots and
+    tables that set the two splits side by side; a split the run did not score is left out."""
+    return {name: [{"iteration": row["iteration"], **{key: row[f"{prefix}{key}"]
+                                                      for key in ("mAP", "classes", "mAUC", "d_prime")}}
+                   for row in statistics]
+            for name, prefix in EVAL_SPLITS.items() if statistics and f"{prefix}mAP" in statistics[0]}

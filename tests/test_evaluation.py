@@ -99,3 +99,17 @@ def test_bootstrap_of_a_perfect_ranking_is_always_one() -> None:
 def test_bootstrap_rejects_bad_input(targets, outputs, resamples) -> None:
     with pytest.raises(ValueError):
         bootstrap_map(targets, outputs, resamples=resamples)
+
+
+def test_split_statistics_sets_the_two_splits_side_by_side():
+    from panns_lite.evaluation import split_statistics
+
+    rows = [{"iteration": i, "mAP": 0.1 * i, "classes": 5, "mAUC": 0.5, "d_prime": 0.0, "train_loss": 1.0,
+             "natural_mAP": 0.2 * i, "natural_classes": 7, "natural_mAUC": 0.6, "natural_d_prime": 0.3}
+            for i in range(3)]
+    series = split_statistics(rows)
+    assert list(series) == ["mixture eval", "natural eval"]
+    assert [r["mAP"] for r in series["natural eval"]] == [0.0, 0.2, 0.4]
+    assert series["natural eval"][0]["classes"] == 7 and series["mixture eval"][2]["mAP"] == 0.1 * 2
+    mixture_only = [{k: v for k, v in r.items() if not k.startswith("natural_")} for r in rows]
+    assert list(split_statistics(mixture_only)) == ["mixture eval"]

