@@ -18,7 +18,8 @@ What it does:
    lines into speech streams of up to 8 s (the first ``STREAMS_PER_SPEAKER`` of them).
 4. Decode, mix to mono, resample to 32 kHz, trim silence, keep the loudest window (events 4 s,
    instruments 6 s, ambiences/music 8 s), normalise to -23 dBFS RMS over active frames, write Ogg Vorbis.
-5. Find near-duplicates by content (the same sound shipped twice, two edits of one take): items whose
+5. Ship an identical copy (the same file in two folders of a package) once, then find near-duplicates
+   by content (the same sound shipped twice, two edits of one take): items whose
    log envelopes differ by less than ``DUPLICATE_DB`` at some time shift share a group, and
    so do all streams of one speaker. The MiniSet splits by group, so a sound never straddles splits.
 6. Write ``SOURCES.tsv`` (one row per file: kind, labels, group, registry, package, version, original
@@ -66,7 +67,7 @@ TARGET_DBFS = -23.0
 MAX_SECONDS = {"event": 4.0, "instrument": 6.0, "ambience": 8.0, "music": 8.0, "speech": 8.0}
 VORBIS_QUALITY = 0.55  # libsndfile compression level: 0 = best quality, 1 = smallest (see --measure-quality)
 STREAMS_PER_SPEAKER = 9  # speech would otherwise fill 105 of 145 minutes and break the 64 MB budget
-DUPLICATE_DB = 3.0  # envelope RMS difference under which two items are one recording (see residual_db)
+DUPLICATE_DB = 4.0  # envelope RMS difference under which two items are one recording (see residual_db)
 REPO = Path(__file__).resolve().parent.parent
 
 
@@ -271,30 +272,36 @@ def render(cache: Path, package: str, sampled: Sampled, workdir: Path) -> np.nda
 
 
 # ----------------------------------------------------------------------------------- duplicates
-def envelope(x: np.ndarray) -> np.ndarray:
-    """A coarse log-mel-like envelope (32 log bands × 25 frames/s), the near-duplicate fingerprint."""
-    frame, hop = 1024, SAMPLE_RATE // 25
+ENVELOPE_HOP = SAMPLE_RATE // 25  # 25 frames per second
+ENVELOPE_STEPS = 8  # the longer item is also analysed at 1/8 of that hop, so cuts align to within 5 ms
+
+
+def envelope(x: np.ndarray, hop: int = ENVELOPE_HOP) -> np.ndarray:
+    """A coarse log spectral envelope (32 log-spaced bands of 2048-sample Hann frames), the fingerprint."""
+    frame = 2048
     n = max(1, 1 + (len(x) - frame) // hop)
     frames = np.lib.stride_tricks.sliding_window_view(np.pad(x, (0, frame)), frame)[::hop][:n]
     power = np.abs(np.fft.rfft(frames * np.hanning(frame), axis=1)) ** 2
-    edges = np.unique(np.geomspace(4, power.shape[1] - 1, 33).astype(int))
+    edges = np.unique(np.geomspace(8, power.shape[1] - 1, 33).astype(int))
     bands = np.stack([power[:, a:b].sum(axis=1) for a, b in zip(edges[:-1], edges[1:])], axis=1)
     return np.log10(bands + 1e-8).astype(np.float32)
 
 
-def residual_db(a: np.ndarray, b: np.ndarray) -> float:
-    """Smallest RMS difference (dB, a constant gain removed) of the shorter envelope against every time
-    shift of the longer one; the shorter is compared whole, so a cut of a longer take matches the take.
+def residual_db(short: np.ndarray, fine: np.ndarray, steps: int = ENVELOPE_STEPS) -> float:
+    """Smallest RMS difference (dB, a constant gain removed) between the envelope ``short`` of one item and
+    the other item's envelope at every shift of ``fine`` (that item analysed with a hop ``steps`` times
+    shorter), so a cut of a longer take matches the take wherever it was cut.
 
-    Measured on bank v1+v2: copies of one file (re-encoded, resampled, cut) score 0-1.5 dB, distinct
-    takes of one sound (two strokes of one tabla, two crickets recordings) 4.7 dB and more.
+    Measured on the bank: copies of one file (re-encoded, resampled, cut) score 0-1.5 dB; between 3 and
+    4 dB lie edits of one take (one guitar riff at two distortion settings; a "battle theme" shipped by
+    two games, perhaps one track) and one drum struck at two velocities, which the 4 dB threshold groups, erring on the side
+    of never splitting a recording; distinct takes (two tabla strokes, two crickets) score 4 dB and more.
     """
-    if len(a) > len(b):
-        a, b = b, a
-    if len(a) < 10:
+    span = steps * (len(short) - 1) + 1
+    if len(short) < 10 or len(fine) < span:
         return np.inf
-    windows = np.lib.stride_tricks.sliding_window_view(b, a.shape, axis=(0, 1))[:, 0]
-    d = 10 * (windows - a[None])
+    windows = np.lib.stride_tricks.sliding_window_view(fine, (span, short.shape[1]))[:, 0, ::steps]
+    d = 10 * (windows - short[None])
     d -= d.mean(axis=(1, 2), keepdims=True)
     return float(np.sqrt((d**2).mean(axis=(1, 2))).min())
 
@@ -323,14 +330,22 @@ def duplicate_groups(names: list[str], audio: list[np.ndarray], fixed: dict[str,
         for i in members[1:]:
             union(i, members[0])
     envs = [envelope(x) for x in audio]
+    fines = [envelope(x, ENVELOPE_HOP // ENVELOPE_STEPS) for x in audio]
     means = np.stack([e.mean(axis=0) - e.mean() for e in envs])
     means /= np.linalg.norm(means, axis=1, keepdims=True) + 1e-9
     close = means @ means.T
     for i in range(len(names)):
         for j in np.flatnonzero(close[i, i + 1 :] > 0.97) + i + 1:
-            if find(i) != find(int(j)) and residual_db(envs[i], envs[int(j)]) < DUPLICATE_DB:
-                print(f"near-duplicates: {names[i]} ~ {names[int(j)]}")
-                union(i, int(j))
+            j = int(j)
+            if find(i) == find(j):
+                continue
+            short, long = (i, j) if len(audio[i]) <= len(audio[j]) else (j, i)
+            residual = residual_db(envs[short], fines[long])
+            if residual < 2 * DUPLICATE_DB:  # the pairs near the threshold, to audit it
+                print(f"{'near-duplicates' if residual < DUPLICATE_DB else 'distinct'} ({residual:.1f} dB): "
+                      f"{names[i]} ~ {names[j]}")
+            if residual < DUPLICATE_DB:
+                union(i, j)
     groups: dict[int, list[str]] = defaultdict(list)
     for i, name in enumerate(names):
         groups[find(i)].append(name)
@@ -361,6 +376,7 @@ class Bank:
         self.speaker_of: dict[str, str] = {}
         self.rule_counts: dict[str, list[tuple[str, str, int, str]]] = defaultdict(list)
         self.refused: list[str] = []
+        self.digests: dict[bytes, str] = {}  # processed audio -> file: identical copies are shipped once
 
     def allowed(self, package: str, key: str) -> bool:
         if any(fnmatch.fnmatch(key, pattern) for pattern in EXCLUDED):
@@ -371,9 +387,15 @@ class Bank:
         return True
 
     def emit(self, name: str, kind: str, names: tuple[str, ...], package: str, originals: list[str],
-             x: np.ndarray, how: str) -> None:
+             x: np.ndarray, how: str) -> bool:
+        """Add one file; an exact copy of one already added (the same file in two folders) is skipped."""
         mids = [self.labels.mid_of_name(n) for n in names]
         file = f"audio/{name}.ogg"
+        digest = hashlib.sha256(x.tobytes()).digest()
+        if digest in self.digests:
+            print(f"identical copy skipped: {package} {originals[0]} = {self.digests[digest]}")
+            return False
+        self.digests[digest] = file
         if any(r["file"] == file for r in self.rows):
             raise SystemExit(f"duplicate bank file name: {file}")
         self.audio[file] = x
@@ -384,6 +406,7 @@ class Bank:
                           "licence": "", "copyright": "", "seconds": f"{len(x) / SAMPLE_RATE:.2f}", "sha256": ""})
         licence, holder = licence_of(self.cache, package, originals[0])
         self.rows[-1].update(licence=licence, copyright=holder)
+        return True
 
 
 def build(cache: Path, out: Path, reserved_path: Path) -> None:
@@ -416,8 +439,7 @@ def build(cache: Path, out: Path, reserved_path: Path) -> None:
             for folder in (original.parent, original.parent.parent, original.parent.parent.parent):
                 if any(r["file"] == f"audio/{name}.ogg" for r in bank.rows):
                     name = f"{name}-{slug(folder.name)}"
-            bank.emit(name, entry.kind, entry.labels, entry.package, [key], x, entry.how)
-            used += 1
+            used += bank.emit(name, entry.kind, entry.labels, entry.package, [key], x, entry.how)
         bank.rule_counts[entry.package].append((entry.pattern, "; ".join(entry.labels), used, entry.how))
     for speaker in SPEAKERS:
         files = listing[speaker.package]
