@@ -45,6 +45,7 @@ from panns_lite.paths import AUDIOSET_DIR, SOURCES_DIR
 SR = PANNS_SAMPLE_RATE
 SPLITS = ("balanced_train", "validation", "eval")
 NATURAL_SPLITS = {"natural_validation": "validation", "natural_eval": "eval"}  # natural split -> its recordings
+BUILDING = "BUILDING"  # marker of a MiniSet build in progress (or interrupted)
 SPLIT_LETTER = {"balanced_train": "b", "validation": "v", "eval": "e", "natural_validation": "w", "natural_eval": "n"}
 FAMILIES = {"event": "event", "ambience": "ambience", "music": "music", "instrument": "music", "speech": "speech"}
 
@@ -423,11 +424,14 @@ def build_miniset(out_dir: str | Path, config: MiniSetConfig | str = "ci",
     ``balanced_train``, ``validation``, ``eval`` and the natural splits ``natural_validation``,
     ``natural_eval``, ``class_labels_indices.csv``, ``ontology.json``, ``strong_labels.tsv``,
     ``clip_sources.tsv``, ``transfer/`` and ``build_info.json``. An existing ``out_dir`` is replaced
-    only if it is empty or an earlier MiniSet (has ``build_info.json``): nothing else is deleted.
+    only if it is empty or an earlier MiniSet (has ``build_info.json``, or the ``BUILDING`` marker a
+    build writes first and removes last, so an interrupted build is replaced too): nothing else is
+    deleted.
     """
     config = resolve_config(config)
     out = Path(out_dir)
-    if out.exists() and any(out.iterdir()) and not (out / "build_info.json").is_file():
+    ours = (out / "build_info.json").is_file() or (out / BUILDING).is_file()
+    if out.exists() and any(out.iterdir()) and not ours:
         raise ValueError(f"{out} exists and is not a MiniSet (no build_info.json): refusing to replace it")
     items = read_bank(sources_dir)
     audio = {it.file: load_audio(Path(sources_dir) / it.file) for it in items}
@@ -437,6 +441,7 @@ def build_miniset(out_dir: str | Path, config: MiniSetConfig | str = "ci",
     if out.exists():
         shutil.rmtree(out)
     out.mkdir(parents=True)
+    (out / BUILDING).write_text("a MiniSet build is under way or was interrupted; the next build replaces it\n")
     labels = load_class_labels()
     shutil.copy(AUDIOSET_DIR / "class_labels_indices.csv", out / "class_labels_indices.csv")
     shutil.copy(AUDIOSET_DIR / "ontology.json", out / "ontology.json")
@@ -484,6 +489,7 @@ def build_miniset(out_dir: str | Path, config: MiniSetConfig | str = "ci",
         groups={k: len({it.group for it in v}) for k, v in split.items()}, class_counts=class_counts,
         transfer_classes=transfer, transfer_clips=len(transfer) * config.transfer_clips_per_class)
     (out / "build_info.json").write_text(json.dumps(asdict(summary), indent=1, sort_keys=True) + "\n")
+    (out / BUILDING).unlink()
     return summary
 
 
@@ -555,15 +561,17 @@ def prepare_miniset(out_dir: str | Path, config: MiniSetConfig | str = "ci",
 
     Returns the packed HDF5 file of every split (``out_dir/packed/<split>.h5``, keys ``balanced_train``,
     ``validation``, ``eval``, ``natural_validation``, ``natural_eval``). Idempotent:
-    a finished build with the same config is reused, and packing (atomic, resumable) is skipped for
-    files that exist. Any other build in ``out_dir`` is replaced, packed files included.
+    a finished build with the same config *and the same source bank* (sha256) is reused, and packing
+    (atomic, resumable) is skipped for files that exist. Any other build in ``out_dir`` is replaced,
+    packed files included: a regenerated bank never leaves a stale MiniSet behind.
     """
     from panns_lite.packing import pack
 
     config = resolve_config(config)
     out = Path(out_dir)
     info = out / "build_info.json"
-    if not (info.is_file() and json.loads(info.read_text())["config"] == asdict(config)):
+    built = json.loads(info.read_text()) if info.is_file() else {}
+    if built.get("config") != asdict(config) or built.get("bank_sha256") != bank_checksum(sources_dir):
         build_miniset(out, config, sources_dir)
     packed = {}
     for name in (*SPLITS, *NATURAL_SPLITS):

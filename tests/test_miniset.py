@@ -3,6 +3,7 @@
 import csv
 import hashlib
 import json
+import shutil
 from collections import Counter, defaultdict
 from dataclasses import replace
 from pathlib import Path
@@ -205,6 +206,29 @@ def test_refuses_to_replace_a_folder_that_is_not_a_miniset(tmp_path):
     with pytest.raises(ValueError, match="refusing"):
         build_miniset(precious, SMALL)
     assert (precious / "thesis.tex").read_text() == "years of work"
+
+
+def test_an_interrupted_build_is_replaced(tmp_path):
+    out = tmp_path / "ms"
+    out.mkdir()
+    (out / "BUILDING").write_text("killed half-way")
+    (out / "audios").mkdir()
+    build_miniset(out, SMALL)
+    assert (out / "build_info.json").is_file() and not (out / "BUILDING").exists()
+
+
+def test_prepare_rebuilds_when_the_bank_changes(tmp_path):
+    from panns_lite.miniset import prepare_miniset
+
+    bank = tmp_path / "bank"
+    shutil.copytree(SOURCES_DIR, bank)
+    prepare_miniset(tmp_path / "ms", SMALL, sources_dir=bank)
+    before = (tmp_path / "ms" / "build_info.json").read_text()
+    rows = (bank / "SOURCES.tsv").read_text().splitlines(keepends=True)
+    (bank / "SOURCES.tsv").write_text("".join(rows[:-1]))  # one recording fewer
+    prepare_miniset(tmp_path / "ms", SMALL, sources_dir=bank)
+    after = json.loads((tmp_path / "ms" / "build_info.json").read_text())
+    assert after["bank_sha256"] != json.loads(before)["bank_sha256"]
 
 
 def test_bad_inputs():
