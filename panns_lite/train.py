@@ -135,10 +135,11 @@ def preset(name: str, **overrides: Any) -> TrainConfig:
 
     * ``ci``: a 1/8-width CNN14 on the CI MiniSet, 1000 iterations, under 10 minutes on 2 CPU cores:
       bf16 autocast where the CPU has it, PANNs' dropout rates halved (0.1 after each conv block,
-      0.25 in the head: at 1/8 width and this budget the published 0.2/0.5 slowed learning so much
-      that the network stayed below the linear baseline of :mod:`panns_lite.baseline`), no mixup
-      (it learned more slowly too), SpecAugment and the balanced sampler kept;
-      ``benchmarks/ci_recipes.py`` trains each alternative on the same budget;
+      0.25 in the head: on the first, smaller source bank, at 1/8 width and this budget, the published
+      0.2/0.5 slowed learning so much that the network stayed below the linear baseline of
+      :mod:`panns_lite.baseline`), no mixup (it learned more slowly too), SpecAugment and the balanced
+      sampler kept; ``benchmarks/ci_recipes.py`` trains each alternative on the same budget (its
+      latest results, on the current bank: ``benchmarks/results/ci_recipes.md``);
     * ``laptop``: a 1/4-width CNN14 on the laptop MiniSet, about an hour on a laptop CPU;
     * ``paper``: full-width CNN14 on real AudioSet as PANNs trained it (batch 32, 600k iterations,
       evaluation every 2k), for GPUs and ``torchrun``; the data paths must be given.
