@@ -6,3 +6,10 @@ and are imported explicitly, so ``import panns_lite`` stays cheap.
 """
 
 __version__ = "0.1.0"
+
+
+def pretrained():  # noqa: ANN201 (the type lives in panns_lite.models, imported only when called)
+    """The tagger trained here and shipped in ``data/models`` (:func:`panns_lite.pretraining.pretrained`)."""
+    from panns_lite.pretraining import pretrained as load
+
+    return load()

@@ -73,7 +73,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     if args.no_progress:
         overrides["progress"] = False
     config = preset(args.preset, **overrides)
-    if args.preset in ("ci", "laptop") and not (args.train_data or args.eval_data):
+    if args.preset != "paper" and not (args.train_data or args.eval_data):
         prepare_miniset(workspace() / f"miniset-{args.preset}", args.preset)
     result = train(config, resume=args.resume)
     if result.model_path is not None:
@@ -89,11 +89,13 @@ def cmd_train(args: argparse.Namespace) -> int:
 def cmd_prune(args: argparse.Namespace) -> int:
     from panns_lite.checkpoints import load_checkpoint, load_extra
     from panns_lite.models import count_parameters
+    from panns_lite.pretraining import resolve_checkpoint
     from panns_lite.recovery import pruned_checkpoint
 
-    path = pruned_checkpoint(args.checkpoint, args.ratio, args.criterion, args.layers, args.seed, out=args.out)
-    before, after = count_parameters(load_checkpoint(args.checkpoint)), count_parameters(load_checkpoint(path))
-    print(f"{args.checkpoint}: {before:,} params -> {path}: {after:,} params ({100 * (1 - after / before):.1f}% "
+    checkpoint = resolve_checkpoint(args.checkpoint)
+    path = pruned_checkpoint(checkpoint, args.ratio, args.criterion, args.layers, args.seed, out=args.out)
+    before, after = count_parameters(load_checkpoint(checkpoint)), count_parameters(load_checkpoint(path))
+    print(f"{checkpoint}: {before:,} params -> {path}: {after:,} params ({100 * (1 - after / before):.1f}% "
           f"fewer; {args.criterion}, {', '.join(load_extra(path)['ratios'])} at {args.ratio:g})")
     return 0
 
@@ -102,8 +104,9 @@ def cmd_export(args: argparse.Namespace) -> int:
     from panns_lite.checkpoints import load_checkpoint
     from panns_lite.export import export_onnx, export_torchscript
     from panns_lite.folding import fold_batchnorm
+    from panns_lite.pretraining import resolve_checkpoint
 
-    model = load_checkpoint(args.checkpoint).eval()
+    model = load_checkpoint(resolve_checkpoint(args.checkpoint)).eval()
     if args.fold_bn:
         model = fold_batchnorm(model)
     export = export_onnx if args.format == "onnx" else export_torchscript
@@ -119,11 +122,12 @@ def cmd_tag(args: argparse.Namespace) -> int:
 
     from panns_lite.audio import AudioReadError
     from panns_lite.inference import InvalidAudioError, Tagger
+    from panns_lite.pretraining import resolve_checkpoint
     from panns_lite.sed import detect_events, parse_thresholds, write_events_csv
 
     if args.sed is None and (args.threshold or args.median is not None):
         raise ValueError("--threshold and --median only apply with --sed")
-    tagger = Tagger(args.checkpoint, device=args.device, chunk_seconds=args.chunk_seconds)
+    tagger = Tagger(resolve_checkpoint(args.checkpoint), device=args.device, chunk_seconds=args.chunk_seconds)
     thresholds = parse_thresholds(args.threshold, tagger.labels)
     median = {} if args.median is None else {"median_seconds": args.median}
     reports, events, failures = [], {}, 0
@@ -176,8 +180,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--preset", choices=["ci", "laptop", "pretrain"], default="ci")
     p.add_argument("--out", type=Path, default=None, help="default: <workspace>/miniset-<preset>")
 
-    p = add("train", cmd_train, "Train a tagger with a preset (ci, laptop, paper), optionally resuming.")
-    p.add_argument("--preset", choices=["ci", "laptop", "paper"], default="ci")
+    p = add("train", cmd_train, "Train a tagger with a preset (ci, laptop, pretrain, paper), optionally resuming.")
+    p.add_argument("--preset", choices=["ci", "laptop", "pretrain", "paper"], default="ci")
     p.add_argument("--resume", action="store_true", help="continue from <out>/checkpoint.pt")
     p.add_argument("--train-data", help="packed HDF5 file (default: the preset's MiniSet)")
     p.add_argument("--eval-data", help="packed HDF5 file (default: the preset's MiniSet)")
@@ -206,7 +210,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-progress", action="store_true")
 
     p = add("prune", cmd_prune, "Prune a CNN14 checkpoint's filters the E-PANNs way and save the smaller model.")
-    p.add_argument("checkpoint", type=Path, help="CNN14 checkpoint (official, E-PANNs or ours)")
+    p.add_argument("checkpoint", type=Path,
+                   help="'pretrained' (the shipped model) or a CNN14 checkpoint file (official, E-PANNs or ours)")
     p.add_argument("--ratio", type=float, required=True, help="fraction of filters removed per layer, in [0, 1)")
     p.add_argument("--layers", default="C7-C12", help="conv layers, e.g. C7-C12 (E-PANNs) or C7,C9")
     p.add_argument("--criterion", default="operator_norm", help="operator_norm (E-PANNs), l1 or random")
@@ -216,7 +221,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("tag", cmd_tag, "Tag audio files of any format, rate and length; optionally detect sound events.")
     p.add_argument("files", nargs="+", type=Path, help="audio files (WAV, FLAC, Ogg, MP3 …)")
     p.add_argument("--checkpoint", type=Path, required=True,
-                   help="checkpoint (official PANNs, E-PANNs or ours) or a waveform-mode .onnx export")
+                   help="'pretrained' (the shipped model), a checkpoint file (official PANNs, E-PANNs or ours) "
+                        "or a waveform-mode .onnx export")
     p.add_argument("--top-k", type=int, default=5, help="classes listed per file")
     p.add_argument("--json", action="store_true", help="print one JSON list instead of tables")
     p.add_argument("--sed", type=Path, help="detect sound events and write them to this CSV")
@@ -228,7 +234,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", default="cpu", help="torch device for checkpoints (cpu, cuda …)")
 
     p = add("export", cmd_export, "Export a checkpoint to ONNX or TorchScript (outputs checked in tests/test_export.py).")
-    p.add_argument("checkpoint", type=Path, help="checkpoint (official PANNs, E-PANNs or ours)")
+    p.add_argument("checkpoint", type=Path,
+                   help="'pretrained' (the shipped model) or a checkpoint file (official PANNs, E-PANNs or ours)")
     p.add_argument("--out", type=Path, required=True, help="output file (.onnx or .pt)")
     p.add_argument("--format", choices=["onnx", "torchscript"], default="onnx")
     p.add_argument("--mode", choices=["waveform", "logmel"], default="waveform",

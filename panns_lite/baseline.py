@@ -40,21 +40,54 @@ def pooled_logmel(waveforms: np.ndarray | h5py.Dataset, batch_size: int = 32) ->
     return np.concatenate(out)
 
 
-def linear_baseline(train_x: np.ndarray, train_y: np.ndarray, eval_x: np.ndarray, eval_y: np.ndarray,
-                    C: float = 0.1) -> Scores:
-    """Fit per-class logistic regressions on ``train_x`` and score ``eval_x`` (see module docstring).
+class LinearBaseline:
+    """Per-class logistic regressions on standardised features (see module docstring).
 
     Classes that cannot be fitted (no positive or no negative in training) predict their training
     prevalence, i.e. a constant, which ranks nothing.
     """
-    scaler = StandardScaler().fit(train_x)
-    xt, xe = scaler.transform(train_x), scaler.transform(eval_x)
-    train_y = np.asarray(train_y, dtype=bool)
-    scores = np.tile(train_y.mean(axis=0), (len(xe), 1))
-    for k in np.flatnonzero(train_y.any(axis=0) & ~train_y.all(axis=0)):
-        model = LogisticRegression(C=C, class_weight="balanced", max_iter=2000)
-        scores[:, k] = model.fit(xt, train_y[:, k]).predict_proba(xe)[:, 1]
-    return evaluate(eval_y, scores)
+
+    def __init__(self, C: float = 0.1) -> None:
+        self.C = C
+
+    def fit(self, x: np.ndarray, y: np.ndarray) -> LinearBaseline:
+        y = np.asarray(y, dtype=bool)
+        self.scaler = StandardScaler().fit(x)
+        self.prevalence = y.mean(axis=0)
+        self.models = {int(k): LogisticRegression(C=self.C, class_weight="balanced", max_iter=2000)
+                       .fit(self.scaler.transform(x), y[:, k])
+                       for k in np.flatnonzero(y.any(axis=0) & ~y.all(axis=0))}
+        return self
+
+    def predict(self, x: np.ndarray) -> np.ndarray:
+        """Probabilities (N, classes)."""
+        scores = np.tile(self.prevalence, (len(x), 1))
+        xs = self.scaler.transform(x)
+        for k, model in self.models.items():
+            scores[:, k] = model.predict_proba(xs)[:, 1]
+        return scores
+
+
+def linear_baseline(train_x: np.ndarray, train_y: np.ndarray, eval_x: np.ndarray, eval_y: np.ndarray,
+                    C: float = 0.1) -> Scores:
+    """:class:`LinearBaseline` fitted on the training features, scored against ``eval_y``."""
+    return evaluate(eval_y, LinearBaseline(C).fit(train_x, train_y).predict(eval_x))
+
+
+def packed_features(path: str | Path) -> tuple[np.ndarray, np.ndarray]:
+    """Pooled log-mel statistics and bool targets of every clip of a packed file (PANNs layout)."""
+    with h5py.File(path, "r") as h5:
+        return pooled_logmel(h5["waveform"]), h5["target"][:].astype(bool)
+
+
+def packed_baseline_outputs(train_path: str | Path, eval_paths: list[str | Path], C: float = 0.1) -> list[np.ndarray]:
+    """The baseline fitted once on one packed file, its probabilities on each of ``eval_paths``.
+
+    For comparisons clip by clip (a paired bootstrap against a CNN,
+    :func:`~panns_lite.evaluation.paired_bootstrap`), which need the outputs, not only the scores.
+    """
+    baseline = LinearBaseline(C).fit(*packed_features(train_path))
+    return [baseline.predict(packed_features(path)[0]) for path in eval_paths]
 
 
 def packed_baseline(train_path: str | Path, eval_path: str | Path, C: float = 0.1) -> Scores:
@@ -63,9 +96,5 @@ def packed_baseline(train_path: str | Path, eval_path: str | Path, C: float = 0.
     This is the bar a CNN trained on the same files has to clear (the ci preset's target, issue
     #4); its mAP averages over the same classes as the trainer's (those with an eval positive).
     """
-    features, targets = [], []
-    for path in (train_path, eval_path):
-        with h5py.File(path, "r") as h5:
-            features.append(pooled_logmel(h5["waveform"]))
-            targets.append(h5["target"][:].astype(bool))
-    return linear_baseline(features[0], targets[0], features[1], targets[1], C=C)
+    (train_x, train_y), (eval_x, eval_y) = packed_features(train_path), packed_features(eval_path)
+    return linear_baseline(train_x, train_y, eval_x, eval_y, C=C)

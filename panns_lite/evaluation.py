@@ -93,6 +93,47 @@ def bootstrap_map(targets: np.ndarray, outputs: np.ndarray, resamples: int = 100
     return Bootstrap(np.array(maps), np.array(classes))
 
 
+class PairedBootstrap(NamedTuple):
+    """The mAP difference of two systems on the same clips, and its spread over paired resamples."""
+
+    difference: float
+    """mAP(a) − mAP(b) on the full set."""
+    resampled: np.ndarray
+    """(resamples,) the difference on each resample of the clips, the same draw for both systems."""
+
+    @property
+    def interval(self) -> tuple[float, float]:
+        """The 95 % percentile interval of the resampled differences."""
+        low, high = np.percentile(self.resampled, [2.5, 97.5])
+        return float(low), float(high)
+
+    @property
+    def resolved(self) -> bool:
+        """True when the 95 % interval excludes 0: the sign of the difference is beyond the clip-draw noise."""
+        low, high = self.interval
+        return low > 0 or high < 0
+
+
+def paired_bootstrap(targets: np.ndarray, outputs_a: np.ndarray, outputs_b: np.ndarray, resamples: int = 1000,
+                     seed: int = 0) -> PairedBootstrap:
+    """Compare two systems' mAP on the same clips, resampling the clips with replacement (paired).
+
+    Both systems are scored on each resample, over the same classes (those with a positive in it), so
+    what the draw does to both cancels in the difference: far narrower than comparing the two
+    :func:`bootstrap_map` spreads. The book reads a difference as established only when the 95 %
+    interval excludes 0 (:attr:`PairedBootstrap.resolved`).
+    """
+    targets, outputs_a, outputs_b = np.asarray(targets), np.asarray(outputs_a), np.asarray(outputs_b)
+    if resamples < 1 or not (targets.shape == outputs_a.shape == outputs_b.shape) or targets.ndim != 2:
+        raise ValueError(f"need resamples ≥ 1 and (clips, classes) arrays of one shape; got {resamples}, "
+                         f"{targets.shape}, {outputs_a.shape}, {outputs_b.shape}")
+    draws = np.random.default_rng(seed).integers(0, len(targets), size=(resamples, len(targets)))
+    full = mean_average_precision(targets, outputs_a)[0] - mean_average_precision(targets, outputs_b)[0]
+    resampled = np.array([mean_average_precision(targets[idx], outputs_a[idx])[0]
+                          - mean_average_precision(targets[idx], outputs_b[idx])[0] for idx in draws])
+    return PairedBootstrap(float(full), resampled)
+
+
 EVAL_SPLITS = {"mixture eval": "", "natural eval": "natural_"}
 """The evaluation splits a MiniSet run reports, by the prefix of their keys in ``statistics.json``."""
 

@@ -99,3 +99,34 @@ def rarest_classes_map(ap: np.ndarray, train_counts: np.ndarray, fraction: float
         raise ValueError("no class has an AP")
     rare = defined[np.argsort(train_counts[defined], kind="stable")][: max(1, round(len(defined) * fraction))]
     return float(ap[rare].mean()), len(rare)
+
+
+def primary_label_ranks(output: np.ndarray, primary: np.ndarray, target: np.ndarray | None = None) -> np.ndarray:
+    """The rank (1 = highest score) of each clip's primary label among the classes.
+
+    A recording of a dog is labelled Dog and also Domestic animals and Animal (the ontology's
+    ancestors, book chapter 1); a tagger that scores Animal above Dog is not wrong. With ``target``
+    (the clip's true labels), those other true labels are set aside: the rank counts only the
+    *wrong* classes scored above the primary one. Ties count against the primary label.
+    """
+    output, primary = np.asarray(output, dtype=np.float64), np.asarray(primary)
+    if output.ndim != 2 or primary.shape != (len(output),):
+        raise ValueError(f"output must be (clips, classes) and primary (clips,); got {output.shape}, {primary.shape}")
+    if ((primary < 0) | (primary >= output.shape[1])).any():
+        raise ValueError(f"primary label indices must be in [0, {output.shape[1]})")
+    own = output[np.arange(len(output)), primary][:, None]
+    above = output >= own
+    above[np.arange(len(output)), primary] = False
+    if target is not None:
+        target = np.asarray(target, dtype=bool)
+        if target.shape != output.shape:
+            raise ValueError(f"target {target.shape} and output {output.shape} differ in shape")
+        above &= ~target
+    return 1 + above.sum(axis=1)
+
+
+def top_k_accuracy(ranks: np.ndarray, k: int) -> float:
+    """Share of clips whose primary label ranks within the top ``k`` (:func:`primary_label_ranks`)."""
+    if k < 1 or len(ranks) == 0:
+        raise ValueError(f"k must be ≥ 1 and ranks non-empty, got k={k}, {len(ranks)} ranks")
+    return float(np.mean(np.asarray(ranks) <= k))

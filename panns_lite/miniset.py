@@ -493,6 +493,23 @@ def build_miniset(out_dir: str | Path, config: MiniSetConfig | str = "ci",
     return summary
 
 
+def primary_labels(miniset_dir: str | Path, split: str) -> dict[str, str]:
+    """The primary label (mid) of every clip of a natural split, by YTID (from ``clip_sources.tsv``).
+
+    A natural clip is one recording, whose labels are its own (primary first) and their ancestors; a
+    mixture clip has several sources and no primary label, so only the natural splits are accepted.
+    """
+    if split not in NATURAL_SPLITS:
+        raise ValueError(f"only the natural splits {sorted(NATURAL_SPLITS)} have one primary label per clip, "
+                         f"not {split!r}")
+    path = Path(miniset_dir) / "clip_sources.tsv"
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} is missing; prepare the MiniSet first (python -m panns_lite prepare)")
+    with open(path, newline="", encoding="utf-8") as fh:
+        return {row["ytid"]: row["labels"].split(",")[0] for row in csv.DictReader(fh, delimiter="\t")
+                if row["split"] == split}
+
+
 def write_table(path: Path, header: list[str], rows: list[list]) -> None:
     """A TSV (or, for a ``.csv`` name, comma-separated) table with a header row and \\n line ends."""
     with open(path, "w", newline="", encoding="utf-8") as fh:

@@ -112,6 +112,14 @@ class TrainConfig:
         if self.cache_dtype not in ("float16", "float32"):
             raise ValueError(f"cache_dtype must be 'float16' or 'float32', got {self.cache_dtype!r}")
 
+    @classmethod
+    def from_plain(cls, data: dict[str, Any]) -> TrainConfig:
+        """The config :func:`plain` wrote (a checkpoint's or a record's ``config``)."""
+        data = dict(data)
+        data["augment"] = AugmentConfig(**data["augment"])
+        data["widths"] = tuple(data["widths"]) if data.get("widths") else None
+        return cls(**data)
+
     @property
     def clips_per_step(self) -> int:
         """Clips the sampler draws per step: 2B with mixup (mixed down to B), else B (panns_facts §4)."""
@@ -141,6 +149,11 @@ def preset(name: str, **overrides: Any) -> TrainConfig:
       sampler kept; ``benchmarks/ci_recipes.py`` trains each alternative on the same budget (its
       latest results, on the current bank: ``benchmarks/results/ci_recipes.md``);
     * ``laptop``: a 1/4-width CNN14 on the laptop MiniSet, about an hour on a laptop CPU;
+    * ``pretrain``: the shipped pretrained tagger (:mod:`panns_lite.pretraining`): a 1/8-width CNN14 on
+      the pretrain MiniSet (8000 training clips), 15,000 iterations of 32 clips (60 epochs) in about
+      two hours on 2 CPU cores, with a cosine learning rate after 300 warm-up steps, mixup, SpecAugment,
+      the balanced sampler and the ci preset's dropout; ``benchmarks/pretrain_recipes.py`` measured the
+      alternatives (its results: ``benchmarks/results/pretrain_recipes.md``);
     * ``paper``: full-width CNN14 on real AudioSet as PANNs trained it (batch 32, 600k iterations,
       evaluation every 2k), for GPUs and ``torchrun``; the data paths must be given.
 
@@ -161,6 +174,12 @@ def preset(name: str, **overrides: Any) -> TrainConfig:
                        natural_eval_data=str(ws / "miniset-laptop/packed/natural_eval.h5"),
                        out_dir=str(ws / "runs/laptop"),
                        width=0.25, iterations=4000, eval_every=500, checkpoint_every=500),
+        "pretrain": dict(train_data=str(ws / "miniset-pretrain/packed/balanced_train.h5"),
+                         eval_data=str(ws / "miniset-pretrain/packed/eval.h5"),
+                         natural_eval_data=str(ws / "miniset-pretrain/packed/natural_eval.h5"),
+                         out_dir=str(ws / "runs/pretrain"), width=0.125, dropout=0.1, head_dropout=0.25,
+                         iterations=15000, lr_schedule="cosine", warmup_iterations=300, eval_every=1000,
+                         checkpoint_every=250, threads=2, amp=True, augment=AugmentConfig(mixup=True)),
         "paper": dict(train_data="", eval_data="", out_dir=str(ws / "runs/paper"), width=1.0,
                       iterations=600_000, eval_every=2000, checkpoint_every=20_000, cache_logmel=False,
                       amp=True),
@@ -386,10 +405,18 @@ class TrainResult:
     statistics: list[dict[str, Any]]
     wall_seconds: float
     model_path: Path | None
+    """``model.pt``; None when the run stopped before ``config.iterations`` (``stop_at``)."""
+    step_losses: list[float] = field(default_factory=list)
+    """The loss of every step from iteration 0, across resumes: what a replay compares bit for bit."""
 
 
-def train(config: TrainConfig, resume: bool = False) -> TrainResult:
+def train(config: TrainConfig, resume: bool = False, stop_at: int | None = None) -> TrainResult:
     """Train (or resume) a run and return its statistics; only rank 0 writes files.
+
+    ``stop_at`` ends the call after that many iterations, with a checkpoint, as an interruption
+    would: the schedule still runs to ``config.iterations`` (a cosine learning rate depends on it),
+    so resuming later continues the same run, and replaying the first steps of a recorded run
+    (:func:`panns_lite.pretraining.replay`) trains exactly what the run trained.
 
     Files in ``out_dir``: ``checkpoint.pt`` (model, optimizer, sampler, iteration, config,
     statistics; atomic), ``statistics.json`` (one entry per evaluation, with per-class AP and AUC, and
@@ -423,11 +450,12 @@ def train(config: TrainConfig, resume: bool = False) -> TrainResult:
     sampler = make_sampler(config.sampler, train_set.targets, config.clips_per_step, config.seed,
                            dist_.rank, dist_.world_size)
     parts = micro_batches(sampler.local_batch_size, config.micro_batches, even=config.augment.mixup)
-    iteration, statistics, losses, elapsed = 0, [], [], 0.0
+    iteration, statistics, step_losses, elapsed = 0, [], [], 0.0
     checkpoint_path = out / CHECKPOINT_NAME
     if resume:
-        iteration, statistics, losses, elapsed = restore(checkpoint_path, config, data, model, optimizer, sampler,
-                                                         average)
+        iteration, statistics, step_losses, elapsed = restore(checkpoint_path, config, data, model, optimizer,
+                                                              sampler, average)
+    stop = config.iterations if stop_at is None else min(stop_at, config.iterations)
     train_net = DistributedDataParallel(net) if dist_.world_size > 1 else net
 
     def wall() -> float:
@@ -435,16 +463,20 @@ def train(config: TrainConfig, resume: bool = False) -> TrainResult:
 
     bar = tqdm(total=config.iterations, initial=iteration, unit="it",
                disable=not (config.progress and dist_.is_main))
-    batches = prefetch(train_src, sampler, iteration, config.iterations)
+    batches = prefetch(train_src, sampler, iteration, stop)
     while True:
         if iteration % config.eval_every == 0 or iteration == config.iterations:
             if not statistics or statistics[-1]["iteration"] != iteration:
-                statistics.append(evaluation_entry(eval_net, eval_srcs, config, dist_, iteration, losses, wall()))
-                losses = []
+                since = statistics[-1]["iteration"] if statistics else 0
+                statistics.append(evaluation_entry(eval_net, eval_srcs, config, dist_, iteration,
+                                                   step_losses[since:iteration], wall()))
                 if dist_.is_main:
                     write_statistics(out, statistics)
                 bar.set_postfix({f"{p}mAP": f"{statistics[-1][f'{p}mAP']:.3f}" for p in eval_srcs})
-        if iteration == config.iterations:
+        if iteration >= stop:  # the checkpoint comes after the last evaluation, so it holds every statistic
+            if dist_.is_main:
+                save_training_checkpoint(checkpoint_path, model, optimizer, sampler, config, data,
+                                         iteration, statistics, step_losses, wall(), average)
             break
 
         # one step: this process's share of global batch `iteration`, in micro-batches
@@ -479,22 +511,22 @@ def train(config: TrainConfig, resume: bool = False) -> TrainResult:
         optimizer.zero_grad(set_to_none=True)
         if average is not None:
             update_average(average, model, config.ema_decay, iteration)
-        losses.append(step_loss)
+        step_losses.append(step_loss)
         iteration += 1
         bar.update(1)
-        if dist_.is_main and (iteration % config.checkpoint_every == 0 or iteration == config.iterations):
+        if dist_.is_main and iteration % config.checkpoint_every == 0 and iteration < stop:
             save_training_checkpoint(checkpoint_path, model, optimizer, sampler, config, data,
-                                     iteration, statistics, losses, wall(), average)
+                                     iteration, statistics, step_losses, wall(), average)
     bar.close()
 
     model_path = None
-    if dist_.is_main:  # the last mAPs travel with the model: mAP, classes (and natural_mAP, natural_classes)
+    if dist_.is_main and iteration == config.iterations:  # the last mAPs travel with the model: mAP, classes (and natural_mAP, natural_classes)
         final = {f"{p}{k}": statistics[-1][f"{p}{k}"] for p in eval_srcs for k in ("mAP", "classes")}
         model_path = save_checkpoint((model if average is None else average).cpu(), out / "model.pt",
                                      iteration=iteration, config=plain(config), data=data, **final)
     if dist_.world_size > 1:
         dist.barrier()
-    return TrainResult(config, iteration, statistics, wall(), model_path)
+    return TrainResult(config, iteration, statistics, wall(), model_path, step_losses)
 
 
 def trained(config: TrainConfig) -> Path:
@@ -543,15 +575,16 @@ def plain(config: TrainConfig) -> dict[str, Any]:
 
 def save_training_checkpoint(path: Path, model: AudioTagger, optimizer: torch.optim.Optimizer, sampler: Any,
                              config: TrainConfig, data: dict[str, str], iteration: int,
-                             statistics: list[dict[str, Any]], losses: list[float], wall: float,
+                             statistics: list[dict[str, Any]], step_losses: list[float], wall: float,
                              average: AudioTagger | None = None) -> None:
     """Model (our format, so ``load_checkpoint`` reads it too), optimizer, sampler position, iteration,
-    config, the data's fingerprints, statistics, the losses since the last evaluation and the weight
+    config, the data's fingerprints, statistics, the loss of every step so far and the weight
     average (if any). The random state of the run is (seed, iteration) by construction (module
     docstring), recorded under ``rng``."""
     save_checkpoint(model, path, iteration=iteration, optimizer=optimizer.state_dict(),
                     sampler=sampler.state_dict(position=iteration), config=plain(config), data=data,
-                    statistics=statistics, losses=losses, wall_seconds=wall, average=None if average is None else average.state_dict(),
+                    statistics=statistics, step_losses=step_losses, wall_seconds=wall,
+                    average=None if average is None else average.state_dict(),
                     rng={"scheme": "counter", "seed": config.seed, "iteration": iteration})
 
 
@@ -608,4 +641,4 @@ def restore(path: Path, config: TrainConfig, data: dict[str, str], model: AudioT
     sampler.load_state_dict(extra["sampler"])
     if average is not None:
         average.load_state_dict(extra["average"])
-    return int(extra["iteration"]), list(extra["statistics"]), list(extra["losses"]), float(extra["wall_seconds"])
+    return int(extra["iteration"]), list(extra["statistics"]), list(extra["step_losses"]), float(extra["wall_seconds"])

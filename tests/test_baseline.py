@@ -48,3 +48,17 @@ def test_bad_input():
         pooled_logmel(np.zeros((0, 32000), np.float32))
     with pytest.raises(ValueError, match="non-empty"):
         pooled_logmel(np.zeros(32000, np.float32))
+
+
+def test_baseline_outputs_on_several_packed_files_are_the_scores_of_each(tiny_packed):
+    import h5py
+
+    from panns_lite.baseline import packed_baseline_outputs
+    from panns_lite.metrics import evaluate
+
+    outputs = packed_baseline_outputs(tiny_packed["train"], [tiny_packed["eval"], tiny_packed["train"]])
+    with h5py.File(tiny_packed["eval"]) as h5:
+        targets = h5["target"][:].astype(bool)
+    assert [o.shape for o in outputs] == [(12, 527), (24, 527)]
+    assert evaluate(targets, outputs[0]).mAP == pytest.approx(packed_baseline(tiny_packed["train"],
+                                                                              tiny_packed["eval"]).mAP)

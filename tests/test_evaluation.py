@@ -113,3 +113,21 @@ def test_split_statistics_sets_the_two_splits_side_by_side():
     assert series["natural eval"][0]["classes"] == 7 and series["mixture eval"][2]["mAP"] == 0.1 * 2
     mixture_only = [{k: v for k, v in r.items() if not k.startswith("natural_")} for r in rows]
     assert list(split_statistics(mixture_only)) == ["mixture eval"]
+
+
+def test_paired_bootstrap_resolves_a_real_difference_and_not_noise() -> None:
+    from panns_lite.evaluation import paired_bootstrap
+
+    rng = np.random.default_rng(0)
+    targets = rng.random((300, 6)) < 0.2
+    good = targets + rng.normal(0, 0.6, targets.shape)  # informative scores
+    worse = targets + rng.normal(0, 1.5, targets.shape)
+    result = paired_bootstrap(targets, good, worse, resamples=200)
+    assert result.difference == pytest.approx(mean_average_precision(targets, good)[0]
+                                              - mean_average_precision(targets, worse)[0])
+    assert result.resolved and result.interval[0] > 0 and len(result.resampled) == 200
+    same = paired_bootstrap(targets, good, good + rng.normal(0, 1e-3, good.shape), resamples=200)
+    assert not same.resolved and same.interval[0] <= 0 <= same.interval[1]
+    assert paired_bootstrap(targets, good, worse, resamples=200).interval == result.interval  # seeded
+    with pytest.raises(ValueError, match="one shape"):
+        paired_bootstrap(targets, good[:10], worse)

@@ -69,3 +69,23 @@ def test_rarest_classes_map_picks_the_rarest_third():
     assert n == 2 and mean == pytest.approx((0.1 + 0.3) / 2)
     with pytest.raises(ValueError):
         rarest_classes_map(ap, counts[:3])
+
+
+def test_primary_label_ranks_set_aside_the_clips_other_true_labels():
+    from panns_lite.metrics import primary_label_ranks, top_k_accuracy
+
+    output = np.array([[0.9, 0.8, 0.1, 0.7],   # primary 1; class 0 (an ancestor, true) and nothing wrong above
+                       [0.2, 0.3, 0.9, 0.95],  # primary 0; two wrong classes and a true one above
+                       [0.5, 0.5, 0.1, 0.0]])  # primary 0 tied with a wrong class: the tie counts against it
+    primary = np.array([1, 0, 0])
+    target = np.array([[1, 1, 0, 0], [1, 1, 0, 0], [1, 0, 0, 0]], dtype=bool)
+    assert primary_label_ranks(output, primary).tolist() == [2, 4, 2]
+    ranks = primary_label_ranks(output, primary, target)
+    assert ranks.tolist() == [1, 3, 2]
+    assert top_k_accuracy(ranks, 1) == pytest.approx(1 / 3) and top_k_accuracy(ranks, 3) == 1.0
+    with pytest.raises(ValueError, match="primary label indices"):
+        primary_label_ranks(output, np.array([0, 1, 4]))
+    with pytest.raises(ValueError, match="shape"):
+        primary_label_ranks(output, primary, target[:, :2])
+    with pytest.raises(ValueError, match="k must be"):
+        top_k_accuracy(ranks, 0)

@@ -19,6 +19,7 @@ from panns_lite.miniset import (
     MiniSetConfig,
     build_miniset,
     label_closure,
+    primary_labels,
     read_bank,
     split_bank,
 )
@@ -173,6 +174,15 @@ def test_natural_split_is_every_held_out_recording_alone_with_its_own_labels(sma
         n = min(len(source), 320000)
         assert np.abs(x[:n] - source[:n]).max() < 1e-3  # unmixed: the recording itself, int16-rounded
         assert not x[n:].any()  # zero-padded
+        primary = primary_labels(small_build, natural)
+        assert primary == {seg.ytid: by_item[source_of[seg.ytid]].primary for seg in segments}
+
+
+def test_only_natural_splits_have_primary_labels(small_build, tmp_path):
+    with pytest.raises(ValueError, match="only the natural splits"):
+        primary_labels(small_build, "eval")
+    with pytest.raises(FileNotFoundError, match="prepare the MiniSet"):
+        primary_labels(tmp_path, "natural_eval")
 
 
 def test_transfer_set_is_single_label_with_folds_per_recording(small_build):

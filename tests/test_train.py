@@ -20,7 +20,7 @@ from panns_lite.checkpoints import load_checkpoint, load_extra
 from panns_lite.datasets import PackedDataset
 from panns_lite.evaluation import evaluate_checkpoint
 from panns_lite.models import Cnn14, scaled_widths
-from panns_lite.train import (CHECKPOINT_NAME, TrainConfig, build_model, learning_rate, micro_batches,
+from panns_lite.train import (CHECKPOINT_NAME, TrainConfig, build_model, learning_rate, micro_batches, plain,
                               preset, train, trained, update_average)
 
 TINY = dict(width=1 / 16, batch_size=4, lr=1e-3, eval_every=4, checkpoint_every=2, progress=False, threads=2)
@@ -125,6 +125,28 @@ def test_resume_after_sigkill_is_bit_exact(tiny_packed, tmp_path):
     got, want = weights(killed / "model.pt"), weights(reference.model_path)
     assert got.keys() == want.keys()
     assert all(torch.equal(got[k], want[k]) for k in want), "resumed weights differ from the uninterrupted run"
+
+
+def test_stop_at_interrupts_a_run_that_then_resumes_to_the_same_losses_and_weights(tiny_packed, tmp_path):
+    reference = train(config(tiny_packed, tmp_path / "ref", iterations=6, lr_schedule="cosine"))
+    run = config(tiny_packed, tmp_path / "run", iterations=6, lr_schedule="cosine")
+    first = train(run, stop_at=3)
+    assert first.iteration == 3 and first.model_path is None and not (tmp_path / "run" / "model.pt").exists()
+    assert first.step_losses == reference.step_losses[:3]  # the schedule still spans 6 iterations
+    second = train(run, resume=True)
+    assert second.step_losses == reference.step_losses and len(second.step_losses) == 6
+    got, want = weights(second.model_path), weights(reference.model_path)
+    assert all(torch.equal(got[k], want[k]) for k in want)
+    extra = torch.load(tmp_path / "run" / CHECKPOINT_NAME, weights_only=True)["extra"]
+    assert [row["iteration"] for row in extra["statistics"]] == [0, 4, 6]  # saved after the last evaluation
+    assert extra["step_losses"] == reference.step_losses
+
+
+def test_config_round_trips_through_plain_data():
+    ci = preset("ci")
+    assert TrainConfig.from_plain(plain(ci)) == ci
+    custom = replace(ci, widths=(8, 16, 32, 64, 128, 256), augment=AugmentConfig(mixup=True, mixup_alpha=0.5))
+    assert TrainConfig.from_plain(json.loads(json.dumps(plain(custom)))) == custom
 
 
 def test_bf16_autocast_runs_and_stays_deterministic(tiny_packed, tmp_path):
