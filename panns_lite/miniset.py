@@ -14,6 +14,9 @@ Design points:
   Within each primary label, about a quarter of its groups go to eval and about a seventh to
   validation (a label needs >= 2 groups for eval, >= 3 for validation; single-group labels are
   train-only), so the eval clips use recordings that no train clip uses.
+* **Held-out classes.** The recordings of the transfer task's classes (:data:`HELD_OUT_CLASSES`)
+  are in no tagging split at all, only in the transfer set (``transfer/``): a model trained on the
+  MiniSet has never heard them labelled.
 * **Two evaluation splits.** ``eval`` mixes held-out recordings like the training clips;
   ``natural_eval`` is every held-out recording alone, unmixed, padded to 10 s with its own labels
   and their ancestors: one recording, one scene, as a user hears it (``natural_validation``
@@ -67,7 +70,8 @@ class MiniSetConfig:
     zipf_exponent: float = 1.0
     transfer_seconds: float = 5.0
     transfer_clips_per_class: int = 16
-    transfer_classes: int = 12
+    held_out: tuple[str, ...] = ()
+    """Classes held out of every tagging split (see :data:`HELD_OUT_CLASSES`); set by the presets."""
     transfer_folds: int = 5
 
     def __post_init__(self) -> None:
@@ -78,22 +82,26 @@ class MiniSetConfig:
             raise ValueError("eval_fraction and validation_fraction must be in (0, 1) and sum to less than 1")
 
 
-PRESETS: dict[str, MiniSetConfig] = {
-    "ci": MiniSetConfig(n_train=1500, n_validation=200, n_eval=200, transfer_clips_per_class=16),
-    "laptop": MiniSetConfig(n_train=2000, n_validation=300, n_eval=500, transfer_clips_per_class=40),
-    # sized for a multi-hour CPU training run: more distinct mixtures than it can memorise
-    "pretrain": MiniSetConfig(n_train=8000, n_validation=500, n_eval=1000, transfer_clips_per_class=40),
-}
+HELD_OUT_CLASSES = ("Dog", "Horse", "Duck", "Cough", "Rain", "Door", "Sawing", "Train", "Piano", "Trumpet")
+"""The transfer task's classes (book chapter 8), held out of every tagging split.
 
-# Candidate classes of the single-label transfer task, most specific first: a held-out recording
-# belongs to the first one among its labels and its primary label's ancestors.
-TRANSFER_CANDIDATES = (
-    "Singing", "Speech", "Dog", "Bird", "Livestock, farm animals, working animals", "Insect", "Frog",
-    "Rain", "Water", "Fire", "Thunder", "Wind", "Explosion", "Gunshot, gunfire", "Door", "Glass",
-    "Tools", "Vehicle", "Laughter", "Cough", "Applause", "Walk, footsteps", "Percussion",
-    "Keyboard (musical)", "Guitar", "Bowed string instrument", "Brass instrument",
-    "Wind instrument, woodwind instrument", "Music",
-)
+Every recording whose labels or ancestors include one of them is left out of training, validation
+and evaluation clips alike, so a tagger trained on the MiniSet has never been told these classes
+exist: transfer to them is transfer to new classes, as PANNs' downstream tasks are (a model trained
+on the classes it is then tested on would only measure its own tagging). Each is a specific class
+with at least 6 distinct recordings (near-duplicate groups) in the bank, from animals, people,
+weather, the home, tools, vehicles and music, chosen so that no parent class loses all its
+recordings except where the parent has no other (Rail transport, with Train)."""
+
+PRESETS: dict[str, MiniSetConfig] = {
+    "ci": MiniSetConfig(n_train=1500, n_validation=200, n_eval=200, transfer_clips_per_class=16,
+                        held_out=HELD_OUT_CLASSES),
+    "laptop": MiniSetConfig(n_train=2000, n_validation=300, n_eval=500, transfer_clips_per_class=40,
+                            held_out=HELD_OUT_CLASSES),
+    # sized for a multi-hour CPU training run: more distinct mixtures than it can memorise
+    "pretrain": MiniSetConfig(n_train=8000, n_validation=500, n_eval=1000, transfer_clips_per_class=40,
+                              held_out=HELD_OUT_CLASSES),
+}
 
 
 def resolve_config(config: MiniSetConfig | str) -> MiniSetConfig:
@@ -435,7 +443,8 @@ def build_miniset(out_dir: str | Path, config: MiniSetConfig | str = "ci",
         raise ValueError(f"{out} exists and is not a MiniSet (no build_info.json): refusing to replace it")
     items = read_bank(sources_dir)
     audio = {it.file: load_audio(Path(sources_dir) / it.file) for it in items}
-    split = split_bank(items, config.seed, config.eval_fraction, config.validation_fraction)
+    tagging = tagging_items(items, config.held_out)
+    split = split_bank(tagging, config.seed, config.eval_fraction, config.validation_fraction)
     mixer = Mixer(items, audio, config.seed, config.zipf_exponent)
 
     if out.exists():
@@ -481,7 +490,8 @@ def build_miniset(out_dir: str | Path, config: MiniSetConfig | str = "ci",
               ["ytid", "split", "source", "kind", "onset", "offset", "gain_db", "labels"], provenance)
     write_table(out / "strong_labels.tsv", ["segment_id", "start_time_seconds", "end_time_seconds", "label"],
               strong)
-    transfer = build_transfer_set(out / "transfer", mixer, split["eval"], config)
+    kept = {it.file for it in tagging}
+    transfer = build_transfer_set(out / "transfer", mixer, [it for it in items if it.file not in kept], config)
     summary = MiniSetSummary(
         config=asdict(config), bank_sha256=bank_checksum(sources_dir),
         clips=n_clips,
@@ -518,50 +528,53 @@ def write_table(path: Path, header: list[str], rows: list[list]) -> None:
         writer.writerows(rows)
 
 
-def transfer_class_of(item: BankItem, candidates: Sequence[str]) -> str | None:
+def held_out_class(item: BankItem, classes: Sequence[str]) -> str | None:
+    """The first of ``classes`` (names) among the item's labels and their ancestors, or None."""
     labels = load_class_labels()
     closure = label_closure(item)
-    for name in candidates:
-        if labels.mid_of_name(name) in closure:
-            return name
-    return None
+    return next((name for name in classes if labels.mid_of_name(name) in closure), None)
+
+
+def tagging_items(items: Sequence[BankItem], held_out: Sequence[str]) -> list[BankItem]:
+    """The recordings the tagging splits are made of: all but those of the ``held_out`` classes."""
+    return [it for it in items if held_out_class(it, held_out) is None]
 
 
 def build_transfer_set(out: Path, mixer: Mixer, pool: Sequence[BankItem], config: MiniSetConfig) -> list[str]:
-    """A single-label, ``transfer_folds``-fold task from recordings no MiniSet train clip uses.
+    """A single-label, ``transfer_folds``-fold task from the held-out recordings (``config.held_out``).
 
-    Each clip holds one recording over a noise floor. Folds are assigned per recording (never a
-    recording in two folds); a class needs >= 2 recordings so every test fold leaves it in training.
+    Each clip holds one recording over a noise floor. Folds are assigned per near-duplicate group
+    (never one recording, or a copy of it, in two folds), round-robin within each class, so every
+    fold holds every class: a class needs at least ``transfer_folds`` groups.
     Writes ``audio/<class>-<k>.wav`` and ``transfer_labels.csv`` (filename, fold, label, mid, source).
     """
-    by_class: dict[str, list[BankItem]] = defaultdict(list)
+    by_class: dict[str, dict[str, list[BankItem]]] = {name: defaultdict(list) for name in config.held_out}
     for item in sorted(pool, key=lambda it: it.file):
-        name = transfer_class_of(item, TRANSFER_CANDIDATES)
-        if name:
-            by_class[name].append(item)
-    eligible = sorted((c for c in by_class if len(by_class[c]) >= 2),
-                      key=lambda c: (-len(by_class[c]), TRANSFER_CANDIDATES.index(c)))
-    chosen = sorted(eligible[: config.transfer_classes], key=TRANSFER_CANDIDATES.index)
-    if len(chosen) < 10:
-        raise ValueError(f"only {len(chosen)} transfer classes have >= 2 held-out recordings (need 10)")
+        by_class[held_out_class(item, config.held_out)][item.group].append(item)
+    short = {name: len(groups) for name, groups in by_class.items() if len(groups) < config.transfer_folds}
+    if short:
+        raise ValueError(f"held-out classes with fewer distinct recordings than the {config.transfer_folds} "
+                         f"transfer folds: {short}")
+    chosen = list(config.held_out)
     (out / "audio").mkdir(parents=True)
     labels = load_class_labels()
     rows = []
     n = int(config.transfer_seconds * SR)
     for c_index, name in enumerate(chosen):
         rng = np.random.default_rng([config.seed, 3, c_index])
-        recordings = [by_class[name][j] for j in rng.permutation(len(by_class[name]))]
-        first_fold = int(rng.integers(config.transfer_folds))
+        groups = [by_class[name][g] for g in sorted(by_class[name])]
+        groups = [groups[j] for j in rng.permutation(len(groups))]
         for k in range(config.transfer_clips_per_class):
-            r = k % len(recordings)
-            item = recordings[r]
+            r = k % len(groups)
+            members = groups[r]
+            item = members[(k // len(groups)) % len(members)]
             clip = Clip(f"{c_index}-{k}", "transfer", mixer.background(rng, n))
             loop = item.family in ("ambience", "music")
             mixer.place(clip, rng, item, config.transfer_seconds, rng.uniform(-6, 0), loop=loop)
             clip.audio = mixer.finish(clip.audio, rng)
             filename = f"{slug(name)}-{k:03d}.wav"
             write_wav(out / "audio" / filename, clip.audio)
-            fold = (first_fold + r) % config.transfer_folds + 1
+            fold = r % config.transfer_folds + 1
             rows.append([filename, fold, name, labels.mid_of_name(name), item.file])
     write_table(out / "transfer_labels.csv", ["filename", "fold", "label", "mid", "source"], rows)
     return chosen
@@ -588,7 +601,8 @@ def prepare_miniset(out_dir: str | Path, config: MiniSetConfig | str = "ci",
     out = Path(out_dir)
     info = out / "build_info.json"
     built = json.loads(info.read_text()) if info.is_file() else {}
-    if built.get("config") != asdict(config) or built.get("bank_sha256") != bank_checksum(sources_dir):
+    wanted = json.loads(json.dumps(asdict(config)))  # as build_info.json holds it (tuples are lists there)
+    if built.get("config") != wanted or built.get("bank_sha256") != bank_checksum(sources_dir):
         build_miniset(out, config, sources_dir)
     packed = {}
     for name in (*SPLITS, *NATURAL_SPLITS):

@@ -14,6 +14,7 @@ import soundfile as sf
 
 from panns_lite.audioset import load_class_labels, read_segments
 from panns_lite.miniset import (
+    HELD_OUT_CLASSES,
     PRESETS,
     BankItem,
     MiniSetConfig,
@@ -22,10 +23,11 @@ from panns_lite.miniset import (
     primary_labels,
     read_bank,
     split_bank,
+    tagging_items,
 )
 from panns_lite.paths import SOURCES_DIR
 
-SMALL = MiniSetConfig(n_train=24, n_validation=8, n_eval=12, transfer_clips_per_class=2)
+SMALL = MiniSetConfig(n_train=24, n_validation=8, n_eval=12, transfer_clips_per_class=10, held_out=HELD_OUT_CLASSES)
 
 
 @pytest.fixture(scope="module")
@@ -154,7 +156,8 @@ def test_strong_labels_lie_inside_the_clip_and_match_weak_labels(small_build):
 
 
 def test_natural_split_is_every_held_out_recording_alone_with_its_own_labels(small_build, bank):
-    split = split_bank(bank, SMALL.seed, SMALL.eval_fraction, SMALL.validation_fraction)
+    split = split_bank(tagging_items(bank, SMALL.held_out), SMALL.seed, SMALL.eval_fraction,
+                       SMALL.validation_fraction)
     provenance = read_tsv(small_build / "clip_sources.tsv")
     by_item = {it.file: it for it in bank}
     for natural, recordings in (("natural_eval", "eval"), ("natural_validation", "validation")):
@@ -185,18 +188,29 @@ def test_only_natural_splits_have_primary_labels(small_build, tmp_path):
         primary_labels(tmp_path, "natural_eval")
 
 
-def test_transfer_set_is_single_label_with_folds_per_recording(small_build):
+def test_transfer_set_is_the_held_out_classes_with_every_class_in_every_fold(small_build, bank):
     rows = read_tsv(small_build / "transfer" / "transfer_labels.csv")
-    classes = {r["label"] for r in rows}
-    assert len(classes) >= 10
+    labels = load_class_labels()
+    assert [r["label"] for r in rows[::10]] == list(HELD_OUT_CLASSES)  # 10 clips per class, in order
+    group = {it.file: it.group for it in bank}
     fold_of = {}
     for r in rows:
-        assert fold_of.setdefault(r["source"], r["fold"]) == r["fold"]  # a recording stays in one fold
-        assert 1 <= int(r["fold"]) <= 5
+        assert fold_of.setdefault(group[r["source"]], r["fold"]) == r["fold"]  # a recording (group) in one fold
+        assert r["mid"] == labels.mid_of_name(r["label"])
         info = sf.info(small_build / "transfer" / "audio" / r["filename"])
         assert info.frames == 5 * 32000
-    for c in classes:  # every class keeps training data whichever fold is held out
-        assert len({r["fold"] for r in rows if r["label"] == c}) >= 2
+    for c in HELD_OUT_CLASSES:  # every fold tests every class, and training keeps it whichever fold is out
+        assert {r["fold"] for r in rows if r["label"] == c} == {"1", "2", "3", "4", "5"}
+
+
+def test_held_out_classes_are_in_no_tagging_split(small_build):
+    held_out = {load_class_labels().mid_of_name(name) for name in HELD_OUT_CLASSES}
+    for split in ("balanced_train", "validation", "eval", "natural_validation", "natural_eval"):
+        for seg in read_segments(small_build / f"{split}_segments.csv"):
+            assert not held_out & set(seg.labels), (split, seg.ytid)
+    assert len(held_out) == len(HELD_OUT_CLASSES)
+    with pytest.raises(ValueError, match="fewer distinct recordings than the 5 transfer folds"):
+        build_miniset(small_build.parent / "too-few", replace(SMALL, held_out=("Frog",)))
 
 
 def test_ci_preset_label_distribution_is_long_tailed(tmp_path):
