@@ -37,7 +37,7 @@ from panns_lite.checkpoints import CheckpointError, atomic_write, load_checkpoin
 from panns_lite.miniset import prepare_miniset
 from panns_lite.models import AudioTagger, count_parameters
 from panns_lite.paths import DATA_DIR
-from panns_lite.train import TrainConfig, data_fingerprints, data_sets, train, workspace
+from panns_lite.train import TrainConfig, data_fingerprints, data_sets, preset, train, workspace
 
 MODELS_DIR = DATA_DIR / "models"
 WEIGHTS_NAME = "pretrained.pt"
@@ -85,6 +85,19 @@ def pretrained_path(models_dir: str | os.PathLike[str] | None = None) -> Path:
 def pretrained(models_dir: str | os.PathLike[str] | None = None) -> AudioTagger:
     """The shipped tagger, float32, in eval mode (the sha256 is checked first)."""
     return load_checkpoint(pretrained_path(models_dir))
+
+
+def pretrained_config(models_dir: str | os.PathLike[str] | None = None) -> TrainConfig:
+    """The recipe the shipped model was trained with, pointed at this workspace's copy of its MiniSet.
+
+    The base of every run that starts from the shipped model (chapter 7: pruned models fine-tuned
+    with the recipe that trained them, and the unpruned control), in ``<workspace>/runs/pretrained``.
+    The MiniSet is not prepared here (:func:`~panns_lite.miniset.prepare_miniset`, preset ``record['preset']``).
+    """
+    record = read_record(models_dir)
+    local = preset(record["preset"])
+    return replace(TrainConfig.from_plain(record["config"]), train_data=local.train_data, eval_data=local.eval_data,
+                   natural_eval_data=local.natural_eval_data, out_dir=str(workspace() / "runs" / NAME))
 
 
 def resolve_checkpoint(checkpoint: str | os.PathLike[str]) -> Path:

@@ -24,12 +24,14 @@ from panns_lite.train import TrainConfig, trained
 
 
 def pruned_checkpoint(base_model: str | Path, ratio: float, criterion: str = "operator_norm",
-                      layers: str | Iterable[str] = "C7-C12", seed: int = 0, out: str | Path | None = None) -> Path:
+                      layers: str | Iterable[str] = "C7-C12", seed: int = 0, out: str | Path | None = None,
+                      cache_dir: str | Path | None = None) -> Path:
     """``base_model`` with ``layers`` pruned by ``ratio`` (E-PANNs numbering), saved to ``out``.
 
     The file records how it was made: the source file and its SHA-256, the per-layer ratios, the
-    criterion and the seed. Without ``out`` it is a cache beside the base model,
-    ``pruned-<criterion>-<layers>-<percent>[-seed<seed>].pt`` (the seed only matters to ``random``),
+    criterion and the seed. Without ``out`` it is a cache in ``cache_dir`` (default: beside the base
+    model; the shipped pretrained model's folder is the repository's, so the book passes a workspace
+    folder), ``pruned-<criterion>-<layers>-<percent>[-seed<seed>].pt`` (the seed only matters to ``random``),
     reused only when its record matches this call (so a retrained base model gets a fresh file) —
     this is what the book's chapters share. With ``out`` (the CLI) the file is always written.
     """
@@ -40,7 +42,9 @@ def pruned_checkpoint(base_model: str | Path, ratio: float, criterion: str = "op
                   criterion=criterion, seed=seed)
     if out is None:
         label = f"{names[0]}-{names[-1]}" if len(names) > 1 else names[0]
-        out = base_model.parent / (f"pruned-{criterion}-{label}-{round(100 * ratio)}"
+        folder = Path(cache_dir) if cache_dir is not None else base_model.parent
+        folder.mkdir(parents=True, exist_ok=True)
+        out = folder / (f"pruned-{criterion}-{label}-{round(100 * ratio)}"
                                    f"{f'-seed{seed}' if criterion == 'random' else ''}.pt")
         if Path(out).is_file() and {k: load_extra(out).get(k) for k in record} == record:
             return Path(out)
@@ -68,11 +72,16 @@ def recovery_config(base: TrainConfig, pruned: str | Path, iterations: int, eval
 
 
 def recover(base: TrainConfig, ratio: float, iterations: int, criterion: str = "operator_norm",
-            layers: str | Iterable[str] = "C7-C12", eval_every: int | None = None) -> Path:
-    """Prune the trained model of ``base`` and fine-tune it; returns the fine-tuned ``model.pt``.
+            layers: str | Iterable[str] = "C7-C12", eval_every: int | None = None,
+            base_model: str | Path | None = None) -> Path:
+    """Prune the trained model of ``base`` (or ``base_model``, e.g. the shipped pretrained tagger, whose
+    recipe ``base`` then is) and fine-tune it; returns the fine-tuned ``model.pt``.
 
-    The base run is trained first if it is not in the cache. The run's ``statistics.json`` holds
-    the recovery curve, starting with the mAP right after pruning (iteration 0).
+    The base run is trained first if it is not in the cache. The pruned file is kept in the
+    ``base`` run's folder. The run's ``statistics.json`` holds the recovery curve, starting with the
+    mAP right after pruning (iteration 0); ``ratio=0`` keeps every filter: the control of training
+    the unpruned model for the same steps.
     """
-    pruned = pruned_checkpoint(trained(base), ratio, criterion, layers, base.seed)
+    pruned = pruned_checkpoint(base_model or trained(base), ratio, criterion, layers, base.seed,
+                               cache_dir=Path(base.out_dir))
     return trained(recovery_config(base, pruned, iterations, eval_every))

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import csv
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -38,6 +39,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from panns_lite.audio import PANNS_SAMPLE_RATE, fix_length, load_audio
+from panns_lite.audioset import load_class_labels, load_ontology
 from panns_lite.augment import AugmentConfig, mix_targets, mixup_lambdas
 from panns_lite.checkpoints import load_checkpoint
 from panns_lite.datasets import ClipDataset
@@ -176,6 +178,56 @@ def linear_probe(train_x: np.ndarray, train_y: np.ndarray, test_x: np.ndarray, C
         raise ValueError("the training fold needs at least two classes")
     probe = make_pipeline(StandardScaler(), LogisticRegression(C=C, max_iter=5000))
     return probe.fit(train_x, train_y).predict(test_x)
+
+
+def zero_shot_proxies(classes: Sequence[str], trained: np.ndarray) -> list[list[int]]:
+    """For each new class (display name), the tagger outputs that stand in for it without training.
+
+    A class the tagger was never trained on has an output unit that never saw a positive. Its
+    nearest relatives in the AudioSet ontology that *did* have training positives (``trained``:
+    (527,) bool) are the tagger's own words for it: walking up from the class, the first ancestor
+    (a class or not) under which some trained classes sit gives them all, the ancestor included if it
+    is one (Dog → Domestic animals, pets and Cat…; Cough → the other respiratory sounds). The other
+    new classes never serve as proxies. Two new classes with the same proxies, or one without any,
+    are an error: the zero-shot baseline could not tell them apart.
+    """
+    labels, ontology = load_class_labels(), load_ontology()
+    trained = np.asarray(trained, dtype=bool)
+    if trained.shape != (len(labels),):
+        raise ValueError(f"trained must be ({len(labels)},) bool, got {trained.shape}")
+    new = {labels.mid_of_name(name) for name in classes}
+
+    def subtree(mid: str) -> list[str]:
+        out, frontier = [], [mid]
+        while frontier:
+            node = frontier.pop()
+            if node in new:
+                continue
+            out.append(node)
+            frontier.extend(ontology.children(node))
+        return out
+
+    proxies = []
+    for name in classes:
+        for ancestor in ontology.ancestors(labels.mid_of_name(name)):
+            found = sorted(labels.index(m) for m in set(subtree(ancestor)) if m in labels and trained[labels.index(m)])
+            if found:
+                proxies.append(found)
+                break
+        else:
+            raise ValueError(f"{name!r} has no trained relative in the ontology: no zero-shot proxy")
+    shared = [(a, b) for i, a in enumerate(classes) for j, b in enumerate(classes) if i < j and proxies[i] == proxies[j]]
+    if shared:
+        raise ValueError(f"classes with the same zero-shot proxies cannot be told apart: {shared}")
+    return proxies
+
+
+def zero_shot_predict(clipwise: np.ndarray, proxies: Sequence[Sequence[int]]) -> np.ndarray:
+    """Per clip, the new class whose best proxy output (:func:`zero_shot_proxies`) scores highest."""
+    clipwise = np.asarray(clipwise)
+    if clipwise.ndim != 2 or not proxies or not all(proxies):
+        raise ValueError(f"need (clips, classes) outputs and a non-empty proxy list per class; got {clipwise.shape}")
+    return np.stack([clipwise[:, list(p)].max(axis=1) for p in proxies], axis=1).argmax(axis=1)
 
 
 def accuracy(predicted: np.ndarray, labels: np.ndarray) -> float:

@@ -1,6 +1,7 @@
 """The pretrained tagger's machinery: export to float16 with a record, sha256-checked loading, bit-exact replay."""
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -52,6 +53,16 @@ def test_export_writes_float16_weights_and_a_record(finished_run, models):
     assert all(torch.equal(loaded[k], v.half().to(v.dtype)) for k, v in trained_weights.items())
     assert TrainConfig.from_plain(record["config"]) == TrainConfig.from_plain(plain(TrainConfig.from_plain(
         record["config"])))
+
+
+def test_pretrained_config_is_the_recorded_recipe_on_this_workspaces_miniset(models, tmp_path, monkeypatch):
+    monkeypatch.setenv("PANNS_LITE_WORKSPACE", str(tmp_path / "ws"))
+    record, config = read_record(models), pretrained_module.pretrained_config(models)
+    assert config.train_data == str(tmp_path / "ws" / "miniset-pretrain" / "packed" / "balanced_train.h5")
+    assert config.out_dir == str(tmp_path / "ws" / "runs" / "pretrained")
+    recorded = TrainConfig.from_plain(record["config"])
+    assert replace(config, train_data="", eval_data="", natural_eval_data="", out_dir="") == replace(
+        recorded, train_data="", eval_data="", natural_eval_data="", out_dir="")
 
 
 def test_export_refuses_an_unfinished_run(tmp_path):

@@ -1,5 +1,6 @@
 """Recovery fine-tuning of pruned models: the pruned file, the run's recipe, and the cache."""
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -69,3 +70,22 @@ def test_recovery_config_keeps_the_recipe_and_rejects_zero_iterations(tiny_packe
     assert config.init_checkpoint.endswith("pruned-x.pt") and config.out_dir.endswith("base-pruned-x")
     with pytest.raises(ValueError, match="at least one iteration"):
         recovery_config(base, tmp_path / "pruned-x.pt", iterations=0)
+
+
+def test_recover_from_a_given_model_keeps_the_pruned_file_in_the_runs_folder(tiny_packed, tmp_path):
+    base = base_config(tiny_packed, tmp_path)
+    shipped = tmp_path / "shipped" / "model.pt"  # stands in for the read-only data/models/pretrained.pt
+    shipped.parent.mkdir()
+    shipped.write_bytes(trained(replace(base, out_dir=str(tmp_path / "elsewhere"))).read_bytes())
+    fine_tuned = recover(replace(base, out_dir=str(tmp_path / "runs" / "pretrained")), 0.5, iterations=2,
+                         base_model=shipped)
+    assert sorted(p.name for p in shipped.parent.iterdir()) == ["model.pt"]  # nothing written beside it
+    pruned = tmp_path / "runs" / "pretrained" / "pruned-operator_norm-C7-C12-50.pt"
+    assert load_extra(pruned)["source_sha256"] == file_digest(shipped)
+    assert fine_tuned.parent.name == "pretrained-pruned-operator_norm-C7-C12-50"
+    control = recover(replace(base, out_dir=str(tmp_path / "runs" / "pretrained")), 0.0, iterations=2,
+                      base_model=shipped)  # ratio 0: the unpruned model, trained for the same steps
+    kept = load_checkpoint(tmp_path / "runs" / "pretrained" / "pruned-operator_norm-C7-C12-0.pt").state_dict()
+    original = load_checkpoint(shipped).state_dict()
+    assert all(torch.equal(kept[k], original[k]) for k in original)
+    assert control.is_file()

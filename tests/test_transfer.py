@@ -226,3 +226,29 @@ def test_fine_tuning_refuses_a_mismatched_head_and_bad_settings(checkpoint, logm
     for bad in (dict(epochs=0), dict(batch_size=0), dict(lr=0.0), dict(mixup_alpha=0.0)):
         with pytest.raises(ValueError):
             FineTuneConfig(**bad)
+
+
+def test_zero_shot_proxies_are_the_nearest_trained_relatives_and_predict_by_their_best_output():
+    from panns_lite.audioset import load_class_labels
+    from panns_lite.transfer import zero_shot_predict, zero_shot_proxies
+
+    labels = load_class_labels()
+    idx = labels.index_of_name
+    trained = np.zeros(len(labels), bool)
+    trained[[idx("Domestic animals, pets"), idx("Cat"), idx("Brass instrument"), idx("Breathing"),
+             idx("Dog")]] = True  # Dog is trained here but is one of the new classes: never a proxy
+    proxies = zero_shot_proxies(["Dog", "Trumpet", "Cough"], trained)
+    assert proxies == [sorted([idx("Domestic animals, pets"), idx("Cat")]), [idx("Brass instrument")],
+                       [idx("Breathing")]]
+    clipwise = np.zeros((3, len(labels)))
+    clipwise[0, idx("Cat")] = 0.9          # a dog clip that sounds like a cat: the Dog proxies win
+    clipwise[1, idx("Brass instrument")] = 0.4
+    clipwise[2, idx("Breathing")] = 0.2
+    assert zero_shot_predict(clipwise, proxies).tolist() == [0, 1, 2]
+    with pytest.raises(ValueError, match="no trained relative"):
+        zero_shot_proxies(["Thunder"], trained)  # nothing trained among the natural sounds
+    trained[idx("Dog")] = False
+    with pytest.raises(ValueError, match="same zero-shot proxies"):
+        zero_shot_proxies(["Dog", "Cat"], trained)  # both sit under the same trained parent
+    with pytest.raises(ValueError, match="trained must be"):
+        zero_shot_proxies(["Dog"], trained[:10])
