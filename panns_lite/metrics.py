@@ -2,9 +2,9 @@
 
 AP and AUC per class are sklearn's ``average_precision_score`` / ``roc_auc_score`` (the original
 evaluate.py calls them; AP is computed for all classes in one pass, equal up to float rounding);
-d' = sqrt(2)·Φ⁻¹(AUC). A class with no positive (or, for AUC, no negative) example has no defined AP/AUC: it gets NaN here and is left out of the means, and the
-number of classes averaged is always returned with the mean, because on a small eval set such as
-the MiniSet that number is far below 527.
+d' = sqrt(2)·Φ⁻¹(AUC). A class with no positive (or, for AUC, no negative) example has no defined
+AP/AUC: it gets NaN here and is left out of the means, and the number of classes averaged is always
+returned with the mean, because on a small eval set such as the MiniSet that number is far below 527.
 """
 
 from __future__ import annotations
