@@ -27,8 +27,9 @@ import numpy as np
 import torch
 
 from panns_lite.checkpoints import load_checkpoint
-from panns_lite.datasets import PackedDataset
+from panns_lite.datasets import ClipDataset, LogMelCache, PackedDataset
 from panns_lite.metrics import Scores, evaluate, mean_average_precision
+from panns_lite.models import AudioTagger, FeaturesPath
 from panns_lite.train import Distributed, predict
 
 
@@ -51,12 +52,25 @@ def evaluate_checkpoint(model_path: str | os.PathLike[str], packed_eval: str | o
     Raises ``FileNotFoundError`` for a missing file and ``ValueError`` when the model's number of
     classes differs from the file's (a fine-tuned head cannot be scored on AudioSet labels).
     """
-    data = PackedDataset(packed_eval)
-    model = load_checkpoint(model_path)
+    return evaluate_model(load_checkpoint(model_path), PackedDataset(packed_eval), batch_size, device,
+                          name=str(model_path))
+
+
+def evaluate_model(model: AudioTagger, data: ClipDataset, batch_size: int = 32, device: str = "cpu",
+                   name: str = "the model") -> Evaluation:
+    """Score ``model`` on every clip of ``data``: waveforms (a packed file), or their log-mels.
+
+    Given a :class:`~panns_lite.datasets.LogMelCache` of the evaluation set (built once with the
+    model's front end, which pruning and fine-tuning never change), only the network runs: many
+    models scored on one set (chapter 6's pruned variants) then share the front end's cost. A
+    float32 cache gives the waveform path's outputs to rounding; float16 moves them by its rounding.
+    """
     classes = model.fc_audioset.out_features
     if data.targets.shape[1] != classes:
-        raise ValueError(f"{model_path} predicts {classes} classes, {packed_eval} has {data.targets.shape[1]}")
-    outputs = predict(model.to(device), data, batch_size, Distributed(device=torch.device(device)))
+        raise ValueError(f"{name} predicts {classes} classes, the evaluation set has {data.targets.shape[1]}")
+    model = model.to(device).eval()
+    net = FeaturesPath(model) if isinstance(data, LogMelCache) else model
+    outputs = predict(net, data, batch_size, Distributed(device=torch.device(device)))
     return Evaluation(data.names, data.targets, outputs, evaluate(data.targets, outputs))
 
 

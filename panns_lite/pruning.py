@@ -3,8 +3,9 @@
 The procedure, step by step:
 
 1. **Score** every output filter of a conv layer from its weights alone
-   (:func:`filter_importance`; criteria ``operator_norm`` (the E-PANNs one, §10.2), ``l1`` and
-   ``random`` as baselines; one more is a single function under :func:`register_criterion`).
+   (:func:`filter_importance`; criteria ``operator_norm`` (the E-PANNs one, §10.2), its variant
+   ``operator_norm_squares``, ``l1`` and ``random`` as baselines; one more is a single function
+   under :func:`register_criterion`).
 2. **Select** the top ``⌊(1−p)·N⌋`` filters of each listed layer, each layer scored on its own
    *unpruned* weights, the kept indices in their original order (:func:`select_filters`).
 3. **Rebuild** a plain, narrower :class:`~panns_lite.models.Cnn14` and copy the kept slices:
@@ -77,13 +78,34 @@ def operator_norm_importance(weight: torch.Tensor, seed: int) -> torch.Tensor:
     is not unique, with either method.)
     """
     del seed
+    projections = channel_projections(weight)
+    sign = torch.where(projections[:, :1] < 0, -1.0, 1.0).to(torch.float64)  # fixed by filter 0
+    return _relative((sign * projections).sum(dim=0).square())
+
+
+@register_criterion("operator_norm_squares")
+def operator_norm_squares_importance(weight: torch.Tensor, seed: int) -> torch.Tensor:
+    """The operator-norm projections squared *before* summing over channels: Σ_c p_{c,n}² / max.
+
+    A variant, not E-PANNs' criterion: the sign that the published code fixes by filter 0 no longer
+    matters, so no filter index is favoured and projections of opposite sign do not cancel (book,
+    chapter 6, compares the two).
+    """
+    del seed
+    return _relative(channel_projections(weight).square().sum(dim=0))
+
+
+def channel_projections(weight: torch.Tensor) -> torch.Tensor:
+    """(C, N) float64: p_{c,n} = ⟨W[n, c] − μ_c, v₁(c)⟩, each filter's coordinate along its input
+    channel's dominant direction (unsigned: v₁'s sign is whatever the eigensolver returns)."""
     n = weight.shape[0]
     slices = weight.detach().to(torch.float64).reshape(n, weight.shape[1], -1).transpose(0, 1)  # (C, N, k²)
     centred = slices - slices.mean(dim=1, keepdim=True)
     _, eigenvectors = torch.linalg.eigh(centred.transpose(1, 2) @ centred)  # ascending eigenvalues
-    projections = torch.einsum("cnk,ck->cn", centred, eigenvectors[:, :, -1])  # σ₁·u₁ per channel
-    sign = torch.where(projections[:, :1] < 0, -1.0, 1.0).to(torch.float64)  # fixed by filter 0
-    score = (sign * projections).sum(dim=0).square()
+    return torch.einsum("cnk,ck->cn", centred, eigenvectors[:, :, -1])  # σ₁·u₁ per channel
+
+
+def _relative(score: torch.Tensor) -> torch.Tensor:
     peak = score.max()
     return score / peak if peak > 0 else torch.zeros_like(score)
 

@@ -46,6 +46,23 @@ def test_outputs_are_the_model_run_on_the_waveforms_and_scores_match_sklearn(tin
     assert np.isnan(result.scores.ap[np.setdiff1d(np.arange(527), present)]).all()
 
 
+def test_a_log_mel_cache_gives_the_waveform_scores_without_running_the_front_end_again(tiny_packed, tmp_path):
+    from panns_lite.checkpoints import load_checkpoint
+    from panns_lite.datasets import LogMelCache, PackedDataset
+    from panns_lite.evaluation import evaluate_model
+
+    path = checkpoint(tmp_path / "model.pt")
+    on_waveforms = evaluate_checkpoint(path, tiny_packed["eval"])
+    model = load_checkpoint(path)
+    cache = LogMelCache.build(PackedDataset(tiny_packed["eval"]), model.logmel, dtype=torch.float32)
+    on_logmels = evaluate_model(model, cache)
+    assert on_logmels.names == on_waveforms.names
+    np.testing.assert_allclose(on_logmels.outputs, on_waveforms.outputs, rtol=1e-5, atol=1e-7)
+    assert on_logmels.scores.mAP == pytest.approx(on_waveforms.scores.mAP, abs=1e-6)
+    with pytest.raises(ValueError, match="12 classes, the evaluation set has 527"):
+        evaluate_model(load_checkpoint(checkpoint(tmp_path / "h.pt", classes_num=12)), cache)
+
+
 def test_a_head_with_other_classes_is_refused(tiny_packed, tmp_path) -> None:
     path = checkpoint(tmp_path / "head12.pt", classes_num=12)
     with pytest.raises(ValueError, match="12 classes"):

@@ -100,6 +100,24 @@ def test_operator_norm_of_rank_one_filters_is_distance_from_mean() -> None:
     torch.testing.assert_close(filter_importance(weight, "operator_norm"), expected, atol=1e-6, rtol=0)
 
 
+def test_the_squares_variant_sums_squared_projections_and_ignores_their_signs() -> None:
+    weight = np.random.default_rng(4).standard_normal((7, 5, 3, 3))
+    n = weight.shape[0]
+    expected = np.zeros(n)
+    for channel in range(weight.shape[1]):
+        centred = weight[:, channel].reshape(n, -1) - weight[:, channel].reshape(n, -1).mean(axis=0)
+        _, s, vt = np.linalg.svd(centred)
+        expected += (centred @ vt[0]) ** 2  # the sign of vt[0] no longer matters
+    ours = filter_importance(torch.from_numpy(weight), "operator_norm_squares")
+    np.testing.assert_allclose(ours.numpy(), expected / expected.max(), rtol=1e-9)
+    # reordering the filters reorders the squares' scores; E-PANNs' sum depends on which filter is first
+    order = np.roll(np.arange(n), 1)
+    reordered = torch.from_numpy(weight[order])
+    torch.testing.assert_close(filter_importance(reordered, "operator_norm_squares"), ours[order])
+    assert not torch.allclose(filter_importance(reordered, "operator_norm"),
+                              filter_importance(torch.from_numpy(weight), "operator_norm")[order])
+
+
 def test_l1_orders_by_magnitude() -> None:
     weight = torch.ones(4, 2, 3, 3) * torch.tensor([3.0, -1.0, 2.0, 0.5])[:, None, None, None]
     scores = filter_importance(weight, "l1")
