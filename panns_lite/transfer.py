@@ -137,22 +137,35 @@ def transfer_model(checkpoint: str | os.PathLike[str], classes_num: int, pretrai
     return model
 
 
-@torch.no_grad()
 def embeddings(model: AudioTagger, logmels: ClipDataset, indices: np.ndarray | None = None,
                batch_size: int = 32) -> np.ndarray:
     """The model's ``embedding`` output (eval mode: no dropout) for log-mel clips ``indices`` (default all).
 
     In eval mode the embedding is exactly what the classifier sees, ReLU(fc1(pooled)) (panns_facts §2).
     """
+    return _eval_outputs(model, logmels, indices, batch_size, "embedding")
+
+
+def clipwise(model: AudioTagger, logmels: ClipDataset, indices: np.ndarray | None = None,
+             batch_size: int = 32) -> np.ndarray:
+    """The tagger's own class probabilities (eval mode) for log-mel clips ``indices`` (default all):
+    what the zero-shot baseline reads (:func:`zero_shot_predict`)."""
+    return _eval_outputs(model, logmels, indices, batch_size, "clipwise_output")
+
+
+@torch.no_grad()
+def _eval_outputs(model: AudioTagger, logmels: ClipDataset, indices: np.ndarray | None, batch_size: int,
+                  key: str) -> np.ndarray:
     if batch_size < 1:
         raise ValueError(f"batch_size must be ≥ 1, got {batch_size}")
     index = np.arange(len(logmels)) if indices is None else np.asarray(indices, dtype=np.int64)
     was_training = model.training
     model.eval()
-    out = [np.zeros((0, model.fc1.out_features), np.float32)]
+    width = model.fc1.out_features if key == "embedding" else model.fc_audioset.out_features
+    out = [np.zeros((0, width), np.float32)]
     for start in range(0, len(index), batch_size):
         x, _, _ = logmels.get_batch(index[start:start + batch_size])
-        out.append(model.forward_features(x)["embedding"].float().numpy())
+        out.append(model.forward_features(x)[key].float().numpy())
     model.train(was_training)
     return np.concatenate(out)
 
