@@ -5,7 +5,8 @@ probabilities (panns_facts §3, §11.7); users keep asking how to turn those int
 timestamps or a CSV (audioset_tagging_cnn #35, panns_inference #7). This module does that:
 
 1. **median filter** each class's probability track over time (smooths flicker);
-2. **threshold** it per class (one global value, or per-class values by mid or display name);
+2. **threshold** it per class (one global value, or per-class values by mid or display name, or
+   values chosen per class on held-out clips, :func:`tune_thresholds`);
 3. each run of consecutive active frames is an :class:`Event`: onset = centre time of its first
    frame, offset = centre time of the frame after its last one (so a single frame is one hop long),
    capped at the input duration; ``peak`` = the highest unfiltered probability inside the run.
@@ -339,6 +340,68 @@ def segment_based_scores(
         reference_active=n_ref,
         segments=n_segments,
     )
+
+
+def class_segment_counts(
+    reference: Mapping[str, Sequence[Event]],
+    estimated: Mapping[str, Sequence[Event]],
+    segment_seconds: float = 1.0,
+    durations: Mapping[str, float] | None = None,
+) -> dict[str, tuple[int, int, int]]:
+    """Segment-based (true positives, false positives, false negatives) per class mid, counted as
+    :func:`segment_based_scores` counts them overall: what a per-class choice needs."""
+    counts: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0])
+    for name in reference.keys() | estimated.keys():
+        refs, ests = reference.get(name, ()), estimated.get(name, ())
+        length = durations[name] if durations is not None and name in durations else max(
+            (e.offset for e in (*refs, *ests)), default=0.0)
+        segments = math.ceil(length / segment_seconds - EPSILON)
+        for r, e in zip(_activity(refs, segments, segment_seconds), _activity(ests, segments, segment_seconds)):
+            for mid in r & e:
+                counts[mid][0] += 1
+            for mid in e - r:
+                counts[mid][1] += 1
+            for mid in r - e:
+                counts[mid][2] += 1
+    return {mid: (tp, fp, fn) for mid, (tp, fp, fn) in counts.items()}
+
+
+def tune_thresholds(
+    tracks: Mapping[str, np.ndarray],
+    reference: Mapping[str, Sequence[Event]],
+    labels: ClassLabels,
+    frame_hop: float,
+    candidates: Sequence[float],
+    median_seconds: float = 0.5,
+    durations: Mapping[str, float] | None = None,
+    segment_seconds: float = 1.0,
+) -> np.ndarray:
+    """(classes,) thresholds, each the candidate that maximises the class's segment-based F1 on these clips.
+
+    Choose them on clips that are *not* the ones scored afterwards (the MiniSet's validation split),
+    so the thresholds are part of the system, not of its evaluation. ``tracks`` maps each file to its
+    (frames, classes) probabilities over ``labels``. Ties go to the higher threshold (fewer
+    insertions); a class with no reference event in these clips, whose F1 is undefined whatever the
+    threshold, gets the highest candidate.
+    """
+    candidates = sorted(_check_threshold(float(t)) for t in candidates)
+    if not candidates:
+        raise ValueError("need at least one candidate threshold")
+    best = np.full(len(labels), candidates[-1])
+    best_f1 = np.full(len(labels), -1.0)
+    for threshold in reversed(candidates):
+        estimated = {name: detect_events(track, frame_hop, labels, threshold, median_seconds,
+                                         duration=None if durations is None else durations.get(name))
+                     for name, track in tracks.items()}
+        counts = class_segment_counts(reference, estimated, segment_seconds, durations)
+        for k, mid in enumerate(labels.mids):
+            tp, fp, fn = counts.get(mid, (0, 0, 0))
+            if tp + fn == 0:
+                continue
+            f1 = 2 * tp / (2 * tp + fp + fn)
+            if f1 > best_f1[k]:
+                best[k], best_f1[k] = threshold, f1
+    return best
 
 
 def _by_class(events: Iterable[Event]) -> dict[str, list[Event]]:

@@ -14,6 +14,7 @@ from panns_lite.miniset import write_table
 from panns_lite.sed import (
     STRONG_COLUMNS,
     Event,
+    class_segment_counts,
     class_thresholds,
     detect_events,
     event_based_scores,
@@ -22,6 +23,7 @@ from panns_lite.sed import (
     read_events_csv,
     read_strong_labels,
     segment_based_scores,
+    tune_thresholds,
     write_events_csv,
 )
 
@@ -223,3 +225,29 @@ def test_segment_boundaries_and_durations():
     # A duration shorter than the events cuts them off.
     cut = segment_based_scores(same, {"f": []}, durations={"f": 1.0})
     assert (cut.segments, cut.deletions, cut.error_rate) == (1, 1, 1.0)
+
+
+def test_class_segment_counts_split_the_overall_counts_by_class():
+    reference = {"f": [ev(0.5, 2.5, "/m/a"), ev(1.2, 1.8, "/m/b")]}
+    estimate = {"f": [ev(0.0, 1.5, "/m/a"), ev(1.1, 1.4, "/m/c"), ev(3.2, 3.5, "/m/b")]}
+    counts = class_segment_counts(reference, estimate, durations={"f": 4.0})
+    assert counts == {"/m/a": (2, 0, 1), "/m/b": (0, 1, 1), "/m/c": (0, 1, 0)}  # the table above, by class
+    overall = segment_based_scores(reference, estimate, durations={"f": 4.0})
+    assert tuple(map(sum, zip(*counts.values()))) == (overall.true_positives, overall.false_positives,
+                                                      overall.false_negatives)
+
+
+def test_tuned_thresholds_maximise_each_class_f1_on_the_given_clips():
+    hop = 0.5
+    track = np.zeros((8, 3))
+    track[0:4, 0] = 0.35  # class a: present in 0-2 s at a low probability
+    track[4:8, 0] = 0.2   # … and a weaker false alarm at 2-4 s
+    track[0:8, 1] = 0.6   # class b: fires everywhere, present only in 0-1 s
+    reference = {"f": [ev(0.0, 2.0, "/m/a"), ev(0.0, 1.0, "/m/b")]}
+    thresholds = tune_thresholds({"f": track}, reference, LABELS, hop, [0.1, 0.3, 0.5, 0.7], median_seconds=0,
+                                 durations={"f": 4.0})
+    # a: 0.3 keeps 0-2 s and drops the false alarm (F1 1); b: 0.1/0.3/0.5 tie at F1 0.4, 0.7 gives nothing;
+    # ties go to the higher threshold; c has no reference event: the highest candidate
+    assert thresholds.tolist() == [0.3, 0.5, 0.7]
+    with pytest.raises(ValueError, match="at least one candidate"):
+        tune_thresholds({"f": track}, reference, LABELS, hop, [])
