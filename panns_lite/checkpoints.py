@@ -65,7 +65,9 @@ def atomic_write(path: PathLike, write: Callable[[BinaryIO], object]) -> Path:
     """Call ``write`` on a temporary file in ``path``'s folder, then rename it over ``path``.
 
     Readers see the old file or the complete new one, never a partial write; if ``write`` raises,
-    the temporary file is removed and the old file is left intact.
+    the temporary file is removed and the old file is left intact. The file gets the permissions
+    any new file gets under the process's umask (``mkstemp`` alone would leave it readable by its
+    owner only), like the HDF5 files h5py writes.
     """
     path = Path(path)
     fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
@@ -74,11 +76,19 @@ def atomic_write(path: PathLike, write: Callable[[BinaryIO], object]) -> Path:
             write(handle)
             handle.flush()
             os.fsync(handle.fileno())
+        os.chmod(tmp_name, 0o666 & ~current_umask())
         os.replace(tmp_name, path)
     except BaseException:
         Path(tmp_name).unlink(missing_ok=True)
         raise
     return path
+
+
+def current_umask() -> int:
+    """The process's umask (read by setting it and setting it back)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 def load_extra(path: PathLike) -> dict[str, Any]:

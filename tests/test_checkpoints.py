@@ -229,3 +229,18 @@ def test_interrupted_save_leaves_the_old_file_intact(tmp_path: Path, monkeypatch
     assert path.read_bytes() == before
     assert load_extra(path) == {"iteration": 1}
     assert sorted(p.name for p in tmp_path.iterdir()) == ["model.pt"]
+
+
+def test_saved_files_get_the_umask_permissions_not_owner_only(tmp_path) -> None:
+    import os
+
+    previous = os.umask(0o027)
+    try:
+        path = save_checkpoint(Cnn14(widths=scaled_widths(1 / 16)), tmp_path / "model.pt")
+        assert path.stat().st_mode & 0o777 == 0o640
+        os.umask(0o022)
+        checkpoints.atomic_write(tmp_path / "notes.json", lambda fh: fh.write(b"{}"))
+        assert (tmp_path / "notes.json").stat().st_mode & 0o777 == 0o644
+    finally:
+        os.umask(previous)
+    assert not list(tmp_path.glob(".*.tmp"))
