@@ -7,9 +7,45 @@ notebooks and tests call.
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
+
+
+def bounded(kind: type, low: float | None = None, high: float | None = None, *, low_open: bool = False,
+            high_open: bool = False) -> Callable[[str], Any]:
+    """An argparse ``type`` that parses ``kind`` and rejects NaN, infinities and values outside the
+    bounds at parse time (exit 2 with the option named), before any work starts."""
+
+    def parse(text: str) -> Any:
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a{'n integer' if kind is int else ' number'}") from None
+        if not math.isfinite(value):
+            raise argparse.ArgumentTypeError(f"{text!r} is not a finite number")
+        too_low = low is not None and (value <= low if low_open else value < low)
+        too_high = high is not None and (value >= high if high_open else value > high)
+        if too_low or too_high:
+            bounds = []
+            if low is not None:
+                bounds.append(f"{'>' if low_open else '≥'} {low:g}")
+            if high is not None:
+                bounds.append(f"{'<' if high_open else '≤'} {high:g}")
+            raise argparse.ArgumentTypeError(f"{text} is out of range: must be {' and '.join(bounds)}")
+        return value
+
+    parse.__name__ = kind.__name__  # argparse names the type in its messages
+    return parse
+
+
+POSITIVE_INT = bounded(int, 1)
+COUNT = bounded(int, 0)
+POSITIVE = bounded(float, 0, low_open=True)
+NON_NEGATIVE = bounded(float, 0)
+PROBABILITY = bounded(float, 0, 1, high_open=True)
 
 
 def cmd_build_miniset(args: argparse.Namespace) -> int:
@@ -174,7 +210,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("build-miniset", cmd_build_miniset, "Build the MiniSet (AudioSet layout) from the shipped source bank.")
     p.add_argument("--preset", choices=["ci", "laptop", "pretrain"], default="ci")
     p.add_argument("--out", type=Path, required=True, help="output folder (replaced if it exists)")
-    p.add_argument("--seed", type=int, default=None, help="override the preset's seed")
+    p.add_argument("--seed", type=COUNT, default=None, help="override the preset's seed")
 
     p = add("prepare", cmd_prepare, "Build (if needed) and pack a MiniSet preset; prints the HDF5 paths.")
     p.add_argument("--preset", choices=["ci", "laptop", "pretrain"], default="ci")
@@ -188,22 +224,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--natural-eval-data", help="packed HDF5 file of whole recordings, scored beside --eval-data "
                    "(default: the preset's MiniSet, none with --eval-data or the paper preset; '' for none)")
     p.add_argument("--out", help="run folder (checkpoint, statistics, model)")
-    p.add_argument("--iterations", type=int)
-    p.add_argument("--eval-every", type=int)
-    p.add_argument("--checkpoint-every", type=int)
-    p.add_argument("--width", type=float, help="width multiplier of the model's conv layers")
-    p.add_argument("--dropout", type=float, help="dropout after each conv block (PANNs: 0.2; ci preset: 0.1)")
-    p.add_argument("--head-dropout", type=float, help="dropout before fc1 and on the embedding (PANNs: 0.5)")
-    p.add_argument("--batch-size", type=int, help="clips per step after mixup (PANNs: 32)")
-    p.add_argument("--lr", type=float)
+    p.add_argument("--iterations", type=COUNT)
+    p.add_argument("--eval-every", type=POSITIVE_INT)
+    p.add_argument("--checkpoint-every", type=POSITIVE_INT)
+    p.add_argument("--width", type=POSITIVE, help="width multiplier of the model's conv layers")
+    p.add_argument("--dropout", type=PROBABILITY, help="dropout after each conv block (PANNs: 0.2; ci preset: 0.1)")
+    p.add_argument("--head-dropout", type=PROBABILITY, help="dropout before fc1 and on the embedding (PANNs: 0.5)")
+    p.add_argument("--batch-size", type=POSITIVE_INT, help="clips per step after mixup (PANNs: 32)")
+    p.add_argument("--lr", type=POSITIVE)
     p.add_argument("--lr-schedule", choices=["constant", "cosine"], help="PANNs: constant")
-    p.add_argument("--warmup", type=int, help="linear warm-up iterations")
+    p.add_argument("--warmup", type=COUNT, help="linear warm-up iterations")
     p.add_argument("--sampler", choices=["balanced", "shuffle", "alternate"])
-    p.add_argument("--seed", type=int)
+    p.add_argument("--seed", type=COUNT)
     p.add_argument("--init-checkpoint", help="start from this checkpoint (official, E-PANNs or ours)")
-    p.add_argument("--new-head", type=int, help="replace the classifier by a fresh one with this many classes")
+    p.add_argument("--new-head", type=POSITIVE_INT, help="replace the classifier by a fresh one with this many classes")
     p.add_argument("--freeze-base", action="store_true", help="train the classifier only")
-    p.add_argument("--micro-batches", type=int, help="split each process's batch into this many passes")
+    p.add_argument("--micro-batches", type=POSITIVE_INT, help="split each process's batch into this many passes")
     p.add_argument("--device", choices=["auto", "cpu", "cuda"])
     p.add_argument("--no-mixup", action="store_true")
     p.add_argument("--no-spec-augment", action="store_true")
@@ -212,10 +248,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("prune", cmd_prune, "Prune a CNN14 checkpoint's filters the E-PANNs way and save the smaller model.")
     p.add_argument("checkpoint", type=Path,
                    help="'pretrained' (the shipped model) or a CNN14 checkpoint file (official, E-PANNs or ours)")
-    p.add_argument("--ratio", type=float, required=True, help="fraction of filters removed per layer, in [0, 1)")
+    p.add_argument("--ratio", type=PROBABILITY, required=True, help="fraction of filters removed per layer, in [0, 1)")
     p.add_argument("--layers", default="C7-C12", help="conv layers, e.g. C7-C12 (E-PANNs) or C7,C9")
     p.add_argument("--criterion", default="operator_norm", help="operator_norm (E-PANNs), l1 or random")
-    p.add_argument("--seed", type=int, default=0, help="seed of the random criterion")
+    p.add_argument("--seed", type=COUNT, default=0, help="seed of the random criterion")
     p.add_argument("--out", type=Path, required=True, help="output checkpoint (written atomically)")
 
     p = add("tag", cmd_tag, "Tag audio files of any format, rate and length; optionally detect sound events.")
@@ -223,14 +259,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--checkpoint", type=Path, required=True,
                    help="'pretrained' (the shipped model), a checkpoint file (official PANNs, E-PANNs or ours) "
                         "or a waveform-mode .onnx export")
-    p.add_argument("--top-k", type=int, default=5, help="classes listed per file")
+    p.add_argument("--top-k", type=POSITIVE_INT, default=5, help="classes listed per file")
     p.add_argument("--json", action="store_true", help="print one JSON list instead of tables")
     p.add_argument("--sed", type=Path, help="detect sound events and write them to this CSV")
     p.add_argument("--threshold", action="append", default=[], metavar="[CLASS=]P",
                    help="event threshold P for every class (default 0.5), or CLASS=P for one class "
                         "(mid or display name); repeatable")
-    p.add_argument("--median", type=float, help="median filter length for --sed, seconds (default 0.5)")
-    p.add_argument("--chunk-seconds", type=float, default=10.0, help="long inputs are analysed in chunks this long")
+    p.add_argument("--median", type=NON_NEGATIVE, help="median filter length for --sed, seconds (default 0.5)")
+    p.add_argument("--chunk-seconds", type=POSITIVE, default=10.0, help="long inputs are analysed in chunks this long")
     p.add_argument("--device", default="cpu", help="torch device for checkpoints (cpu, cuda …)")
 
     p = add("export", cmd_export, "Export a checkpoint to ONNX or TorchScript (outputs checked in tests/test_export.py).")
@@ -255,7 +291,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    try:
+        args = build_parser().parse_args(argv)
+    except SystemExit as exit_:  # argparse printed the usage and the error (status 2), or the help (0)
+        return int(exit_.code or 0)
     try:
         return args.func(args)
     except (ValueError, FileNotFoundError, KeyError) as err:

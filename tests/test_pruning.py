@@ -345,7 +345,7 @@ def test_cli_prune_errors(narrow: Cnn14, tmp_path: Path, capsys: pytest.CaptureF
     source = save_checkpoint(narrow, tmp_path / "model.pt")
     out = tmp_path / "pruned.pt"
     assert main(["prune", str(source), "--ratio", "1.0", "--out", str(out)]) == 2
-    assert "[0, 1)" in capsys.readouterr().err
+    assert "--ratio: 1.0 is out of range: must be ≥ 0 and < 1" in capsys.readouterr().err
     assert main(["prune", str(source), "--ratio", "0.5", "--criterion", "l2", "--out", str(out)]) == 2
     assert main(["prune", str(tmp_path / "missing.pt"), "--ratio", "0.5", "--out", str(out)]) == 2
     assert not out.exists()
