@@ -48,6 +48,20 @@ NON_NEGATIVE = bounded(float, 0)
 PROBABILITY = bounded(float, 0, 1, high_open=True)
 
 
+def output_file(out: Path, *inputs: Path) -> Path:
+    """``out`` if a command may write it: refused before any work when it would overwrite one of its
+    ``inputs`` (compared as resolved paths), is a directory, or sits in a folder that does not exist."""
+    target = out.resolve()
+    clash = next((i for i in inputs if i.exists() and i.resolve() == target), None)
+    if clash is not None:
+        raise ValueError(f"{out}: the output would overwrite the input {clash}; choose another output path")
+    if out.is_dir():
+        raise ValueError(f"{out} is a directory; give the output a file name")
+    if not out.parent.is_dir():
+        raise ValueError(f"{out}: the folder {out.parent} does not exist; create it first")
+    return out
+
+
 def cmd_build_miniset(args: argparse.Namespace) -> int:
     from dataclasses import replace
     import time
@@ -71,7 +85,7 @@ def cmd_build_miniset(args: argparse.Namespace) -> int:
 def cmd_pack(args: argparse.Namespace) -> int:
     from panns_lite.packing import pack
 
-    report = pack(args.csv, args.audio_dir, args.out, unknown_labels="skip" if args.skip_unknown_labels else "error",
+    report = pack(args.csv, args.audio_dir, output_file(args.out, args.csv, args.audio_dir), unknown_labels="skip" if args.skip_unknown_labels else "error",
                   resume=not args.restart, progress=not args.quiet)
     print(report.summary())
     return 0
@@ -129,7 +143,8 @@ def cmd_prune(args: argparse.Namespace) -> int:
     from panns_lite.recovery import pruned_checkpoint
 
     checkpoint = resolve_checkpoint(args.checkpoint)
-    path = pruned_checkpoint(checkpoint, args.ratio, args.criterion, args.layers, args.seed, out=args.out)
+    out = output_file(args.out, checkpoint)
+    path = pruned_checkpoint(checkpoint, args.ratio, args.criterion, args.layers, args.seed, out=out)
     before, after = count_parameters(load_checkpoint(checkpoint)), count_parameters(load_checkpoint(path))
     print(f"{checkpoint}: {before:,} params -> {path}: {after:,} params ({100 * (1 - after / before):.1f}% "
           f"fewer; {args.criterion}, {', '.join(load_extra(path)['ratios'])} at {args.ratio:g})")
@@ -142,11 +157,13 @@ def cmd_export(args: argparse.Namespace) -> int:
     from panns_lite.folding import fold_batchnorm
     from panns_lite.pretraining import resolve_checkpoint
 
-    model = load_checkpoint(resolve_checkpoint(args.checkpoint)).eval()
+    checkpoint = resolve_checkpoint(args.checkpoint)
+    out = output_file(args.out, checkpoint)
+    model = load_checkpoint(checkpoint).eval()
     if args.fold_bn:
         model = fold_batchnorm(model)
     export = export_onnx if args.format == "onnx" else export_torchscript
-    path = export(model, args.out, mode=args.mode, framewise=args.framewise)
+    path = export(model, out, mode=args.mode, framewise=args.framewise)
     print(f"{args.checkpoint} -> {path} ({args.format}, {args.mode} in{', BN folded' if args.fold_bn else ''}; "
           f"{path.stat().st_size / 2**20:.1f} MiB)")
     return 0

@@ -38,3 +38,32 @@ def test_in_range_options_parse_to_their_values():
     assert (args.median, args.chunk_seconds, args.top_k) == (0.0, 2.5, 3)
     args = build_parser().parse_args(PRUNE + ["--ratio", "0"])
     assert args.ratio == 0.0
+
+
+def test_an_output_that_would_overwrite_an_input_or_cannot_be_written_is_refused_before_any_work(tmp_path, capsys):
+    import torch
+
+    from panns_lite.__main__ import main
+    from panns_lite.checkpoints import save_checkpoint
+    from panns_lite.models import Cnn14, scaled_widths
+
+    torch.manual_seed(0)
+    model = save_checkpoint(Cnn14(widths=scaled_widths(1 / 16)), tmp_path / "model.pt")
+    before = model.read_bytes()
+    csv = tmp_path / "eval_segments.csv"
+    csv.write_text("# YTID, start_seconds, end_seconds, positive_labels\n")
+    (tmp_path / "audio").mkdir()
+    cases = [
+        (["prune", str(model), "--ratio", "0.5", "--out", str(tmp_path / "." / "model.pt")], "overwrite the input"),
+        (["export", str(model), "--out", str(model)], "overwrite the input"),
+        (["pack", str(csv), str(tmp_path / "audio"), str(csv)], "overwrite the input"),
+        (["pack", str(csv), str(tmp_path / "audio"), str(tmp_path / "audio")], "overwrite the input"),
+        (["export", str(model), "--out", str(tmp_path)], "is a directory"),
+        (["prune", str(model), "--ratio", "0.5", "--out", str(tmp_path / "no" / "such" / "p.pt")], "does not exist"),
+    ]
+    for argv, message in cases:
+        assert main(argv) == 2, argv
+        err = capsys.readouterr().err
+        assert message in err and len(err.strip().splitlines()) == 1, (argv, err)
+    assert model.read_bytes() == before and csv.read_text().startswith("# YTID")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["audio", "eval_segments.csv", "model.pt"]
