@@ -9,18 +9,9 @@ from pathlib import Path
 import torch
 
 from panns_lite.checkpoints import atomic_write
+from panns_lite.runtime import cpu_model
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
-
-
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
 
 def environment() -> dict:

@@ -22,7 +22,6 @@ million YouTube clips, and it predicts the same 527 AudioSet classes only in nam
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import platform
@@ -33,11 +32,12 @@ from typing import Any
 
 import torch
 
-from panns_lite.checkpoints import CheckpointError, atomic_write, load_checkpoint, load_extra, save_checkpoint
+from panns_lite.checkpoints import CheckpointError, atomic_write, load_checkpoint, load_extra
 from panns_lite.miniset import prepare_miniset
 from panns_lite.models import AudioTagger, count_parameters
 from panns_lite.paths import DATA_DIR
-from panns_lite.train import TrainConfig, data_fingerprints, data_sets, preset, train, workspace
+from panns_lite.recovery import file_digest
+from panns_lite.train import TrainConfig, cpu_bf16, data_fingerprints, data_sets, preset, train, workspace
 
 MODELS_DIR = DATA_DIR / "models"
 WEIGHTS_NAME = "pretrained.pt"
@@ -47,14 +47,6 @@ NAME = "pretrained"
 """What ``--checkpoint`` accepts in place of a path to mean this model."""
 REPLAY_STEPS = 20
 RETRAIN_HINT = "run `make pretrained` to retrain it (about 2.5 hours on 2 CPU cores)"
-
-
-def file_sha256(path: str | os.PathLike[str]) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def read_record(models_dir: str | os.PathLike[str] | None = None) -> dict[str, Any]:
@@ -75,7 +67,7 @@ def pretrained_path(models_dir: str | os.PathLike[str] | None = None) -> Path:
     path = Path(models_dir or MODELS_DIR) / record["file"]
     if not path.is_file():
         raise FileNotFoundError(f"{path} is missing; {RETRAIN_HINT}")
-    digest = file_sha256(path)
+    digest = file_digest(path)
     if digest != record["sha256"]:
         raise CheckpointError(f"{path}: sha256 {digest[:12]}… differs from the record's {record['sha256'][:12]}… "
                               f"({RECORD_NAME}); restore the file (git checkout) or {RETRAIN_HINT}")
@@ -142,7 +134,7 @@ def export_pretrained(run_dir: str | os.PathLike[str], models_dir: str | os.Path
         "description": (f"{model.architecture()['name']} at width {extra['config']['width']:g}, trained by panns-lite "
                         f"on the MiniSet ({PRESET} preset), not on AudioSet"),
         "file": WEIGHTS_NAME,
-        "sha256": file_sha256(weights),
+        "sha256": file_digest(weights),
         "bytes": weights.stat().st_size,
         "weights_dtype": "float16",
         "architecture": model.architecture()["name"],
@@ -181,8 +173,7 @@ def shipped_scores(weights: Path, config: TrainConfig) -> dict[str, Any]:
 
 def replay_environment(config: TrainConfig) -> dict[str, Any]:
     """What a bit-for-bit CPU replay depends on besides the recipe: torch, threads, bf16 kernels."""
-    bf16 = bool(torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported())
-    return {"torch": torch.__version__, "threads": config.threads, "cpu_bf16": bf16,
+    return {"torch": torch.__version__, "threads": config.threads, "cpu_bf16": cpu_bf16(),
             "machine": platform.machine()}
 
 

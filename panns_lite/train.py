@@ -341,11 +341,15 @@ def check_finite(x: torch.Tensor, names: list[str], where: str) -> None:
         raise ValueError(f"{where}: non-finite input values in clips {sorted(set(bad))}")
 
 
+def cpu_bf16() -> bool:
+    """Whether this CPU has native bf16 kernels in oneDNN (AVX512-BF16/AMX)."""
+    return bool(torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported())
+
+
 def autocast(enabled: bool, device: torch.device) -> Any:
-    """bfloat16 autocast when ``enabled``: on CUDA, and on CPUs with native bf16 (AVX512-BF16/AMX),
+    """bfloat16 autocast when ``enabled``: on CUDA, and on CPUs with native bf16 (:func:`cpu_bf16`),
     where oneDNN runs the convolutions ~1.4× faster (benchmarks/). The loss is always float32."""
-    if enabled and (device.type == "cuda" or torch.backends.mkldnn.is_available()
-                    and torch.ops.mkldnn._is_mkldnn_bf16_supported()):
+    if enabled and (device.type == "cuda" or cpu_bf16()):
         return torch.autocast(device.type, dtype=torch.bfloat16)
     return nullcontext()
 

@@ -24,6 +24,7 @@ from pathlib import Path
 from panns_lite.miniset import prepare_miniset
 from panns_lite.paths import REPO_ROOT
 from panns_lite.pretraining import PRESET, REPLAY_STEPS, export_pretrained, replay
+from panns_lite.runtime import cpu_model
 from panns_lite.train import CHECKPOINT_NAME, preset, train, workspace
 
 PROVENANCE = "provenance.json"
@@ -37,16 +38,6 @@ def git_state() -> dict[str, object]:
                                                                                           "--untracked-files=no"))}
 
 
-def cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return "unknown"
-
-
 def run_training(fresh: bool) -> int:
     config = preset(PRESET)
     out = Path(config.out_dir)
@@ -57,7 +48,7 @@ def run_training(fresh: bool) -> int:
     log = out / PROVENANCE
     segments = json.loads(log.read_text()) if log.is_file() else []
     resume = (out / CHECKPOINT_NAME).is_file()
-    segment = {**git_state(), "cpu": cpu_name(), "cpus": os.cpu_count(), "threads": config.threads,
+    segment = {**git_state(), "cpu": cpu_model(), "cpus": os.cpu_count(), "threads": config.threads,
                "device": config.device, "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
                "load_average_at_start": [round(v, 2) for v in os.getloadavg()], "resumed": resume}
     log.write_text(json.dumps(segments + [segment], indent=1))

@@ -11,6 +11,7 @@ import panns_lite
 from panns_lite import pretraining as pretrained_module
 from panns_lite.__main__ import main
 from panns_lite.checkpoints import CheckpointError, load_checkpoint
+from panns_lite.recovery import file_digest
 from panns_lite.pretraining import (RECORD_NAME, WEIGHTS_NAME, export_pretrained, pretrained, pretrained_path,
                                    read_record, replay, resolve_checkpoint)
 from panns_lite.train import TrainConfig, plain, preset, train
@@ -39,7 +40,7 @@ def test_export_writes_float16_weights_and_a_record(finished_run, models):
     record = read_record(models)
     raw = torch.load(models / WEIGHTS_NAME, weights_only=True)["state_dict"]
     assert {v.dtype for v in raw.values() if v.is_floating_point()} == {torch.float16}
-    assert record["sha256"] == pretrained_module.file_sha256(models / WEIGHTS_NAME)
+    assert record["sha256"] == file_digest(models / WEIGHTS_NAME)
     assert record["bytes"] == (models / WEIGHTS_NAME).stat().st_size and record["iterations"] == 6
     assert [row["iteration"] for row in record["statistics"]] == [0, 3, 6]
     assert not any(k.endswith(("ap", "auc")) for row in record["statistics"] for k in row)  # scalars only
