@@ -24,7 +24,6 @@ import torch
 
 from common import environment, environment_line, write_results
 from panns_lite.augment import AugmentConfig, mix_targets, mixup_lambdas
-from panns_lite.datasets import Batch
 from panns_lite.miniset import prepare_miniset
 from panns_lite.models import FeaturesPath, count_parameters
 from panns_lite.runtime import configure_cpu

@@ -7,7 +7,9 @@ notebooks and tests call.
 from __future__ import annotations
 
 import argparse
+import errno
 import math
+import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -41,6 +43,17 @@ def bounded(kind: type, low: float | None = None, high: float | None = None, *, 
     return parse
 
 
+def device_option(text: str) -> str:
+    """An argparse ``type`` for ``--device``: a device this machine lacks is refused at parse time."""
+    from panns_lite.runtime import checked_device
+
+    try:
+        return checked_device(text)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
+
+
+device_option.__name__ = "device"
 POSITIVE_INT = bounded(int, 1)
 COUNT = bounded(int, 0)
 POSITIVE = bounded(float, 0, low_open=True)
@@ -125,7 +138,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     config = preset(args.preset, **overrides)
     if args.preset != "paper" and not (args.train_data or args.eval_data):
         prepare_miniset(workspace() / f"miniset-{args.preset}", args.preset)
-    result = train(config, resume=args.resume)
+    result = train(config, resume=args.resume, overwrite=args.overwrite)
     if result.model_path is not None:
         last = result.statistics[-1]
         natural = (f"; natural eval mAP {last['natural_mAP']:.4f} over {last['natural_classes']} classes"
@@ -173,6 +186,8 @@ def cmd_tag(args: argparse.Namespace) -> int:
     import json
     from dataclasses import asdict
 
+    import torch
+
     from panns_lite.audio import AudioReadError
     from panns_lite.inference import InvalidAudioError, Tagger
     from panns_lite.pretraining import resolve_checkpoint
@@ -180,7 +195,8 @@ def cmd_tag(args: argparse.Namespace) -> int:
 
     if args.sed is None and (args.threshold or args.median is not None):
         raise ValueError("--threshold and --median only apply with --sed")
-    tagger = Tagger(resolve_checkpoint(args.checkpoint), device=args.device, chunk_seconds=args.chunk_seconds)
+    device = ("cuda" if torch.cuda.is_available() else "cpu") if args.device == "auto" else args.device
+    tagger = Tagger(resolve_checkpoint(args.checkpoint), device=device, chunk_seconds=args.chunk_seconds)
     thresholds = parse_thresholds(args.threshold, tagger.labels)
     median = {} if args.median is None else {"median_seconds": args.median}
     reports, events, failures = [], {}, 0
@@ -211,12 +227,13 @@ def cmd_tag(args: argparse.Namespace) -> int:
         if not args.json:
             print(f"{sum(map(len, events.values()))} events from {len(events)} files -> {args.sed}")
     if args.json:
-        print(json.dumps(reports, indent=1))
+        print(json.dumps(reports, indent=1, allow_nan=False))  # strict JSON: a NaN would fail here, not in a reader
     return 1 if failures else 0
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="panns_lite", description="PANNs and E-PANNs, reproduced end to end.")
+    parser.add_argument("--debug", action="store_true", help="show the traceback of any failure (PANNS_LITE_DEBUG=1)")
     sub = parser.add_subparsers(dest="command", required=True)
 
     def add(name: str, func: Callable[[argparse.Namespace], int], help_: str) -> argparse.ArgumentParser:
@@ -235,7 +252,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = add("train", cmd_train, "Train a tagger with a preset (ci, laptop, pretrain, paper), optionally resuming.")
     p.add_argument("--preset", choices=["ci", "laptop", "pretrain", "paper"], default="ci")
-    p.add_argument("--resume", action="store_true", help="continue from <out>/checkpoint.pt")
+    again = p.add_mutually_exclusive_group()
+    again.add_argument("--resume", action="store_true", help="continue the run in --out from its checkpoint.pt")
+    again.add_argument("--overwrite", action="store_true",
+                       help="replace the run that --out holds (without it, a folder holding a run is refused)")
     p.add_argument("--train-data", help="packed HDF5 file (default: the preset's MiniSet)")
     p.add_argument("--eval-data", help="packed HDF5 file (default: the preset's MiniSet)")
     p.add_argument("--natural-eval-data", help="packed HDF5 file of whole recordings, scored beside --eval-data "
@@ -257,7 +277,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--new-head", type=POSITIVE_INT, help="replace the classifier by a fresh one with this many classes")
     p.add_argument("--freeze-base", action="store_true", help="train the classifier only")
     p.add_argument("--micro-batches", type=POSITIVE_INT, help="split each process's batch into this many passes")
-    p.add_argument("--device", choices=["auto", "cpu", "cuda"])
+    p.add_argument("--device", type=device_option, help="auto (CUDA when there is one), cpu, cuda, cuda:N")
     p.add_argument("--no-mixup", action="store_true")
     p.add_argument("--no-spec-augment", action="store_true")
     p.add_argument("--no-progress", action="store_true")
@@ -284,7 +304,7 @@ def build_parser() -> argparse.ArgumentParser:
                         "(mid or display name); repeatable")
     p.add_argument("--median", type=NON_NEGATIVE, help="median filter length for --sed, seconds (default 0.5)")
     p.add_argument("--chunk-seconds", type=POSITIVE, default=10.0, help="long inputs are analysed in chunks this long")
-    p.add_argument("--device", default="cpu", help="torch device for checkpoints (cpu, cuda …)")
+    p.add_argument("--device", type=device_option, default="cpu", help="torch device for checkpoints (cpu, auto, cuda, cuda:N)")
 
     p = add("export", cmd_export, "Export a checkpoint to ONNX or TorchScript (outputs checked in tests/test_export.py).")
     p.add_argument("checkpoint", type=Path,
@@ -307,15 +327,39 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def failure_message(err: BaseException) -> str | None:
+    """One line for an expected failure (bad input, a missing or damaged file, a full disk), or None
+    for anything else: a bug, which keeps its traceback."""
+    if isinstance(err, OSError) and err.errno == errno.ENOSPC:
+        where = f" ({err.filename})" if err.filename else ""
+        return f"the disk is full{where}; free some space or write elsewhere, then run the command again"
+    if isinstance(err, PermissionError):
+        return f"{err.filename or 'a file'}: permission denied; choose a path you can write, or fix its permissions"
+    if isinstance(err, (IsADirectoryError, NotADirectoryError)):
+        return f"{err.filename}: {err.strerror.lower()}; check the path"
+    if isinstance(err, (ValueError, FileNotFoundError, KeyError)):
+        return str(err).strip("'\"") if isinstance(err, KeyError) else str(err)
+    return None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command; an expected failure prints one line ``error: …`` and returns 2.
+
+    ``--debug`` (before the command) or ``PANNS_LITE_DEBUG=1`` lets every exception through with
+    its traceback."""
     try:
         args = build_parser().parse_args(argv)
     except SystemExit as exit_:  # argparse printed the usage and the error (status 2), or the help (0)
         return int(exit_.code or 0)
+    if args.debug or os.environ.get("PANNS_LITE_DEBUG", "") not in ("", "0"):
+        return args.func(args)
     try:
         return args.func(args)
-    except (ValueError, FileNotFoundError, KeyError) as err:
-        print(f"error: {err}", file=sys.stderr)
+    except Exception as err:
+        message = failure_message(err)
+        if message is None:
+            raise
+        print(f"error: {message.splitlines()[0] if message else type(err).__name__}", file=sys.stderr)
         return 2
 
 

@@ -19,8 +19,29 @@ CLIP_SECONDS = 10.0
 CLIP_SAMPLES = int(PANNS_SAMPLE_RATE * CLIP_SECONDS)  # 320,000 (panns_facts §5)
 
 
+MAX_ABS_AMPLITUDE = 1e3
+"""Decoded samples beyond ±1000 are refused: float files may exceed ±1 a little (headroom), but
+values this large are a broken encoder or raw data read as audio, and would pass silently
+through the log-mel front end as a wrong but finite answer."""
+
+
 class AudioReadError(ValueError):
     """A file that is missing, empty or cannot be decoded."""
+
+
+class InvalidAudioError(AudioReadError):
+    """Audio samples that cannot be analysed: NaN/inf or absurd values, no samples, non-float or ambiguous shape."""
+
+
+def check_samples(x: np.ndarray, name: str, rate: int, offset: int = 0) -> None:
+    """Raise :class:`InvalidAudioError` at the first NaN, infinite or out-of-range (|x| > 1000) sample
+    of mono block ``x``, which starts ``offset`` samples into ``name``, saying where it is."""
+    bad = ~np.isfinite(x) | (np.abs(x) > MAX_ABS_AMPLITUDE)
+    if bad.any():
+        i = int(bad.argmax())
+        at = offset + i
+        raise InvalidAudioError(f"{name}: sample {at} ({at / rate:.3f} s) is {x[i]:g}; audio must be finite and "
+                                f"within ±{MAX_ABS_AMPLITUDE:g} (repair or re-encode the file)")
 
 
 def to_mono(x: np.ndarray) -> np.ndarray:
@@ -53,7 +74,8 @@ def _resampler(orig_rate: int, new_rate: int):  # -> torchaudio.transforms.Resam
 def load_audio(path: str | Path, sample_rate: int = PANNS_SAMPLE_RATE) -> np.ndarray:
     """Decode any soundfile-readable file to mono float32 at ``sample_rate``.
 
-    Raises ``AudioReadError`` (naming the file) when it is missing, unreadable or has no samples.
+    Raises ``AudioReadError`` (naming the file) when it is missing, unreadable or has no samples,
+    and its subclass ``InvalidAudioError`` when a sample is NaN, infinite or beyond ±1000.
     """
     path = Path(path)
     if not path.is_file():
@@ -64,7 +86,9 @@ def load_audio(path: str | Path, sample_rate: int = PANNS_SAMPLE_RATE) -> np.nda
         raise AudioReadError(f"{path}: cannot decode ({err})") from None
     if x.size == 0:
         raise AudioReadError(f"{path}: the file has no samples")
-    return resample(to_mono(x), rate, sample_rate)
+    x = to_mono(x)
+    check_samples(x, str(path), rate)
+    return resample(x, rate, sample_rate)
 
 
 def fix_length(x: np.ndarray, length: int = CLIP_SAMPLES) -> np.ndarray:

@@ -181,9 +181,12 @@ _ROW = re.compile(r'^\s*([^,\s]+)\s*,\s*([0-9.]+)\s*,\s*([0-9.]+)\s*,\s*"([^"]*)
 def read_segments(path: str | Path) -> list[Segment]:
     """Read an AudioSet segment CSV (the three ``#`` header lines and blank lines are skipped).
 
-    A malformed row raises ``ValueError`` naming the file and line.
+    A malformed row raises ``ValueError`` naming the file and line; so does a YTID listed twice
+    (naming both lines): files are named after the YTID (``Y<YTID>.wav``), so the two rows would
+    pack the same audio twice, once under each row's labels, and both rows would count in
+    evaluation. AudioSet's own CSVs list each segment once.
     """
-    segments = []
+    segments, first_line = [], {}
     with open(path, encoding="utf-8") as fh:
         for number, raw in enumerate(fh, start=1):
             line = raw.rstrip("\r\n")
@@ -196,6 +199,10 @@ def read_segments(path: str | Path) -> list[Segment]:
             mids = tuple(x.strip() for x in labels.split(",") if x.strip())
             if not mids:
                 raise ValueError(f"{path}:{number}: segment {ytid} has no labels")
+            if ytid in first_line:
+                raise ValueError(f"{path}:{number}: segment {ytid} is listed twice (lines {first_line[ytid]} and "
+                                 f"{number}); remove one of the rows")
+            first_line[ytid] = number
             segments.append(Segment(ytid, float(start), float(end), mids, number))
     return segments
 

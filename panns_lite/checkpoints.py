@@ -37,6 +37,8 @@ FRONTEND_KEYS = (CONV_REAL, CONV_IMAG, MEL_W)
 FRONTEND_RTOL = 1e-4
 """Tolerance on stored front-end tensors, relative to their max (float32 round-off is ~1e-7)."""
 CNN14_BLOCKS = 6
+MAX_N_FFT = 1 << 16
+"""The largest STFT a checkpoint may declare (the released front ends use 256–1024)."""
 
 PathLike = str | os.PathLike[str]
 
@@ -93,7 +95,7 @@ def current_umask() -> int:
 
 def load_extra(path: PathLike) -> dict[str, Any]:
     """The ``extra`` fields stored by :func:`save_checkpoint` (empty for official/E-PANNs files)."""
-    payload = _read(path)
+    payload = read_payload(path)
     return dict(payload.get("extra", {})) if payload.get("format") == FORMAT else {}
 
 
@@ -109,35 +111,74 @@ def load_checkpoint(
     ``classes_num`` are optional expectations; any mismatch, an unknown layout, or a missing,
     unexpected or mis-shaped key raises :class:`CheckpointError` naming it.
     """
-    payload = _read(source) if isinstance(source, (str, os.PathLike)) else source
+    payload = read_payload(source) if isinstance(source, (str, os.PathLike)) else source
+    name = str(source) if isinstance(source, (str, os.PathLike)) else "checkpoint"
     if not isinstance(payload, Mapping):
-        raise CheckpointError(f"checkpoint must be a dict, got {type(payload).__name__}")
+        raise CheckpointError(f"{name}: a checkpoint must be a dict, got {type(payload).__name__}")
     if payload.get("format") == FORMAT:
-        model, state_dict = _build_own(payload)
+        model, state_dict = _build_own(payload, name)
     else:
         wrapped = payload.get("model")
-        model, state_dict = _build_cnn14(wrapped if isinstance(wrapped, Mapping) else payload, expected_sample_rate)
+        state_dict = wrapped if isinstance(wrapped, Mapping) else payload
+        _check_finite(state_dict, name)
+        model, state_dict = _build_cnn14(state_dict, expected_sample_rate)
     _check_expectations(model, expected_sample_rate, classes_num)
     _strict_load(model, state_dict)
     return model.eval()
 
 
-def _read(path: PathLike) -> Any:
+def _check_finite(state_dict: Mapping[str, Any], name: str) -> None:
+    """Refuse NaN or infinite weights, naming the first such tensor: they would load and predict NaN."""
+    for key, value in state_dict.items():
+        if isinstance(value, torch.Tensor) and value.is_floating_point() and not bool(torch.isfinite(value).all()):
+            raise CheckpointError(f"{name}: tensor {key!r} holds NaN or infinite values; the file is damaged, "
+                                  "restore it or train again")
+
+
+def read_payload(path: PathLike) -> Any:
+    """A checkpoint file's content, loaded safely (``weights_only``: no pickled code runs).
+
+    The one reader of checkpoint files (models, training checkpoints on resume, records): a folder,
+    an empty, truncated or poisoned file is one :class:`CheckpointError` naming it; a missing file
+    stays ``FileNotFoundError``."""
+    path = Path(path)
+    if path.is_dir():
+        raise CheckpointError(f"{path} is a folder; give the checkpoint file inside it (e.g. {path / 'model.pt'})")
+    if not path.exists():
+        raise FileNotFoundError(f"{path} does not exist; check the checkpoint path")
     try:
-        return torch.load(Path(path), map_location="cpu", weights_only=True)
-    except (pickle.UnpicklingError, RuntimeError, EOFError) as err:
-        raise CheckpointError(f"cannot read checkpoint {path}: {err}") from err
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except (pickle.UnpicklingError, RuntimeError, EOFError, ValueError, OSError) as err:
+        reason = "the file is empty" if path.stat().st_size == 0 else str(err).splitlines()[0]
+        raise CheckpointError(f"cannot read checkpoint {path}: {reason}; restore it or train again") from None
 
 
-def _build_own(payload: Mapping[str, Any]) -> tuple[AudioTagger, dict]:
+def _build_own(payload: Mapping[str, Any], name: str) -> tuple[AudioTagger, dict]:
+    """Our layout: the model its architecture record declares, after a dry build on the ``meta`` device.
+
+    The dry build allocates nothing, so a damaged or hostile record (widths of 10⁶, say) is refused
+    by comparing its shapes with the stored tensors before a real model is built."""
     if payload.get("version") != FORMAT_VERSION:
-        raise CheckpointError(f"unsupported {FORMAT} checkpoint version {payload.get('version')!r}")
-    arch = payload["architecture"]
-    if arch["name"] not in MODELS:
-        raise CheckpointError(f"unknown model class {arch['name']!r}; known: {sorted(MODELS)}")
-    kwargs = dict(arch["kwargs"])
-    kwargs["frontend"] = FrontEndConfig(**kwargs["frontend"])
-    return MODELS[arch["name"]](**kwargs), dict(payload["state_dict"])
+        raise CheckpointError(f"{name}: unsupported {FORMAT} checkpoint version {payload.get('version')!r}")
+    arch, state_dict = payload.get("architecture"), payload.get("state_dict")
+    if not isinstance(state_dict, Mapping):
+        raise CheckpointError(f"{name}: the checkpoint holds no state dict")
+    _check_finite(state_dict, name)
+    try:
+        cls = MODELS[arch["name"]]
+        kwargs = dict(arch["kwargs"])
+        kwargs["frontend"] = frontend = FrontEndConfig(**kwargs["frontend"])
+        if not (0 < frontend.n_fft <= MAX_N_FFT and 0 < frontend.n_mels <= frontend.n_fft // 2 + 1
+                and 0 < frontend.hop_length and 0 < frontend.sample_rate):
+            raise ValueError(f"front end {frontend} is out of range (n_fft ≤ {MAX_N_FFT}, n_mels ≤ n_fft/2+1)")
+        with torch.device("meta"):
+            skeleton = cls(**kwargs)
+    except (KeyError, TypeError, ValueError) as err:
+        known = f"; known models: {sorted(MODELS)}" if isinstance(err, KeyError) else ""
+        raise CheckpointError(f"{name}: malformed architecture record ({type(err).__name__}: {err}){known}; "
+                              "the file is damaged, restore it or train again") from None
+    _check_keys_and_shapes(skeleton, state_dict, name)
+    return cls(**kwargs), dict(state_dict)
 
 
 def _build_cnn14(state_dict: Mapping[str, Any], expected_sample_rate: int | None) -> tuple[Cnn14, dict]:
@@ -230,15 +271,21 @@ def _check_expectations(model: AudioTagger, expected_sample_rate: int | None, cl
         raise CheckpointError(f"checkpoint has {n_classes} classes, expected classes_num={classes_num}")
 
 
-def _strict_load(model: AudioTagger, state_dict: Mapping[str, torch.Tensor]) -> None:
+def _check_keys_and_shapes(model: AudioTagger, state_dict: Mapping[str, torch.Tensor], name: str) -> None:
     own = model.state_dict()
     missing = sorted(own.keys() - state_dict.keys())
     unexpected = sorted(state_dict.keys() - own.keys())
     if missing or unexpected:
-        raise CheckpointError(f"{type(model).__name__} keys do not match: missing {missing}, unexpected {unexpected}")
-    mismatched = [
-        f"{k} {tuple(v.shape)} vs model {tuple(own[k].shape)}" for k, v in state_dict.items() if v.shape != own[k].shape
-    ]
+        raise CheckpointError(f"{name}: {type(model).__name__} keys do not match: missing {missing}, "
+                              f"unexpected {unexpected}")
+    mismatched = [f"{k} {tuple(v.shape) if isinstance(v, torch.Tensor) else type(v).__name__} vs model "
+                  f"{tuple(own[k].shape)}" for k, v in state_dict.items()
+                  if not isinstance(v, torch.Tensor) or v.shape != own[k].shape]
     if mismatched:
-        raise CheckpointError(f"{type(model).__name__} shape mismatch: {mismatched}")
+        more = f" and {len(mismatched) - 3} more" if len(mismatched) > 3 else ""
+        raise CheckpointError(f"{name}: {type(model).__name__} shape mismatch: {mismatched[:3]}{more}")
+
+
+def _strict_load(model: AudioTagger, state_dict: Mapping[str, torch.Tensor]) -> None:
+    _check_keys_and_shapes(model, state_dict, "checkpoint")
     model.load_state_dict(state_dict, strict=True)

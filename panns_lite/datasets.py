@@ -60,6 +60,7 @@ class ClipDataset(ABC):
         self.targets = targets
         self.names = names
         self.sample_rate = sample_rate
+        self.source = source
 
     def __len__(self) -> int:
         return len(self.names)
@@ -73,6 +74,15 @@ class ClipDataset(ABC):
         """Inputs (B, …) float32 and targets (B, C) float32 tensors plus names, in the order asked."""
         rows, targets, names = self._read(indices)
         return torch.from_numpy(rows), torch.from_numpy(targets), names
+
+    def check_sample_rate(self, rate: int, user: str) -> None:
+        """Refuse ``user`` (a model, a front end) that expects ``rate`` Hz audio when this data is at
+        another rate: a 32 kHz front end on 16 kHz samples computes a log-mel of audio played twice
+        as fast, a wrong answer without any error."""
+        if rate != self.sample_rate:
+            raise ValueError(f"{self.source} holds {self.sample_rate} Hz audio but {user} expects {rate} Hz; "
+                             f"pack the audio again at {rate} Hz (packing resamples) or use a {self.sample_rate} Hz "
+                             "model")
 
     def fingerprint(self) -> str:
         """Digest of the names, targets and sample rate: what a :class:`LogMelCache` is checked against.

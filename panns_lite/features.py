@@ -52,18 +52,19 @@ def slaney_mel_matrix(sample_rate: int, n_fft: int, n_mels: int, f_min: float, f
     previous = torch.get_default_dtype()
     torch.set_default_dtype(torch.float64)
     try:
-        mel_fb = torchaudio.functional.melscale_fbanks(
-            n_freqs=n_fft // 2 + 1,
-            f_min=f_min,
-            f_max=f_max,
-            n_mels=n_mels,
-            sample_rate=sample_rate,
-            norm="slaney",
-            mel_scale="slaney",
-        )
+        with torch.device("cpu"):  # on CPU even under a ``meta`` default device (the checkpoint loader's dry build)
+            mel_fb = torchaudio.functional.melscale_fbanks(
+                n_freqs=n_fft // 2 + 1,
+                f_min=f_min,
+                f_max=f_max,
+                n_mels=n_mels,
+                sample_rate=sample_rate,
+                norm="slaney",
+                mel_scale="slaney",
+            )
     finally:
         torch.set_default_dtype(previous)
-    return mel_fb.to(torch.float32).to(previous)
+    return mel_fb.to(torch.float32).to(dtype=previous, device=torch.get_default_device())
 
 
 class LogMel(nn.Module):

@@ -36,7 +36,7 @@ Edge cases:
 * **silence** is valid audio: an all-zero input is a −100 dB log-mel (the ``amin`` floor, §1) and the
   result is whatever the model says about it (a trained AudioSet model ranks "Silence" first);
 * **unusable input** raises, never returns garbage: :class:`~panns_lite.audio.AudioReadError` for a
-  missing, empty or undecodable file, :class:`InvalidAudioError` for NaN/inf samples, an empty array,
+  missing, empty or undecodable file, :class:`~panns_lite.audio.InvalidAudioError` for NaN/inf samples or samples beyond ±1000, an empty array,
   a non-float array or an ambiguous shape. Both are ``ValueError`` s with a one-line message naming
   the input.
 """
@@ -54,7 +54,7 @@ import numpy as np
 import soundfile as sf
 import torch
 
-from panns_lite.audio import AudioReadError, resample, to_mono
+from panns_lite.audio import AudioReadError, InvalidAudioError, check_samples, resample, to_mono
 from panns_lite.audioset import NUM_CLASSES, ClassLabels, load_class_labels
 from panns_lite.checkpoints import load_checkpoint
 from panns_lite.models import AudioTagger
@@ -66,10 +66,6 @@ MIN_TAIL_SECONDS = 1.0
 """A final remainder shorter than this is analysed together with the chunk before it."""
 
 AudioInput = str | os.PathLike[str] | np.ndarray | torch.Tensor
-
-
-class InvalidAudioError(ValueError):
-    """Audio samples that cannot be analysed: NaN/inf values, no samples, non-float or ambiguous shape."""
 
 
 class Tag(NamedTuple):
@@ -322,13 +318,10 @@ def _array_blocks(x: np.ndarray, block: int) -> Iterator[np.ndarray]:
 
 
 def _checked(blocks: Iterable[np.ndarray], rate: int, name: str) -> Iterator[np.ndarray]:
-    """Pass blocks through, raising on the first non-finite sample or when there were none."""
+    """Pass blocks through, raising on the first non-finite or absurd sample or when there were none."""
     seen = 0
     for x in blocks:
-        bad = ~np.isfinite(x)
-        if bad.any():
-            i = seen + int(bad.argmax())
-            raise InvalidAudioError(f"{name}: sample {i} ({i / rate:.3f} s) is {x[i - seen]}; audio must be finite")
+        check_samples(x, name, rate, seen)
         seen += len(x)
         yield x
     if seen == 0:  # a file whose header announces samples that cannot be read

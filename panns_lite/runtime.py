@@ -47,6 +47,25 @@ def configure_cpu(threads: int | None = None) -> None:
     keep_freed_memory()
 
 
+def available_devices() -> list[str]:
+    """The torch devices this machine has, by the names ``--device`` accepts."""
+    devices = ["cpu"]
+    if torch.cuda.is_available():
+        devices += ["cuda", *(f"cuda:{i}" for i in range(torch.cuda.device_count()))]
+    if torch.backends.mps.is_available():
+        devices.append("mps")
+    return devices
+
+
+def checked_device(name: str) -> str:
+    """``name`` if this machine has that device (``auto`` picks CUDA when there is one), else a
+    ValueError listing the devices it has: asked for ``cuda`` on a CPU machine, torch would fail
+    deep inside the first ``.to()`` with a message about drivers."""
+    if name == "auto" or name in available_devices():
+        return name
+    raise ValueError(f"device {name!r} is not available here (this machine has: {', '.join(available_devices())})")
+
+
 def interleaved_medians(candidates: Mapping[K, Callable[[], object]], repeats: int) -> dict[K, float]:
     """Median seconds per candidate: one warm-up each, then ``repeats`` rounds alternating the order.
 

@@ -24,6 +24,7 @@ On CPU the frozen front end runs once per clip (``LogMelCache``): SpecAugment an
 from __future__ import annotations
 
 import copy
+import fcntl
 import hashlib
 import json
 import math
@@ -32,7 +33,7 @@ import time
 from collections import deque
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import nullcontext
+from contextlib import contextmanager, nullcontext
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -45,7 +46,8 @@ from torch.nn.parallel import DistributedDataParallel
 from tqdm import tqdm
 
 from panns_lite.augment import AugmentConfig, mix_targets, mixup_lambdas
-from panns_lite.checkpoints import atomic_write, load_checkpoint, load_extra, save_checkpoint
+from panns_lite.checkpoints import (CheckpointError, atomic_write, load_checkpoint, load_extra, read_payload,
+                                    save_checkpoint)
 from panns_lite.datasets import Batch, ClipDataset, LogMelCache, PackedDataset, frontend_signature
 from panns_lite.metrics import evaluate
 from panns_lite.models import MODELS, AudioTagger, FeaturesPath, scaled_widths
@@ -53,6 +55,9 @@ from panns_lite.runtime import configure_cpu
 from panns_lite.sampling import eval_batches, make_sampler
 
 CHECKPOINT_NAME = "checkpoint.pt"
+RUN_FILES = (CHECKPOINT_NAME, "statistics.json", "statistics.csv", "model.pt")
+"""What a run writes in its folder: their presence means the folder holds a run."""
+LOCK_NAME = ".train.lock"
 LR_SCHEDULES = ("constant", "cosine")
 
 
@@ -252,6 +257,8 @@ def training_source(dataset: PackedDataset, model: AudioTagger, config: TrainCon
     the dtype, so every run on the same data shares it and changed data gets a new one; under
     ``torchrun`` rank 0 builds it and the others then open it.
     """
+    source = f"the model ({config.init_checkpoint})" if config.init_checkpoint else "the model"
+    dataset.check_sample_rate(model.logmel.config.sample_rate, source)
     if not config.cache_logmel:
         return dataset
     dtype = torch.float16 if config.cache_dtype == "float16" else torch.float32
@@ -414,7 +421,8 @@ class TrainResult:
     """The loss of every step from iteration 0, across resumes: what a replay compares bit for bit."""
 
 
-def train(config: TrainConfig, resume: bool = False, stop_at: int | None = None) -> TrainResult:
+def train(config: TrainConfig, resume: bool = False, stop_at: int | None = None,
+          overwrite: bool = False) -> TrainResult:
     """Train (or resume) a run and return its statistics; only rank 0 writes files.
 
     ``stop_at`` ends the call after that many iterations, with a checkpoint, as an interruption
@@ -426,14 +434,62 @@ def train(config: TrainConfig, resume: bool = False, stop_at: int | None = None)
     statistics; atomic), ``statistics.json`` (one entry per evaluation, with per-class AP and AUC, and
     the same keys prefixed ``natural_`` for the natural split when given), ``statistics.csv`` (the
     scalar columns) and, at the end, ``model.pt`` (our checkpoint format).
+
+    A folder that already holds a run is refused unless ``resume`` (continue it) or ``overwrite``
+    (replace its files) is asked for, and the folder is locked while the run trains, so a second
+    process pointed at it stops at once instead of writing over the first one's checkpoints
+    (:func:`claimed_run_folder`).
     """
     started = time.perf_counter()
     dist_ = setup_distributed(config.device)
+    with claimed_run_folder(Path(config.out_dir), resume, overwrite, dist_.is_main):
+        return training_loop(config, dist_, started, resume, stop_at)
+
+
+@contextmanager
+def claimed_run_folder(out: Path, resume: bool, overwrite: bool, is_main: bool = True) -> Iterator[None]:
+    """Hold an exclusive lock on run folder ``out`` and check that this run may write there.
+
+    The lock is ``fcntl.flock`` on ``out/.train.lock``: the operating system releases it when the
+    process ends, however it ends (SIGKILL included), so a crashed run never leaves the folder
+    locked. Only rank 0 of a ``torchrun`` group writes files, so only it takes the lock.
+    """
+    if not is_main:
+        yield
+        return
+    if resume and overwrite:
+        raise ValueError(f"{out}: resume and overwrite exclude each other; choose one")
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"{out} is a file, not a run folder; give --out a folder path")
+    out.mkdir(parents=True, exist_ok=True)
+    lock_path = out / LOCK_NAME
+    with open(lock_path, "a+") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            lock.seek(0)
+            holder = lock.read().strip() or "unknown"
+            raise ValueError(f"{out} is in use by another training process (pid {holder}); wait for it to end "
+                             "or choose another --out") from None
+        lock.truncate(0)
+        lock.write(f"{os.getpid()}\n")
+        lock.flush()
+        existing = [name for name in RUN_FILES if (out / name).exists()]
+        if existing and not resume:
+            if not overwrite:
+                raise ValueError(f"{out} holds a run ({', '.join(existing)}); pass --resume to continue it, "
+                                 "--overwrite to replace it, or choose another --out")
+            for name in existing:
+                (out / name).unlink()
+        yield
+
+
+def training_loop(config: TrainConfig, dist_: Distributed, started: float, resume: bool,
+                  stop_at: int | None) -> TrainResult:
+    """The body of :func:`train`, run while the folder is claimed."""
     if dist_.device.type == "cpu":
         configure_cpu(config.threads)
     out = Path(config.out_dir)
-    if dist_.is_main:
-        out.mkdir(parents=True, exist_ok=True)
 
     # data, model, optimizer, sampler
     sets = data_sets(config)
@@ -550,7 +606,8 @@ def trained(config: TrainConfig) -> Path:
             return model_path
         raise ValueError(f"{out} holds a run with another recipe (other {', '.join(differ)}); choose another "
                          "out_dir or delete it")
-    return train(config, resume=(out / CHECKPOINT_NAME).is_file()).model_path
+    resume = (out / CHECKPOINT_NAME).is_file()  # statistics left without a checkpoint hold nothing to resume
+    return train(config, resume=resume, overwrite=not resume).model_path
 
 
 # ---------------------------------------------------------------------------------------- files
@@ -634,8 +691,11 @@ def restore(path: Path, config: TrainConfig, data: dict[str, str], model: AudioT
     """Load a training checkpoint into the live objects; refuse one written with another recipe or data."""
     if not path.is_file():
         raise FileNotFoundError(f"cannot resume: {path} does not exist")
-    payload = torch.load(path, map_location="cpu", weights_only=True)
-    extra = payload["extra"]
+    payload = read_payload(path)
+    extra = payload.get("extra") if isinstance(payload, dict) else None
+    if not isinstance(extra, dict) or "optimizer" not in extra:
+        raise CheckpointError(f"cannot resume: {path} is not a training checkpoint (no optimizer state); "
+                              "start again with --overwrite")
     resumable = RESUMABLE_CHANGES - ({"iterations"} if config.lr_schedule != "constant" else set())
     differ = recipe_changes(extra, config, data, resumable)
     if differ:

@@ -53,7 +53,7 @@ def run_training(fresh: bool) -> int:
                "load_average_at_start": [round(v, 2) for v in os.getloadavg()], "resumed": resume}
     log.write_text(json.dumps(segments + [segment], indent=1))
     started = time.perf_counter()
-    result = train(config, resume=resume)
+    result = train(config, resume=resume, overwrite=not resume)  # a run killed before its first checkpoint
     segment.update(end_iteration=result.iteration, segment_seconds=round(time.perf_counter() - started, 1),
                    load_average_at_end=[round(v, 2) for v in os.getloadavg()])
     log.write_text(json.dumps(segments + [segment], indent=1))

@@ -244,3 +244,65 @@ def test_saved_files_get_the_umask_permissions_not_owner_only(tmp_path) -> None:
     finally:
         os.umask(previous)
     assert not list(tmp_path.glob(".*.tmp"))
+
+
+def test_non_finite_weights_are_refused_at_load_naming_the_tensor(tmp_path: Path) -> None:
+    model = Cnn14(classes_num=3, widths=NARROW)
+    with torch.no_grad():
+        model.conv_block4.conv2.weight[0, 0, 1, 1] = float("nan")
+    path = save_checkpoint(model, tmp_path / "model.pt")
+    with pytest.raises(CheckpointError, match=r"model.pt: tensor 'conv_block4.conv2.weight' holds NaN"):
+        load_checkpoint(path)
+    official = official_layout(Cnn14(widths=NARROW))
+    official["fc1.bias"][3] = float("inf")
+    with pytest.raises(CheckpointError, match=r"tensor 'fc1.bias' holds NaN or infinite"):
+        load_checkpoint(official)
+
+
+def test_declared_widths_are_checked_against_the_tensors_before_a_model_is_built(tmp_path: Path,
+                                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    path = save_checkpoint(Cnn14(classes_num=3, widths=NARROW), tmp_path / "model.pt")
+    payload = torch.load(path, weights_only=True)
+    payload["architecture"]["kwargs"]["widths"] = [10**6] * 12  # a real build would need terabytes
+    built, build = [], Cnn14.__init__
+
+    def recording_build(self, *args, **kwargs):
+        built.append(torch.get_default_device())
+        build(self, *args, **kwargs)
+
+    monkeypatch.setattr(Cnn14, "__init__", recording_build)
+    with pytest.raises(CheckpointError, match=r"shape mismatch: \['fc1.weight \(2048, 256\) vs model "
+                                              r"\(2048, 1000000\)', .*\] and 58 more$"):
+        load_checkpoint(payload)
+    assert built == [torch.device("meta")]  # only the dry build ran
+
+
+@pytest.mark.parametrize("damage, message", [
+    (lambda p: p["architecture"].update(name="Cnn99"), r"malformed architecture record \(KeyError: 'Cnn99'\)"),
+    (lambda p: p["architecture"]["kwargs"].update(depth=3), r"malformed architecture record \(TypeError"),
+    (lambda p: p["architecture"]["kwargs"]["frontend"].update(n_fft=10**9), "front end .* is out of range"),
+    (lambda p: p.update(state_dict=[1, 2]), "holds no state dict"),
+    (lambda p: p.pop("architecture"), r"malformed architecture record \(TypeError"),
+])
+def test_a_damaged_architecture_record_is_one_checkpoint_error(damage, message, tmp_path: Path) -> None:
+    path = save_checkpoint(Cnn14(classes_num=3, widths=NARROW), tmp_path / "model.pt")
+    payload = torch.load(path, weights_only=True)
+    damage(payload)
+    with pytest.raises(CheckpointError, match=message):
+        load_checkpoint(payload)
+
+
+def test_a_folder_an_empty_or_a_truncated_file_is_one_checkpoint_error_naming_it(tmp_path: Path) -> None:
+    with pytest.raises(CheckpointError, match=rf"{tmp_path} is a folder; give the checkpoint file inside it"):
+        load_checkpoint(tmp_path)
+    empty = tmp_path / "empty.pt"
+    empty.touch()
+    with pytest.raises(CheckpointError, match=r"cannot read checkpoint .*empty.pt: the file is empty"):
+        load_checkpoint(empty)
+    whole = save_checkpoint(Cnn14(classes_num=3, widths=NARROW), tmp_path / "model.pt").read_bytes()
+    truncated = tmp_path / "truncated.pt"
+    truncated.write_bytes(whole[: len(whole) // 2])
+    with pytest.raises(CheckpointError, match=r"cannot read checkpoint .*truncated.pt: .*restore it or train again"):
+        load_checkpoint(truncated)
+    with pytest.raises(FileNotFoundError, match="missing.pt does not exist"):
+        load_checkpoint(tmp_path / "missing.pt")

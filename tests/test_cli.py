@@ -67,3 +67,50 @@ def test_an_output_that_would_overwrite_an_input_or_cannot_be_written_is_refused
         assert message in err and len(err.strip().splitlines()) == 1, (argv, err)
     assert model.read_bytes() == before and csv.read_text().startswith("# YTID")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["audio", "eval_segments.csv", "model.pt"]
+
+
+def test_a_device_this_machine_lacks_is_refused_at_parse_time_listing_what_it_has(capsys, monkeypatch):
+    import torch
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    for argv in (TAG + ["--device", "cuda"], TRAIN + ["--device", "cuda:1"], TAG + ["--device", "tpu"]):
+        with pytest.raises(SystemExit) as exit_:
+            build_parser().parse_args(argv)
+        assert exit_.value.code == 2
+        assert "is not available here (this machine has: cpu" in capsys.readouterr().err
+    assert build_parser().parse_args(TRAIN + ["--device", "auto"]).device == "auto"
+
+
+def failing_command(error: BaseException):
+    def run(args):
+        raise error
+    return run
+
+
+@pytest.mark.parametrize("error, message", [
+    (OSError(28, "No space left on device", "/data/out.h5"), "error: the disk is full (/data/out.h5); free some space"),
+    (PermissionError(13, "Permission denied", "/root/x.pt"), "error: /root/x.pt: permission denied"),
+    (IsADirectoryError(21, "Is a directory", "runs"), "error: runs: is a directory; check the path"),
+    (ValueError("clip.wav: NaN samples; fix the file"), "error: clip.wav: NaN samples; fix the file"),
+])
+def test_expected_failures_are_one_line_and_exit_2_and_debug_shows_the_traceback(error, message, capsys,
+                                                                                 monkeypatch):
+    from panns_lite import __main__ as cli
+
+    monkeypatch.setattr(cli, "cmd_export", failing_command(error))
+    assert cli.main(["export", "model.pt", "--out", "model.onnx"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(message) and err.count("\n") == 1
+    with pytest.raises(type(error)):
+        cli.main(["--debug", "export", "model.pt", "--out", "model.onnx"])
+    monkeypatch.setenv("PANNS_LITE_DEBUG", "1")
+    with pytest.raises(type(error)):
+        cli.main(["export", "model.pt", "--out", "model.onnx"])
+
+
+def test_an_unexpected_exception_keeps_its_traceback(monkeypatch):
+    from panns_lite import __main__ as cli
+
+    monkeypatch.setattr(cli, "cmd_export", failing_command(ZeroDivisionError("a bug")))
+    with pytest.raises(ZeroDivisionError):
+        cli.main(["export", "model.pt", "--out", "model.onnx"])

@@ -351,3 +351,17 @@ def test_cli_rejects_bad_options(checkpoint, audio_files, tmp_path, capsys):
     assert main(argv) == 2
     assert "'Nope'" in capsys.readouterr().err
     assert main(["tag", str(audio_files[0]), "--checkpoint", str(tmp_path / "none.pt")]) == 2
+
+
+def test_absurd_amplitudes_are_rejected_in_arrays_and_files(tagger, tmp_path):
+    x = signal(2 * SR)
+    x[8000] = -2e3  # beyond ±1000: raw data read as audio, or a broken encoder
+    with pytest.raises(InvalidAudioError, match=r"input array: sample 8000 \(0\.250 s\) is -2000; audio must be "
+                                                r"finite and within ±1000"):
+        tagger.tag(x)
+    path = tmp_path / "loud.wav"
+    sf.write(path, x, SR, subtype="FLOAT")
+    with pytest.raises(InvalidAudioError, match=rf"{path.name}: sample 8000"):
+        tagger.tag(path)
+    x[8000] = 1.5  # float files may exceed ±1 a little: that is still audio
+    assert all(np.isfinite(tag.probability) for tag in tagger.tag(x))

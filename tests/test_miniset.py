@@ -4,7 +4,7 @@ import csv
 import hashlib
 import json
 import shutil
-from collections import Counter, defaultdict
+from collections import defaultdict
 from dataclasses import replace
 from pathlib import Path
 

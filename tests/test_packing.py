@@ -301,3 +301,21 @@ def test_resume_false_starts_over(corpus: dict, tmp_path: Path, monkeypatch: pyt
     assert report.resumed_rows == 0 and "resume=False" in report.discarded_partial
     assert len(decoder.stems) == 7  # every row with a file, the missing one is never decoded
     assert_same_contents(out, corpus["reference"])
+
+
+def test_files_with_nan_inf_or_absurd_samples_are_skipped_and_listed_like_corrupt_ones(tmp_path: Path) -> None:
+    audio = tmp_path / "audio"
+    audio.mkdir()
+    rows = [("goodclip__1", (SPEECH,)), ("nansample_2", (DOG,)), ("infsample_3", (DOG,)), ("hugesampl_4", (MUSIC,))]
+    for (ytid, _), bad in zip(rows, (None, np.nan, -np.inf, 5e3)):
+        x = noise(1.0, 5)
+        if bad is not None:
+            x[SR // 2] = bad
+        sf.write(audio / f"Y{ytid}.wav", x, SR, subtype="FLOAT")
+    report = pack(write_csv(tmp_path / "segments.csv", rows), audio, tmp_path / "out.h5")
+    assert report.packed == 1
+    assert [name for name, _ in report.skipped] == ["Ynansample_2.wav", "Yinfsample_3.wav", "Yhugesampl_4.wav"]
+    for (name, reason), value in zip(report.skipped, ("nan", "-inf", "5000")):
+        assert reason.startswith(f"{audio / name}: sample 16000 (0.500 s) is {value}; audio must be finite")
+    with h5py.File(tmp_path / "out.h5", "r") as h5:
+        assert [n.decode() for n in h5["audio_name"][:]] == ["Ygoodclip__1.wav"]

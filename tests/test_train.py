@@ -359,3 +359,75 @@ def test_presets_and_bad_config():
         preset("huge")
     with pytest.raises(ValueError, match="unknown model"):
         replace(ci, model="ResNet1000")
+
+
+def test_a_folder_holding_a_run_is_refused_unless_resume_or_overwrite(tiny_packed, tmp_path):
+    first = train(config(tiny_packed, tmp_path, iterations=2, eval_every=2))
+    before = (tmp_path / CHECKPOINT_NAME).read_bytes()
+    with pytest.raises(ValueError, match="holds a run .*--resume.*--overwrite"):
+        train(config(tiny_packed, tmp_path, iterations=2, eval_every=2, seed=1))
+    assert (tmp_path / CHECKPOINT_NAME).read_bytes() == before  # nothing of the first run was touched
+    again = train(config(tiny_packed, tmp_path, iterations=2, eval_every=2, seed=1), overwrite=True)
+    assert again.step_losses != first.step_losses
+    assert load_extra(tmp_path / "model.pt")["config"]["seed"] == 1
+    with pytest.raises(ValueError, match="exclude each other"):
+        train(config(tiny_packed, tmp_path, iterations=2), resume=True, overwrite=True)
+
+
+def test_the_cli_refuses_a_folder_holding_a_run(tiny_packed, tmp_path):
+    train(config(tiny_packed, tmp_path, iterations=1, eval_every=1))
+    done = subprocess.run(cli(tiny_packed, tmp_path, "--iterations", "1"), capture_output=True, text=True)
+    assert done.returncode == 2
+    assert done.stderr.count("\n") == 1 and "holds a run" in done.stderr and "--overwrite" in done.stderr
+    done = subprocess.run(cli(tiny_packed, tmp_path, "--resume", "--overwrite"), capture_output=True, text=True)
+    assert done.returncode == 2 and "not allowed with argument" in done.stderr
+
+
+def test_a_second_process_on_a_locked_run_folder_fails_at_once_and_the_lock_dies_with_its_holder(tiny_packed,
+                                                                                                  tmp_path):
+    holder = subprocess.Popen([sys.executable, "-c", (
+        "import sys, time\nfrom pathlib import Path\nfrom panns_lite.train import claimed_run_folder\n"
+        f"with claimed_run_folder(Path({str(tmp_path)!r}), False, False):\n"
+        "    print('locked', flush=True)\n    time.sleep(600)\n")], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "locked"
+        done = subprocess.run(cli(tiny_packed, tmp_path, "--iterations", "1"), capture_output=True, text=True,
+                              timeout=300)  # a process that waited for the lock would time out here
+        assert done.returncode == 2
+        assert f"in use by another training process (pid {holder.pid})" in done.stderr
+        assert not (tmp_path / CHECKPOINT_NAME).exists()
+    finally:
+        holder.send_signal(signal.SIGKILL)
+        holder.wait()
+    result = train(config(tiny_packed, tmp_path, iterations=1, eval_every=1))  # SIGKILL released the lock
+    assert result.model_path is not None
+
+
+def test_resuming_from_a_truncated_or_foreign_checkpoint_is_one_line_exit_2(tiny_packed, tmp_path):
+    train(config(tiny_packed, tmp_path, iterations=2, eval_every=2))
+    checkpoint = tmp_path / CHECKPOINT_NAME
+    whole = checkpoint.read_bytes()
+    checkpoint.write_bytes(whole[: len(whole) // 3])
+    done = subprocess.run(cli(tiny_packed, tmp_path, "--iterations", "4", "--resume"), capture_output=True, text=True)
+    assert done.returncode == 2 and done.stderr.count("\n") == 1
+    assert f"cannot read checkpoint {checkpoint}" in done.stderr
+    shutil.copy(tmp_path / "model.pt", checkpoint)  # a model file is not a training checkpoint
+    done = subprocess.run(cli(tiny_packed, tmp_path, "--iterations", "4", "--resume"), capture_output=True, text=True)
+    assert done.returncode == 2 and "is not a training checkpoint" in done.stderr
+
+
+def test_data_and_model_at_different_sample_rates_are_refused(tiny_packed, tmp_path):
+    import h5py
+
+    from panns_lite.checkpoints import save_checkpoint
+    from panns_lite.features import PANNS_16K
+
+    relabelled = tmp_path / "train16k.h5"
+    shutil.copy(tiny_packed["train"], relabelled)
+    with h5py.File(relabelled, "r+") as h5:
+        h5.attrs["sample_rate"] = np.int32(16000)
+    with pytest.raises(ValueError, match=r"train16k.h5 holds 16000 Hz audio but the model expects 32000 Hz; pack"):
+        train(config({**tiny_packed, "train": relabelled}, tmp_path / "a", iterations=1))
+    narrow16k = save_checkpoint(Cnn14(widths=scaled_widths(1 / 16), frontend=PANNS_16K), tmp_path / "16k.pt")
+    with pytest.raises(ValueError, match=rf"holds 32000 Hz audio but the model \({narrow16k}\) expects 16000 Hz"):
+        train(config(tiny_packed, tmp_path / "b", iterations=1, init_checkpoint=str(narrow16k)))
