@@ -36,7 +36,7 @@ from tqdm import tqdm
 
 from panns_lite.audio import PANNS_SAMPLE_RATE, fix_length, int16_to_float, load_audio
 from panns_lite.audioset import ClassLabels, load_class_labels
-from panns_lite.packing import UnknownLabels, _make_plan, packed_info
+from panns_lite.packing import DIGEST_ATTR, UnknownLabels, _make_plan, packed_info
 
 Indices = Sequence[int] | np.ndarray | torch.Tensor
 Batch = tuple[torch.Tensor, torch.Tensor, list[str]]
@@ -94,6 +94,14 @@ class ClipDataset(ABC):
         digest.update(np.packbits(self.targets).tobytes() + str(self.targets.shape).encode())
         return digest.hexdigest()
 
+    def content_key(self) -> str:
+        """What identifies the audio itself, for the keys of log-mel caches (:class:`LogMelCache`).
+
+        :meth:`fingerprint` sees names and targets only: audio changed under the same names would
+        reuse a cache of the old audio. By default the key is the fingerprint; datasets that can
+        identify their audio cheaply say more."""
+        return self.fingerprint()
+
     def _read(self, indices: Indices) -> tuple[np.ndarray, np.ndarray, list[str]]:
         index = self._checked(indices)
         unique, where = np.unique(index, return_inverse=True)
@@ -133,8 +141,18 @@ class PackedDataset(ClipDataset):
         except OSError as err:
             raise ValueError(f"{self.path}: not a readable HDF5 file ({err})") from None
         super().__init__(targets, info["names"], info["sample_rate"], str(self.path))
+        self.waveform_sha256: str | None = info[DIGEST_ATTR]
         self._h5: h5py.File | None = None
         self._pid: int | None = None
+
+    def content_key(self) -> str:
+        """The waveforms' sha256 that :func:`~panns_lite.packing.pack` stored in the file; for files
+        without it (packed by PANNs' own code) the file's size and modification time, which change
+        whenever its audio is rewritten."""
+        if self.waveform_sha256:
+            return f"sha256:{self.waveform_sha256}"
+        stat = self.path.stat()
+        return f"stat:{stat.st_size}:{stat.st_mtime_ns}"
 
     def _rows(self, sorted_unique: np.ndarray) -> np.ndarray:
         return int16_to_float(self._file()["waveform"][sorted_unique])
@@ -196,11 +214,12 @@ class LogMelCache(ClipDataset):
     the largest rounding seen while building is kept in ``rounding_error_db``.
 
     A file cache (``path``) is a ``.npy`` read through a memmap, so it needs no RAM for all clips,
-    plus ``<path>.json`` recording what it was built from (front end, dataset fingerprint, dtype).
+    plus ``<path>.json`` recording what it was built from (front end, dataset fingerprint, the
+    audio's content key, dtype).
     The ``.json`` is written last, so a file without it is an interrupted build and is rebuilt.
     """
 
-    FORMAT = 1
+    FORMAT = 2  # 2: the record holds the audio's content key
 
     def __init__(self, store: np.ndarray, dataset: ClipDataset, rounding_error_db: float,
                  path: Path | None = None) -> None:
@@ -225,7 +244,8 @@ class LogMelCache(ClipDataset):
         if batch_size < 1:
             raise ValueError(f"batch_size must be ≥ 1, got {batch_size}")
         record = {"format": cls.FORMAT, "frontend": frontend_signature(frontend),
-                  "dataset": dataset.fingerprint(), "clips": len(dataset), "dtype": str(dtype)}
+                  "dataset": dataset.fingerprint(), "content": dataset.content_key(), "clips": len(dataset),
+                  "dtype": str(dtype)}
         if path is not None and _meta_path(Path(path)).is_file():
             return cls._open(Path(path), record, dataset)
         store, error = None, 0.0

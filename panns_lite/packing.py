@@ -3,7 +3,9 @@
 The layout is PANNs' own (panns_facts §5), so files are interchangeable with the original code:
 datasets ``audio_name`` (``S20``, ``b"Y<YTID>.wav"`` as PANNs' ``read_metadata`` names them, whatever
 extension the file we actually decoded had), ``waveform`` (N, 320000) int16 and ``target``
-(N, 527) bool, plus the attribute ``sample_rate`` = 32000 (int32). Each clip goes through
+(N, 527) bool, plus the attribute ``sample_rate`` = 32000 (int32). We add the attribute
+``waveform_sha256``, the digest of the waveforms, computed once when the file is complete: the
+log-mel caches are keyed by it, so changed audio never reuses a cache built from the old audio. Each clip goes through
 :func:`panns_lite.audio.load_audio` (mono, 32 kHz), :func:`fix_length` (zero-pad at the end or
 truncate to 10 s) and :func:`float_to_int16`.
 
@@ -50,6 +52,7 @@ FLUSH_EVERY = 64
 NAME_DTYPE = "S20"  # PANNs' audio_name dtype (panns_facts §5)
 NAME_BYTES = np.dtype(NAME_DTYPE).itemsize
 PROGRESS = "_pack"  # group of the partial file holding the resume bookkeeping
+DIGEST_ATTR = "waveform_sha256"  # attribute: sha256 of the waveforms, the key of every log-mel cache
 
 UnknownLabels = Literal["error", "skip"]
 
@@ -119,7 +122,8 @@ def pack(
 
 
 def packed_info(path: str | os.PathLike[str]) -> dict[str, Any]:
-    """``n``, ``sample_rate``, ``classes`` and ``names`` of a complete packed file (ours or PANNs').
+    """``n``, ``sample_rate``, ``classes``, ``names`` and ``waveform_sha256`` (None in files packed by
+    PANNs' own code) of a complete packed file (ours or PANNs').
 
     Raises ``ValueError`` naming the file when it lacks the PANNs datasets, their row counts
     disagree, or it is an unfinished partial file.
@@ -133,8 +137,10 @@ def packed_info(path: str | os.PathLike[str]) -> dict[str, Any]:
         n = len(h5["audio_name"])
         if h5["waveform"].shape != (n, CLIP_SAMPLES) or h5["target"].shape[0] != n:
             raise ValueError(f"{path}: audio_name, waveform and target have inconsistent shapes")
+        digest = h5.attrs.get(DIGEST_ATTR)
         return {"n": n, "sample_rate": int(h5.attrs["sample_rate"]), "classes": h5["target"].shape[1],
-                "names": [name.decode() for name in h5["audio_name"][:]]}
+                "names": [name.decode() for name in h5["audio_name"][:]],
+                DIGEST_ATTR: digest.decode() if isinstance(digest, bytes) else digest}
 
 
 # --------------------------------------------------------------------------- planning
@@ -328,10 +334,20 @@ def _pack_row(partial: _PartialFile, plan: _Plan, row: int) -> None:
     partial.add(name, waveform, plan.targets[row])
 
 
+def waveform_digest(h5: h5py.File, rows_per_read: int = 256) -> str:
+    """sha256 of the ``waveform`` dataset's int16 bytes, row after row (the audio, not the file)."""
+    digest, waveform = hashlib.sha256(), h5["waveform"]
+    for start in range(0, len(waveform), rows_per_read):
+        digest.update(np.ascontiguousarray(waveform[start : start + rows_per_read]).tobytes())
+    return digest.hexdigest()
+
+
 def _publish(partial_path: Path, out_path: Path) -> None:
-    """Drop the bookkeeping, make the bytes durable, then rename onto ``out_path`` in one step."""
+    """Drop the bookkeeping, record the audio's digest, make the bytes durable, then rename onto
+    ``out_path`` in one step."""
     with h5py.File(partial_path, "r+") as h5:
         del h5[PROGRESS]
+        h5.attrs[DIGEST_ATTR] = waveform_digest(h5)
     with open(partial_path, "rb+") as handle:
         os.fsync(handle.fileno())
     os.replace(partial_path, out_path)

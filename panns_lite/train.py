@@ -253,16 +253,18 @@ def build_model(config: TrainConfig) -> AudioTagger:
 def training_source(dataset: PackedDataset, model: AudioTagger, config: TrainConfig, dist_: Distributed) -> ClipDataset:
     """The log-mel cache of ``dataset`` (when enabled) or the dataset itself (waveforms).
 
-    The cache is a file beside the packed data, named after the front end, the data's fingerprint and
-    the dtype, so every run on the same data shares it and changed data gets a new one; under
-    ``torchrun`` rank 0 builds it and the others then open it.
+    The cache is a file beside the packed data, named after the front end, the data's fingerprint,
+    the digest of its audio and the dtype, so every run on the same data shares it and changed data
+    (names, labels or audio) gets a new one; under ``torchrun`` rank 0 builds it and the others then
+    open it.
     """
     source = f"the model ({config.init_checkpoint})" if config.init_checkpoint else "the model"
     dataset.check_sample_rate(model.logmel.config.sample_rate, source)
     if not config.cache_logmel:
         return dataset
     dtype = torch.float16 if config.cache_dtype == "float16" else torch.float32
-    tag = hashlib.sha256(f"{frontend_signature(model.logmel)} {dataset.fingerprint()}".encode()).hexdigest()[:12]
+    key = f"{frontend_signature(model.logmel)} {dataset.fingerprint()} {dataset.content_key()}"
+    tag = hashlib.sha256(key.encode()).hexdigest()[:12]
     path = dataset.path.with_name(f"{dataset.path.stem}.logmel-{config.cache_dtype}-{tag}.npy")
 
     def build() -> LogMelCache:

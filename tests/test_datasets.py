@@ -243,3 +243,29 @@ def test_cache_build_checks_its_arguments(frontend):
         LogMelCache.build(ShortClips(), frontend, batch_size=0)
     with pytest.raises(ValueError, match=r"\(B, 1, T, M\)"):
         LogMelCache.build(ShortClips(), torch.nn.Identity())
+
+
+def test_changed_audio_under_the_same_names_never_reuses_a_cache(corpus, frontend, tmp_path):
+    import hashlib
+    import shutil
+
+    import h5py
+
+    with h5py.File(corpus["h5"], "r") as h5:
+        assert h5.attrs["waveform_sha256"] == hashlib.sha256(h5["waveform"][:].tobytes()).hexdigest()
+    audio = tmp_path / "audio"
+    shutil.copytree(corpus["audio"], audio)
+    sf.write(audio / "Ygoodclip__3.wav", np.full(SR // 4, 0.25, np.float32), SR, subtype="FLOAT")  # new audio
+    changed = PackedDataset(pack(corpus["csv"], audio, tmp_path / "changed.h5").out_path)
+    original = corpus["packed"]
+    assert changed.fingerprint() == original.fingerprint()  # same names and targets
+    assert changed.content_key() != original.content_key()
+    path = tmp_path / "logmel.npy"
+    LogMelCache.build(original, frontend, path=path)
+    with pytest.raises(ValueError, match="another content"):
+        LogMelCache.build(changed, frontend, path=path)
+    panns_packed = tmp_path / "panns.h5"  # a file packed by PANNs' own code has no digest: size and mtime
+    shutil.copy(corpus["h5"], panns_packed)
+    with h5py.File(panns_packed, "r+") as h5:
+        del h5.attrs["waveform_sha256"]
+    assert PackedDataset(panns_packed).content_key().startswith("stat:")

@@ -1,6 +1,7 @@
 """HDF5 packing in PANNs' layout (panns_facts §5): decoding, skipping instead of all-zero rows, label
 checks, atomic write and resuming after an exception or a SIGKILL."""
 
+import hashlib
 import re
 import shutil
 import signal
@@ -135,7 +136,10 @@ def test_layout_is_panns(corpus: dict) -> None:
         mids = dict(ROWS)
         for name, target in zip(PACKED, h5["target"][:]):
             assert np.array_equal(target, labels.multi_hot(mids[name[1:12]]))
-    assert packed_info(corpus["reference"]) == {"n": 5, "sample_rate": 32000, "classes": 527, "names": PACKED}
+        digest = hashlib.sha256(h5["waveform"][:].tobytes()).hexdigest()
+        assert h5.attrs["waveform_sha256"] == digest  # our addition: the key of the log-mel caches
+    assert packed_info(corpus["reference"]) == {"n": 5, "sample_rate": 32000, "classes": 527, "names": PACKED,
+                                                "waveform_sha256": digest}
     assert corpus["report"].packed == 5 and corpus["report"].out_path == corpus["reference"]
 
 
