@@ -68,6 +68,7 @@ def evaluate_model(model: AudioTagger, data: ClipDataset, batch_size: int = 32, 
     classes = model.fc_audioset.out_features
     if data.targets.shape[1] != classes:
         raise ValueError(f"{name} predicts {classes} classes, the evaluation set has {data.targets.shape[1]}")
+    data.check_sample_rate(model.logmel.config.sample_rate, name)
     model = model.to(device).eval()
     net = FeaturesPath(model) if isinstance(data, LogMelCache) else model
     outputs = predict(net, data, batch_size, Distributed(device=torch.device(device)))

@@ -69,6 +69,14 @@ def test_a_head_with_other_classes_is_refused(tiny_packed, tmp_path) -> None:
         evaluate_checkpoint(path, tiny_packed["eval"])
 
 
+def test_a_model_at_another_sample_rate_is_refused(tiny_packed, tmp_path) -> None:
+    from panns_lite.features import PANNS_16K
+
+    path = save_checkpoint(Cnn14(widths=WIDTHS, frontend=PANNS_16K), tmp_path / "16k.pt")
+    with pytest.raises(ValueError, match=r"eval.h5 holds 32000 Hz audio but .*16k.pt expects 16000 Hz"):
+        evaluate_checkpoint(path, tiny_packed["eval"])
+
+
 def test_missing_files_are_named(tiny_packed, tmp_path) -> None:
     with pytest.raises(FileNotFoundError, match="nothing.h5"):
         evaluate_checkpoint(checkpoint(tmp_path / "m.pt"), tmp_path / "nothing.h5")

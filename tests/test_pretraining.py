@@ -124,3 +124,18 @@ def test_replay_refuses_another_environment_or_other_data(models, tiny_packed):
     swapped = {**data_of(tiny_packed), "train_data": str(tiny_packed["eval"])}
     with pytest.raises(ValueError, match="cannot replay .*fingerprints"):
         replay(models, steps=2, data=swapped)
+
+
+def test_the_shipped_model_loads_checked_and_its_record_says_how_it_was_made():
+    record = read_record()
+    path = pretrained_path()  # sha256 checked against the record
+    assert path.stat().st_size == record["bytes"] <= 25 * 2**20
+    payload = torch.load(path, weights_only=True)
+    assert {v.dtype for v in payload["state_dict"].values() if v.is_floating_point()} == {torch.float16}
+    model = pretrained()
+    assert not model.training and all(p.dtype == torch.float32 for p in model.parameters())
+    assert sum(p.numel() for p in model.parameters() if p.requires_grad) == record["parameters"]
+    assert record["iterations"] == record["config"]["iterations"] == record["statistics"][-1]["iteration"]
+    assert all(key in record["statistics"][-1] for key in ("mAP", "natural_mAP", "classes", "natural_classes"))
+    assert len(record["first_losses"]) == 20 and all(segment["commit"] for segment in record["provenance"]["segments"])
+    assert record["wall_seconds"] <= 2.5 * 3600
