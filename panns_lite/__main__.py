@@ -228,7 +228,7 @@ def cmd_tag(args: argparse.Namespace) -> int:
             print(f"{sum(map(len, events.values()))} events from {len(events)} files -> {args.sed}")
     if args.json:
         print(json.dumps(reports, indent=1, allow_nan=False))  # strict JSON: a NaN would fail here, not in a reader
-    return 1 if failures else 0
+    return 2 if failures else 0  # bad input, as everywhere; the good files were still tagged
 
 
 def build_parser() -> argparse.ArgumentParser:

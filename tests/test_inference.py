@@ -333,14 +333,20 @@ def test_cli_reports_bad_files_and_goes_on(checkpoint, audio_files, tmp_path, ca
     corrupt = tmp_path / "corrupt.wav"
     corrupt.write_bytes(b"RIFF not really a wav file")
     missing = tmp_path / "missing.wav"
-    argv = ["tag", str(missing), str(audio_files[0]), str(corrupt), "--checkpoint", str(checkpoint), "--json"]
-    assert main(argv) == 1
+    poisoned = tmp_path / "nan.wav"
+    x = np.zeros(SR, np.float32)
+    x[100] = np.nan
+    sf.write(poisoned, x, SR, subtype="FLOAT")
+    argv = ["tag", str(missing), str(audio_files[0]), str(corrupt), str(poisoned), "--checkpoint", str(checkpoint),
+            "--json"]
+    assert main(argv) == 2
     captured = capsys.readouterr()
     errors = captured.err.splitlines()
-    assert errors == [f"error: {missing}: no such file", errors[1]] and str(corrupt) in errors[1]
-    reports = json.loads(captured.out)
+    assert errors == [f"error: {missing}: no such file", errors[1], errors[2]] and str(corrupt) in errors[1]
+    assert errors[2].startswith(f"error: {poisoned}: sample 100 (0.003 s) is nan; audio must be finite")
+    reports = json.loads(captured.out, parse_constant=lambda name: pytest.fail(f"{name} in the JSON"))
     assert [("error" in r, r["file"]) for r in reports] == [
-        (True, str(missing)), (False, str(audio_files[0])), (True, str(corrupt))]
+        (True, str(missing)), (False, str(audio_files[0])), (True, str(corrupt)), (True, str(poisoned))]
 
 
 def test_cli_rejects_bad_options(checkpoint, audio_files, tmp_path, capsys):
