@@ -211,8 +211,10 @@ class OnnxModel:
             options.inter_op_num_threads = 1
         try:
             self.session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
-        except (ort_errors.InvalidProtobuf, ort_errors.InvalidGraph, ort_errors.Fail, ort_errors.NotImplemented) as err:
-            raise ValueError(f"{path}: cannot load ONNX model ({err})") from None
+        except (ort_errors.InvalidProtobuf, ort_errors.InvalidGraph, ort_errors.InvalidArgument, ort_errors.Fail,
+                ort_errors.NotImplemented) as err:
+            reason = "the file is empty" if path.stat().st_size == 0 else str(err).splitlines()[0]
+            raise ValueError(f"{path}: cannot load ONNX model ({reason}); export it again") from None
         raw = self.session.get_modelmeta().custom_metadata_map.get(METADATA_KEY)
         if raw is None:
             raise ValueError(f"{path}: not a panns_lite export (no '{METADATA_KEY}' metadata)")
