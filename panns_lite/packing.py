@@ -29,8 +29,10 @@ Where we differ from the original, on purpose:
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
+import shutil
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -51,6 +53,8 @@ FLUSH_EVERY = 64
 """CSV rows between commits of the partial file: at most this much decoding is redone after a SIGKILL."""
 NAME_DTYPE = "S20"  # PANNs' audio_name dtype (panns_facts §5)
 NAME_BYTES = np.dtype(NAME_DTYPE).itemsize
+DISK_MARGIN = 16 * 2**20
+"""Free bytes kept beyond a commit's rows, for HDF5's metadata and chunk index."""
 PROGRESS = "_pack"  # group of the partial file holding the resume bookkeeping
 DIGEST_ATTR = "waveform_sha256"  # attribute: sha256 of the waveforms, the key of every log-mel cache
 
@@ -221,6 +225,7 @@ class _PartialFile:
     def __init__(self, h5: h5py.File) -> None:
         self.h5 = h5
         self.rows_done = int(h5[PROGRESS].attrs["rows_done"])
+        self._committed_rows = self.rows_done
         self.packed = len(h5["audio_name"])
         self.skipped: list[tuple[str, str]] = [tuple(pair) for pair in h5[PROGRESS]["skipped"].asstr()[:]]
         self._rows: list[tuple[str, np.ndarray, np.ndarray]] = []
@@ -256,7 +261,19 @@ class _PartialFile:
             self.commit()
 
     def commit(self) -> None:
-        """Append the buffered rows and skips, record the progress and flush to disk."""
+        """Append the buffered rows and skips, record the progress and flush to disk.
+
+        The free space is checked first: HDF5 does not survive a write that fails for lack of space
+        (h5py then crashes the interpreter when the file is closed), so a commit that would not fit
+        raises ``OSError(ENOSPC)`` before writing anything. The file keeps its last commit and
+        stays resumable; the rows held back are decoded again on the next run."""
+        needed = len(self._rows) * (CLIP_SAMPLES * 2 + self.h5["target"].shape[1] + NAME_BYTES) + DISK_MARGIN
+        folder = Path(self.h5.filename).parent
+        if shutil.disk_usage(folder).free < needed:
+            self._rows, self.skipped = [], self.skipped[: self._committed_skips]
+            self.rows_done = self._committed_rows
+            raise OSError(errno.ENOSPC, f"No space left on device: {needed / 2**20:.0f} MiB needed for the next "
+                                        f"rows of {self.h5.filename}", self.h5.filename)
         if self._rows:
             names, waveforms, targets = zip(*self._rows)
             _append(self.h5["audio_name"], np.array([n.encode() for n in names], dtype=NAME_DTYPE))
@@ -269,6 +286,7 @@ class _PartialFile:
             self._committed_skips = len(self.skipped)
         self.h5[PROGRESS].attrs["rows_done"] = self.rows_done
         self.h5.flush()
+        self._committed_rows = self.rows_done
 
     def __enter__(self) -> _PartialFile:
         return self
@@ -276,7 +294,8 @@ class _PartialFile:
     def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
                  trace: TracebackType | None) -> None:
         try:
-            self.commit()
+            if not (isinstance(error, OSError) and error.errno == errno.ENOSPC):
+                self.commit()
         finally:
             self.h5.close()
 

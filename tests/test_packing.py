@@ -323,3 +323,27 @@ def test_files_with_nan_inf_or_absurd_samples_are_skipped_and_listed_like_corrup
         assert reason.startswith(f"{audio / name}: sample 16000 (0.500 s) is {value}; audio must be finite")
     with h5py.File(tmp_path / "out.h5", "r") as h5:
         assert [n.decode() for n in h5["audio_name"][:]] == ["Ygoodclip__1.wav"]
+
+
+def test_a_full_disk_stops_cleanly_keeps_the_last_commit_and_resumes(corpus: dict, tmp_path: Path,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    import errno
+    from collections import namedtuple
+
+    out = tmp_path / "out.h5"
+    monkeypatch.setattr(packing, "FLUSH_EVERY", 2)
+    checks, usage = [], namedtuple("usage", "total used free")
+
+    def filling_disk(path):  # room for the first commit only
+        checks.append(path)
+        return usage(10**12, 10**12, 10**12 if len(checks) == 1 else packing.DISK_MARGIN)
+
+    monkeypatch.setattr(packing.shutil, "disk_usage", filling_disk)
+    with pytest.raises(OSError) as error:
+        pack(corpus["csv"], corpus["audio"], out)
+    assert error.value.errno == errno.ENOSPC and str(out) in error.value.filename
+    assert not out.exists() and out.with_name("out.h5.partial").is_file()
+    monkeypatch.undo()  # space again
+    report = pack(corpus["csv"], corpus["audio"], out)
+    assert report.resumed_rows == 2 and report.packed == 5 and report.skipped == corpus["report"].skipped
+    assert_same_contents(out, corpus["reference"])
