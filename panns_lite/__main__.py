@@ -191,7 +191,7 @@ def cmd_tag(args: argparse.Namespace) -> int:
     from panns_lite.audio import AudioReadError
     from panns_lite.inference import InvalidAudioError, Tagger
     from panns_lite.pretraining import resolve_checkpoint
-    from panns_lite.sed import detect_events, parse_thresholds, write_events_csv
+    from panns_lite.sed import EventDetector, parse_thresholds, write_events_csv
 
     if args.sed is None and (args.threshold or args.median is not None):
         raise ValueError("--threshold and --median only apply with --sed")
@@ -201,8 +201,9 @@ def cmd_tag(args: argparse.Namespace) -> int:
     median = {} if args.median is None else {"median_seconds": args.median}
     reports, events, failures = [], {}, 0
     for path in map(str, args.files):
+        detector = EventDetector(tagger.frame_hop, tagger.labels, thresholds, **median) if args.sed else None
         try:
-            analysis = tagger.analyze(path, framewise=args.sed is not None)
+            analysis = tagger.analyze(path, frames_to=detector.push if detector else None)
         except (AudioReadError, InvalidAudioError) as err:  # report, then go on with the other files
             print(f"error: {err}", file=sys.stderr)
             reports.append({"file": path, "error": str(err)})
@@ -211,9 +212,8 @@ def cmd_tag(args: argparse.Namespace) -> int:
         tags = tagger.ranked(analysis.clipwise, args.top_k)
         report = {"file": path, "duration_seconds": round(analysis.duration, 3), "chunks": analysis.chunks,
                   "tags": [tag._asdict() for tag in tags]}
-        if analysis.framewise is not None:
-            events[path] = detect_events(analysis.framewise.probabilities, analysis.frame_hop, tagger.labels,
-                                         thresholds, duration=analysis.duration, **median)
+        if detector is not None:
+            events[path] = detector.finish(analysis.duration)
             report["events"] = [asdict(event) for event in events[path]]
         reports.append(report)
         if not args.json:

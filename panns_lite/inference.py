@@ -45,7 +45,7 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple, Protocol, runtime_checkable
@@ -171,10 +171,17 @@ class Tagger:
         return self.backend.sample_rate
 
     def analyze(
-        self, audio: AudioInput, sample_rate: int | None = None, framewise: bool = False
+        self, audio: AudioInput, sample_rate: int | None = None, framewise: bool = False,
+        frames_to: Callable[[np.ndarray], object] | None = None,
     ) -> Analysis:
-        """One streaming pass: clipwise (max over chunks), embedding (weighted mean), optional framewise."""
+        """One streaming pass: clipwise (max over chunks), embedding (weighted mean), optional framewise.
+
+        ``frames_to`` receives each chunk's (frames, classes) probabilities as they are computed,
+        instead of keeping them (``framewise`` is then implied and the result's ``framewise`` is
+        None): memory stays flat however long the input (``tag --sed`` feeds a
+        :class:`~panns_lite.sed.EventDetector`)."""
         hop = self.backend.hop_length
+        framewise = framewise or frames_to is not None
         clipwise: np.ndarray | None = None
         embedding_sum: np.ndarray | None = None
         frames: list[np.ndarray] = []
@@ -185,13 +192,17 @@ class Tagger:
             clipwise = clip if clipwise is None else np.maximum(clipwise, clip)
             embedding_sum = emb * len(chunk) if embedding_sum is None else embedding_sum + emb * len(chunk)
             if framewise:
-                frames.append(out["framewise_output"][0][: -(-len(chunk) // hop)])
+                chunk_frames = out["framewise_output"][0][: -(-len(chunk) // hop)]
+                if frames_to is None:
+                    frames.append(chunk_frames)
+                else:
+                    frames_to(chunk_frames)
             total += len(chunk)
             chunks += 1
         assert clipwise is not None and embedding_sum is not None  # an input without samples has raised
-        frame_hop = hop / self.sample_rate
+        frame_hop = self.frame_hop
         framewise_result = None
-        if framewise:
+        if framewise and frames_to is None:
             probabilities = np.concatenate(frames)
             framewise_result = Framewise(probabilities, np.arange(len(probabilities)) * frame_hop)
         return Analysis(
@@ -202,6 +213,11 @@ class Tagger:
             chunks=chunks,
             frame_hop=frame_hop,
         )
+
+    @property
+    def frame_hop(self) -> float:
+        """Seconds between frame-wise outputs (10 ms for the 32 kHz models)."""
+        return self.backend.hop_length / self.sample_rate
 
     def tag(self, audio: AudioInput, sample_rate: int | None = None, top_k: int = 10) -> list[Tag]:
         """The ``top_k`` most probable classes, most probable first."""

@@ -133,26 +133,95 @@ def detect_events(
     ``threshold``: one value or a (classes,) array (:func:`class_thresholds`); a frame is active when
     its median-filtered probability is ≥ the threshold. ``median_seconds`` is rounded to an odd
     number of frames (0 or less disables the filter). Events are sorted by onset, then label.
+    The whole array at once; :class:`EventDetector` gives the same events from a stream of blocks.
     """
-    frames, classes = probabilities.shape
-    if classes != len(labels):
-        raise ValueError(f"{classes} classes of probabilities but {len(labels)} labels")
-    thresholds = np.broadcast_to(np.asarray(threshold, dtype=np.float64), (classes,))
-    window = max(1, round(median_seconds / frame_hop))
-    active = median_filter(probabilities, window + (window % 2 == 0)) >= thresholds
-    end_time = frames * frame_hop if duration is None else duration
-    events = []
-    for c in np.flatnonzero(active.any(axis=0)):
-        edges = np.diff(np.concatenate([[0], active[:, c].astype(np.int8), [0]]))
-        for start, stop in zip(np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)):
-            events.append(Event(
-                onset=start * frame_hop,
-                offset=min(stop * frame_hop, end_time),
-                label=labels.names[c],
-                mid=labels.mids[c],
-                peak=float(probabilities[start:stop, c].max()),
-            ))
-    return sorted(events)
+    detector = EventDetector(frame_hop, labels, threshold, median_seconds)
+    detector.push(probabilities)
+    return detector.finish(duration)
+
+
+class EventDetector:
+    """:func:`detect_events` over a stream of (frames, classes) blocks, in memory independent of the length.
+
+    A one-hour file has 360,000 frames of 527 classes (760 MB in float32); ``tag --sed`` pushes
+    each chunk's frames as they are computed instead, and only the ``window − 1`` frames a median
+    needs across a block boundary are kept. The result equals :func:`detect_events` on the whole
+    array exactly: the filter reads the same frames (the start and end are padded with copies of
+    the edge frames, which is what ``mode='nearest'`` does), and events open at the end of a block
+    continue into the next.
+    """
+
+    def __init__(self, frame_hop: float, labels: ClassLabels, threshold: float | np.ndarray = 0.5,
+                 median_seconds: float = 0.5) -> None:
+        self.frame_hop, self.labels = frame_hop, labels
+        self.thresholds = np.broadcast_to(np.asarray(threshold, dtype=np.float64), (len(labels),))
+        window = max(1, round(median_seconds / frame_hop))
+        self.window = window + (window % 2 == 0)
+        self.half = self.window // 2
+        self._buffer: np.ndarray | None = None  # raw frames: ``half`` of left context, then unfiltered ones
+        self._next = 0  # index of the first frame not yet filtered
+        self._onset = np.full(len(labels), -1, dtype=np.int64)  # frame where an open event began, or -1
+        self._peak = np.zeros(len(labels))
+        self._events: list[Event] = []
+
+    def push(self, probabilities: np.ndarray) -> None:
+        """Add the next (frames, classes) block."""
+        if probabilities.ndim != 2 or probabilities.shape[1] != len(self.labels):
+            raise ValueError(f"{probabilities.shape[-1]} classes of probabilities but {len(self.labels)} labels "
+                             f"(expected (frames, {len(self.labels)}), got {probabilities.shape})")
+        if not len(probabilities):
+            return
+        if self._buffer is None:  # the start: ``half`` copies of the first frame stand before it
+            self._buffer = np.repeat(probabilities[:1], self.half, axis=0)
+        self._buffer = np.concatenate([self._buffer, probabilities])
+        self._filter(final=False)
+
+    def finish(self, duration: float | None = None) -> list[Event]:
+        """Filter the last frames, close the events still open; all events, sorted."""
+        if self._buffer is not None:
+            self._buffer = np.concatenate([self._buffer, np.repeat(self._buffer[-1:], self.half, axis=0)])
+            self._filter(final=True)
+        end_time = self._next * self.frame_hop if duration is None else duration
+        for c in np.flatnonzero(self._onset >= 0):
+            self._close(c, self._onset[c], self._next, self._peak[c], end_time)
+        return sorted(self._events)
+
+    def _filter(self, final: bool) -> None:
+        buffer, half = self._buffer, self.half
+        ready = len(buffer) - 2 * half  # frames whose whole window is in the buffer
+        if ready <= 0:
+            return
+        filtered = median_filter(buffer, self.window)[half : half + ready] if self.window > 1 else buffer
+        self._runs(buffer[half : half + ready], filtered)
+        self._next += ready
+        self._buffer = None if final else buffer[ready:]
+
+    def _runs(self, raw: np.ndarray, filtered: np.ndarray) -> None:
+        """Open and close events over ``raw``/``filtered`` rows, which start at frame ``self._next``."""
+        active = filtered >= self.thresholds
+        was_open = self._onset >= 0
+        for c in np.flatnonzero(active.any(axis=0) | was_open):
+            column = active[:, c]
+            edges = np.diff(np.concatenate([[was_open[c]], column]).astype(np.int8))
+            starts, stops = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
+            if was_open[c]:
+                if not len(stops):  # still open at the end of the block
+                    self._peak[c] = max(self._peak[c], float(raw[:, c].max()))
+                    continue
+                peak = max(self._peak[c], float(raw[: stops[0], c].max())) if stops[0] else self._peak[c]
+                self._close(c, self._onset[c], self._next + stops[0], peak)
+                stops = stops[1:]
+            for k, start in enumerate(starts):
+                if k < len(stops):
+                    self._close(c, self._next + start, self._next + stops[k], float(raw[start : stops[k], c].max()))
+                else:
+                    self._onset[c], self._peak[c] = self._next + start, float(raw[start:, c].max())
+
+    def _close(self, c: int, start: int, stop: int, peak: float, end_time: float | None = None) -> None:
+        offset = stop * self.frame_hop if end_time is None else min(stop * self.frame_hop, end_time)
+        self._events.append(Event(onset=start * self.frame_hop, offset=offset, label=self.labels.names[c],
+                                  mid=self.labels.mids[c], peak=peak))
+        self._onset[c] = -1
 
 
 # ------------------------------------------------------------------------------ files

@@ -14,6 +14,7 @@ from panns_lite.miniset import write_table
 from panns_lite.sed import (
     STRONG_COLUMNS,
     Event,
+    EventDetector,
     class_segment_counts,
     class_thresholds,
     detect_events,
@@ -251,3 +252,35 @@ def test_tuned_thresholds_maximise_each_class_f1_on_the_given_clips():
     assert thresholds.tolist() == [0.3, 0.5, 0.7]
     with pytest.raises(ValueError, match="at least one candidate"):
         tune_thresholds({"f": track}, reference, LABELS, hop, [])
+
+
+def events_by_definition(probabilities, hop, labels, threshold, median_seconds, duration):
+    """The oracle: the whole array median-filtered at once, then the runs of each class (module docstring)."""
+    window = max(1, round(median_seconds / hop))
+    active = median_filter(probabilities, window + (window % 2 == 0)) >= threshold
+    end = len(probabilities) * hop if duration is None else duration
+    events = []
+    for c in range(probabilities.shape[1]):
+        edges = np.diff(np.concatenate([[0], active[:, c].astype(np.int8), [0]]))
+        for start, stop in zip(np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)):
+            events.append(Event(start * hop, min(stop * hop, end), labels.names[c], labels.mids[c],
+                                float(probabilities[start:stop, c].max())))
+    return sorted(events)
+
+
+@pytest.mark.parametrize("frames, median_seconds", [(400, 0.5), (400, 0.0), (7, 0.5), (1, 0.3), (250, 0.12)])
+def test_streamed_blocks_give_exactly_the_events_of_the_whole_array(frames, median_seconds):
+    rng = np.random.default_rng(frames)
+    smooth = np.cumsum(rng.normal(0, 0.15, (frames, 3)), axis=0)  # slow walks: events spanning many blocks
+    probabilities = (1 / (1 + np.exp(-smooth))).astype(np.float32)
+    thresholds = np.array([0.5, 0.6, 0.4])
+    expected = events_by_definition(probabilities, 0.01, LABELS, thresholds, median_seconds, frames * 0.01 - 0.004)
+    assert expected or frames < 10, "the test needs events"
+    assert detect_events(probabilities, 0.01, LABELS, thresholds, median_seconds, frames * 0.01 - 0.004) == expected
+    for sizes in ([1] * frames, [3, 50, 1, 1000], list(rng.integers(1, 40, 30))):
+        detector = EventDetector(0.01, LABELS, thresholds, median_seconds)
+        cuts = np.cumsum([0, *sizes])
+        for start, stop in zip(cuts[:-1], cuts[1:]):
+            detector.push(probabilities[min(start, frames) : min(stop, frames)])
+        detector.push(probabilities[frames:])  # empty blocks change nothing
+        assert detector.finish(frames * 0.01 - 0.004) == expected
