@@ -104,8 +104,37 @@ def bootstrap_map(targets: np.ndarray, outputs: np.ndarray, resamples: int = 100
                          f"{outputs.shape}")
     rng = np.random.default_rng(seed)
     draws = rng.integers(0, len(targets), size=(resamples, len(targets)))
-    maps, classes = zip(*(mean_average_precision(targets[idx], outputs[idx]) for idx in draws))
-    return Bootstrap(np.array(maps), np.array(classes))
+    return Bootstrap(*resampled_maps(targets, outputs, draws))
+
+
+def resampled_maps(targets: np.ndarray, outputs: np.ndarray, draws: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The mAP of every resample ``targets[idx], outputs[idx]`` for ``idx`` in the rows of ``draws``,
+    and the number of classes each averaged: :func:`~panns_lite.metrics.mean_average_precision` per
+    row, to rounding, without re-sorting the scores for every resample.
+
+    A resample is the original clips, each counted as often as it was drawn. Each class's clips are
+    sorted by score once; the true positives and the clips seen at every distinct score (tied scores
+    enter together, as in sklearn) are then cumulative sums of those counts, for all resamples at once.
+    """
+    resamples, n = draws.shape
+    counts = np.bincount((draws + n * np.arange(resamples)[:, None]).ravel(), minlength=resamples * n)
+    counts = counts.reshape(resamples, n).astype(np.float64)
+    ap_sum, classes = np.zeros(resamples), np.zeros(resamples, dtype=np.int64)
+    for k in np.flatnonzero(targets.any(axis=0)):
+        order = np.argsort(-outputs[:, k], kind="stable")
+        scores, weights = outputs[order, k], counts[:, order]
+        end = np.ones(n, dtype=bool)  # last clip of each block of tied scores: a threshold
+        end[:-1] = scores[1:] != scores[:-1]
+        tp = np.cumsum(weights * targets[order, k], axis=1)[:, end]
+        seen = np.cumsum(weights, axis=1)[:, end]
+        gained = np.diff(tp, axis=1, prepend=0.0)
+        total = tp[:, -1]
+        present = total > 0
+        precision = np.divide(tp, seen, out=np.zeros_like(tp), where=seen > 0)
+        ap_sum[present] += (gained * precision).sum(axis=1)[present] / total[present]
+        classes += present
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return ap_sum / classes, classes
 
 
 class PairedBootstrap(NamedTuple):
@@ -144,8 +173,7 @@ def paired_bootstrap(targets: np.ndarray, outputs_a: np.ndarray, outputs_b: np.n
                          f"{targets.shape}, {outputs_a.shape}, {outputs_b.shape}")
     draws = np.random.default_rng(seed).integers(0, len(targets), size=(resamples, len(targets)))
     full = mean_average_precision(targets, outputs_a)[0] - mean_average_precision(targets, outputs_b)[0]
-    resampled = np.array([mean_average_precision(targets[idx], outputs_a[idx])[0]
-                          - mean_average_precision(targets[idx], outputs_b[idx])[0] for idx in draws])
+    resampled = resampled_maps(targets, outputs_a, draws)[0] - resampled_maps(targets, outputs_b, draws)[0]
     return PairedBootstrap(float(full), resampled)
 
 

@@ -156,3 +156,17 @@ def test_paired_bootstrap_resolves_a_real_difference_and_not_noise() -> None:
     assert paired_bootstrap(targets, good, worse, resamples=200).interval == result.interval  # seeded
     with pytest.raises(ValueError, match="one shape"):
         paired_bootstrap(targets, good[:10], worse)
+
+
+def test_resampled_maps_equal_the_map_of_each_resample_ties_included() -> None:
+    from panns_lite.evaluation import resampled_maps
+
+    rng = np.random.default_rng(3)
+    targets = rng.random((60, 9)) < 0.15
+    targets[:, 8] = False  # a class without positives
+    outputs = np.round(rng.random((60, 9)), 1).astype(np.float32)  # many tied scores
+    draws = rng.integers(0, 60, (40, 60))
+    maps, classes = resampled_maps(targets, outputs, draws)
+    expected = [mean_average_precision(targets[idx], outputs[idx]) for idx in draws]
+    np.testing.assert_allclose(maps, [m for m, _ in expected], rtol=0, atol=1e-12)
+    assert classes.tolist() == [c for _, c in expected]
