@@ -195,8 +195,11 @@ def cmd_tag(args: argparse.Namespace) -> int:
 
     if args.sed is None and (args.threshold or args.median is not None):
         raise ValueError("--threshold and --median only apply with --sed")
+    checkpoint = resolve_checkpoint(args.checkpoint)
+    if args.sed is not None:
+        output_file(args.sed, checkpoint, *args.files)
     device = ("cuda" if torch.cuda.is_available() else "cpu") if args.device == "auto" else args.device
-    tagger = Tagger(resolve_checkpoint(args.checkpoint), device=device, chunk_seconds=args.chunk_seconds)
+    tagger = Tagger(checkpoint, device=device, chunk_seconds=args.chunk_seconds)
     thresholds = parse_thresholds(args.threshold, tagger.labels)
     median = {} if args.median is None else {"median_seconds": args.median}
     reports, events, failures = [], {}, 0

@@ -75,8 +75,13 @@ CASES = {
     "export into a folder path": (lambda f: ["export", f["model"], "--out", f["root"]], "is a directory"),
     "export into a missing folder": (lambda f: ["export", f["model"], "--out", f["root"] / "no" / "m.onnx"],
                                      "does not exist; create it first"),
+    "tag --sed onto the audio it reads": (lambda f: ["tag", f["audio"] / "Ygoodclip__1.wav", "--checkpoint",
+                                                      f["model"], "--sed", f["audio"] / "Ygoodclip__1.wav"],
+                                          "would overwrite the input"),
     "train into a folder holding a run": (lambda f: [*TRAIN, "--train-data", f["train"], "--eval-data", f["eval"],
                                                      "--out", f["run"]], "holds a run"),
+    "train with --out a file": (lambda f: [*TRAIN, "--train-data", f["train"], "--eval-data", f["eval"], "--out",
+                                           f["csv"]], "is a file, not a run folder"),
     # silently wrong results
     "tag NaN audio": (lambda f: ["tag", f["nan"], "--checkpoint", f["model"]], "is nan; audio must be finite"),
     "tag infinite audio": (lambda f: ["tag", f["inf"], "--checkpoint", f["model"], "--json"], "is inf; audio must"),
