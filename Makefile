@@ -21,6 +21,7 @@ $(INSTALLED): requirements.txt pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r requirements.txt
+	$(PY) -m pip install --quiet --no-deps hearvalidator==2021.0.2  # HEAR's API checker; see requirements.txt
 	$(PY) -m pip install --quiet --no-deps -e .
 	touch $@
 

@@ -186,7 +186,7 @@ class Tagger:
         embedding_sum: np.ndarray | None = None
         frames: list[np.ndarray] = []
         total = chunks = 0
-        for chunk in self._chunks(audio, sample_rate):
+        for chunk in self.chunks(audio, sample_rate):
             out = self.backend.infer(chunk[None], framewise)
             clip, emb = out["clipwise_output"][0], out["embedding"][0].astype(np.float64)
             clipwise = clip if clipwise is None else np.maximum(clipwise, clip)
@@ -240,8 +240,9 @@ class Tagger:
         order = np.argsort(-probabilities, kind="stable")[:top_k]
         return [Tag(self.labels.names[i], self.labels.mids[i], float(probabilities[i])) for i in order]
 
-    def _chunks(self, audio: AudioInput, sample_rate: int | None) -> Iterator[np.ndarray]:
-        """Model-rate mono float32 chunks of ``chunk_samples`` (the last one up to + min tail)."""
+    def chunks(self, audio: AudioInput, sample_rate: int | None = None) -> Iterator[np.ndarray]:
+        """Model-rate mono float32 chunks of ``chunk_samples`` (the last one up to + min tail), streamed:
+        the units every method analyses one at a time (see the module docstring)."""
         source_rate, blocks = _open(audio, sample_rate, self.sample_rate, self.chunk_samples)
         resampled = _stream_resample(blocks, source_rate, self.sample_rate)
         return _rechunk(resampled, self.chunk_samples, self.min_tail_samples)

@@ -186,7 +186,9 @@ class AudioTagger(nn.Module):
 
         With ``framewise=True`` it also returns ``segmentwise_output`` (B, T', C) and
         ``framewise_output`` (B, T, C) from the decision-level-max head (panns_facts §3
-        Cnn14_DecisionLevelMax) applied to the same feature map with the same weights. That head
+        Cnn14_DecisionLevelMax) applied to the same feature map with the same weights, and
+        ``segment_embedding`` (B, T', embed_dim): the ReLU(fc1) vector that head classifies in each
+        segment, the time-resolved counterpart of ``embedding`` (:mod:`panns_lite.hear`). That head
         smooths over 3 segments and classifies each segment, so max over time of the framewise
         output is *not* the clipwise output (which classifies the max+mean pooled vector); it is
         exactly the max over segments of ``segmentwise_output``. Training skips it by default.
@@ -199,8 +201,10 @@ class AudioTagger(nn.Module):
         feature_map = self.body(x)
         out = self._clip_head(feature_map)
         if framewise:
-            out["segmentwise_output"] = self._segment_head(feature_map)
-            out["framewise_output"] = self._frames_from_segments(out["segmentwise_output"], logmel.shape[2])
+            out["segment_embedding"] = self._segment_embedding(feature_map)
+            segmentwise = F.dropout(out["segment_embedding"], p=self.head_dropout, training=self.training)
+            out["segmentwise_output"] = torch.sigmoid(self.fc_audioset(segmentwise))
+            out["framewise_output"] = self.frames_from_segments(out["segmentwise_output"], logmel.shape[2])
         return out
 
     def _clip_head(self, feature_map: torch.Tensor) -> dict[str, torch.Tensor]:
@@ -211,15 +215,15 @@ class AudioTagger(nn.Module):
         embedding = F.dropout(x, p=self.head_dropout, training=self.training)
         return {"clipwise_output": torch.sigmoid(self.fc_audioset(x)), "embedding": embedding}
 
-    def _segment_head(self, feature_map: torch.Tensor) -> torch.Tensor:
+    def _segment_embedding(self, feature_map: torch.Tensor) -> torch.Tensor:
         x = feature_map.mean(dim=3)
         x = F.max_pool1d(x, 3, stride=1, padding=1) + F.avg_pool1d(x, 3, stride=1, padding=1)
         x = F.dropout(x, p=self.head_dropout, training=self.training).transpose(1, 2)
-        x = F.dropout(F.relu(self.fc1(x)), p=self.head_dropout, training=self.training)
-        return torch.sigmoid(self.fc_audioset(x))
+        return F.relu(self.fc1(x))
 
-    def _frames_from_segments(self, segmentwise: torch.Tensor, num_frames: int) -> torch.Tensor:
-        """Repeat each segment ``time_downsampling`` times, then pad with the last frame to T."""
+    def frames_from_segments(self, segmentwise: torch.Tensor, num_frames: int) -> torch.Tensor:
+        """(B, T', D) per segment → (B, T, D) per frame: each segment repeated ``time_downsampling``
+        times, then padded with the last frame to ``num_frames``."""
         frames = segmentwise.repeat_interleave(self.time_downsampling, dim=1)[:, :num_frames]
         missing = num_frames - frames.shape[1]
         return torch.cat([frames, frames[:, -1:].expand(-1, missing, -1)], dim=1)
