@@ -59,6 +59,7 @@ COUNT = bounded(int, 0)
 POSITIVE = bounded(float, 0, low_open=True)
 NON_NEGATIVE = bounded(float, 0)
 PROBABILITY = bounded(float, 0, 1, high_open=True)
+PROBABILITY_CLOSED = bounded(float, 0, 1, low_open=True)
 
 
 def output_file(out: Path, *inputs: Path) -> Path:
@@ -186,22 +187,28 @@ def cmd_tag(args: argparse.Namespace) -> int:
     import json
     from dataclasses import asdict
 
-    import torch
-
     from panns_lite.audio import AudioReadError
+    from panns_lite.calibration import Thresholds
     from panns_lite.inference import InvalidAudioError, Tagger
     from panns_lite.pretraining import resolve_checkpoint
+    from panns_lite.runtime import resolved_device
     from panns_lite.sed import EventDetector, parse_thresholds, write_events_csv
 
     if args.sed is None and (args.threshold or args.median is not None):
         raise ValueError("--threshold and --median only apply with --sed")
+    if args.threshold and args.thresholds:
+        raise ValueError("give either --threshold values or a --thresholds file, not both")
     checkpoint = resolve_checkpoint(args.checkpoint)
     if args.sed is not None:
-        output_file(args.sed, checkpoint, *args.files)
-    device = ("cuda" if torch.cuda.is_available() else "cpu") if args.device == "auto" else args.device
-    tagger = Tagger(checkpoint, device=device, chunk_seconds=args.chunk_seconds)
-    thresholds = parse_thresholds(args.threshold, tagger.labels)
+        output_file(args.sed, checkpoint, *args.files, *([args.thresholds] if args.thresholds else []))
+    tagger = Tagger(checkpoint, device=resolved_device(args.device), chunk_seconds=args.chunk_seconds)
+    calibrated = Thresholds.load(args.thresholds, tagger.labels) if args.thresholds else None
+    if calibrated is not None and args.sed is not None and calibrated.event is None:
+        raise ValueError(f"{args.thresholds} has no event thresholds (calibrate with --strong-labels) for --sed")
+    thresholds = calibrated.event if calibrated is not None and args.sed else parse_thresholds(args.threshold, tagger.labels)
     median = {} if args.median is None else {"median_seconds": args.median}
+    if calibrated is not None and args.median is None:
+        median = {"median_seconds": calibrated.median_seconds}  # the filter the event thresholds were chosen with
     reports, events, failures = [], {}, 0
     for path in map(str, args.files):
         detector = EventDetector(tagger.frame_hop, tagger.labels, thresholds, **median) if args.sed else None
@@ -215,6 +222,8 @@ def cmd_tag(args: argparse.Namespace) -> int:
         tags = tagger.ranked(analysis.clipwise, args.top_k)
         report = {"file": path, "duration_seconds": round(analysis.duration, 3), "chunks": analysis.chunks,
                   "tags": [tag._asdict() for tag in tags]}
+        if calibrated is not None:
+            report["present"] = [tagger.labels.names[k] for k in calibrated.present(analysis.clipwise)]
         if detector is not None:
             events[path] = detector.finish(analysis.duration)
             report["events"] = [asdict(event) for event in events[path]]
@@ -223,6 +232,8 @@ def cmd_tag(args: argparse.Namespace) -> int:
             print(f"{path}  ({analysis.duration:.2f} s)")
             for rank, tag in enumerate(tags, start=1):
                 print(f"  {rank:>3}  {tag.probability:.3f}  {tag.label}  ({tag.mid})")
+            if calibrated is not None:
+                print(f"  present (calibrated thresholds): {', '.join(report['present']) or 'none'}")
             if path in events:
                 print(f"  {len(events[path])} events")
     if args.sed is not None:
@@ -232,6 +243,31 @@ def cmd_tag(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(reports, indent=1, allow_nan=False))  # strict JSON: a NaN would fail here, not in a reader
     return 2 if failures else 0  # bad input, as everywhere; the good files were still tagged
+
+
+def cmd_calibrate(args: argparse.Namespace) -> int:
+    from panns_lite.calibration import DEFAULT_CANDIDATES, calibrate
+    from panns_lite.datasets import PackedDataset
+    from panns_lite.inference import Tagger
+    from panns_lite.pretraining import resolve_checkpoint
+    from panns_lite.runtime import resolved_device
+    from panns_lite.sed import read_strong_labels
+
+    checkpoint = resolve_checkpoint(args.checkpoint)
+    output_file(args.out, checkpoint, args.clips, *([args.strong_labels] if args.strong_labels else []))
+    if args.out.exists() and not args.overwrite:
+        raise ValueError(f"{args.out} exists; choose another path or pass --overwrite")
+    tagger = Tagger(checkpoint, device=resolved_device(args.device))
+    clips = PackedDataset(args.clips)
+    strong = read_strong_labels(args.strong_labels, tagger.labels) if args.strong_labels else None
+    thresholds = calibrate(tagger, clips, strong, args.candidates or DEFAULT_CANDIDATES, args.median)
+    thresholds.save(args.out)
+    moved = int((thresholds.clip != 0.5).sum())
+    print(f"clip thresholds of {len(thresholds.mids)} classes chosen on {len(clips)} clips ({moved} differ from 0.5)"
+          + ("" if thresholds.event is None else
+             f"; event thresholds on the {thresholds.chosen_on['clips_with_strong_labels']} with strong labels")
+          + f" -> {args.out}")
+    return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -305,9 +341,26 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--threshold", action="append", default=[], metavar="[CLASS=]P",
                    help="event threshold P for every class (default 0.5), or CLASS=P for one class "
                         "(mid or display name); repeatable")
-    p.add_argument("--median", type=NON_NEGATIVE, help="median filter length for --sed, seconds (default 0.5)")
+    p.add_argument("--thresholds", type=Path, help="per-class thresholds written by `calibrate`: lists the classes "
+                   "present in each file and, with --sed, detects events with the event thresholds")
+    p.add_argument("--median", type=NON_NEGATIVE, help="median filter length for --sed, seconds (default 0.5, "
+                   "or the one --thresholds were chosen with)")
     p.add_argument("--chunk-seconds", type=POSITIVE, default=10.0, help="long inputs are analysed in chunks this long")
     p.add_argument("--device", type=device_option, default="cpu", help="torch device for checkpoints (cpu, auto, cuda, cuda:N)")
+
+    p = add("calibrate", cmd_calibrate, "Choose per-class thresholds (best F1) on labelled validation clips.")
+    p.add_argument("clips", type=Path, help="packed HDF5 of labelled clips the thresholds are chosen on "
+                   "(e.g. a MiniSet's packed/validation.h5), never the clips they will be judged on")
+    p.add_argument("--checkpoint", type=Path, required=True,
+                   help="'pretrained' (the shipped model) or a checkpoint file (official PANNs, E-PANNs or ours)")
+    p.add_argument("--strong-labels", type=Path, help="AudioSet strong-label TSV of these clips: also choose "
+                   "event thresholds (for tag --sed)")
+    p.add_argument("--out", type=Path, required=True, help="thresholds JSON (for tag --thresholds)")
+    p.add_argument("--overwrite", action="store_true", help="replace --out if it exists")
+    p.add_argument("--candidates", type=PROBABILITY_CLOSED, nargs="+",
+                   help="thresholds tried for every class (default 0.05 0.1 0.15 0.2 0.3 … 0.8)")
+    p.add_argument("--median", type=NON_NEGATIVE, default=0.5, help="median filter before event thresholds, seconds")
+    p.add_argument("--device", type=device_option, default="cpu", help="torch device (cpu, auto, cuda, cuda:N)")
 
     p = add("export", cmd_export, "Export a checkpoint to ONNX or TorchScript (outputs checked in tests/test_export.py).")
     p.add_argument("checkpoint", type=Path,

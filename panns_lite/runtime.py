@@ -66,6 +66,14 @@ def checked_device(name: str) -> str:
     raise ValueError(f"device {name!r} is not available here (this machine has: {', '.join(available_devices())})")
 
 
+def resolved_device(name: str) -> str:
+    """A checked device name with ``auto`` made concrete: CUDA when there is one, else the CPU."""
+    name = checked_device(name)
+    if name == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    return name
+
+
 def interleaved_medians(candidates: Mapping[K, Callable[[], object]], repeats: int) -> dict[K, float]:
     """Median seconds per candidate: one warm-up each, then ``repeats`` rounds alternating the order.
 

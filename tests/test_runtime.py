@@ -1,6 +1,9 @@
 """CPU runtime helpers: the allocator setting and side-by-side timing."""
 
-from panns_lite.runtime import configure_cpu, interleaved_medians
+import pytest
+import torch
+
+from panns_lite.runtime import configure_cpu, interleaved_medians, resolved_device
 
 
 def test_interleaved_medians_warms_up_alternates_and_takes_medians():
@@ -19,3 +22,10 @@ def test_configure_cpu_sets_threads():
         assert torch.get_num_threads() == 1
     finally:
         torch.set_num_threads(before)
+
+
+def test_resolved_device_makes_auto_concrete_and_checks_the_rest():
+    assert resolved_device("auto") == ("cuda" if torch.cuda.is_available() else "cpu")
+    assert resolved_device("cpu") == "cpu"
+    with pytest.raises(ValueError, match="not available here"):
+        resolved_device("cuda:7" if torch.cuda.device_count() < 8 else "xpu")
