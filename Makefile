@@ -13,7 +13,7 @@ MINISET_STAMP := $(MINISET)/build_info.json
 KERNELSPEC := $(VENV)/share/jupyter/kernels/python3/kernel.json
 NODE_STAMP := node_modules/.package-lock.json
 
-.PHONY: venv test data book book-check benchmarks pretrained pretrained-replay clean
+.PHONY: venv test install-check data book book-check benchmarks pretrained pretrained-replay clean
 
 venv: $(INSTALLED)
 
@@ -27,6 +27,10 @@ $(INSTALLED): requirements.txt pyproject.toml
 
 test: $(INSTALLED)
 	$(PY) -m pytest -q
+
+# `pip install .` into a fresh venv and tag a shipped recording from outside the repository (CI).
+install-check:
+	PYTHON=$(PYTHON) bash scripts/check_install.sh
 
 data: $(MINISET_STAMP)
 

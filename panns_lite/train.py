@@ -132,10 +132,11 @@ class TrainConfig:
 
 
 def workspace() -> Path:
-    """Where MiniSets, caches and runs go: ``$PANNS_LITE_WORKSPACE`` or ``<repo>/workspace``."""
-    from panns_lite.paths import REPO_ROOT
+    """Where MiniSets, caches and runs go: ``$PANNS_LITE_WORKSPACE``, else ``<repo>/workspace`` in a
+    checkout and ``./workspace`` for an installed package."""
+    from panns_lite.paths import DEFAULT_WORKSPACE
 
-    return Path(os.environ.get("PANNS_LITE_WORKSPACE", REPO_ROOT / "workspace"))
+    return Path(os.environ.get("PANNS_LITE_WORKSPACE", DEFAULT_WORKSPACE))
 
 
 def preset(name: str, **overrides: Any) -> TrainConfig:
