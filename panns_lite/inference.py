@@ -65,7 +65,8 @@ if TYPE_CHECKING:
 MIN_TAIL_SECONDS = 1.0
 """A final remainder shorter than this is analysed together with the chunk before it."""
 
-AudioInput = str | os.PathLike[str] | np.ndarray | torch.Tensor
+AudioInput = str | os.PathLike[str] | np.ndarray | torch.Tensor | Iterable[np.ndarray]
+"""A file path, an array of samples, or a live stream: an iterable of sample blocks (a microphone)."""
 
 
 class Tag(NamedTuple):
@@ -74,6 +75,15 @@ class Tag(NamedTuple):
     label: str
     mid: str
     probability: float
+
+
+class Window(NamedTuple):
+    """One analysis of :meth:`Tagger.stream`: the input from ``start`` to ``end`` seconds."""
+
+    start: float
+    end: float
+    clipwise: np.ndarray
+    embedding: np.ndarray
 
 
 class Framewise(NamedTuple):
@@ -214,6 +224,42 @@ class Tagger:
             frame_hop=frame_hop,
         )
 
+    def stream(
+        self, audio: AudioInput, sample_rate: int | None = None, window_seconds: float = 10.0,
+        hop_seconds: float = 1.0,
+    ) -> Iterator[Window]:
+        """Every ``hop_seconds``, the model's view of the last ``window_seconds``: live tagging.
+
+        ``audio`` may be a live stream (an iterable of (samples,) or (samples, channels) float blocks
+        at ``sample_rate``, of any sizes): each window is analysed as soon as its last sample arrives.
+        Window ``k`` ends at ``(k + 1) · hop`` (in samples at the model's rate) and starts ``window``
+        earlier, or at 0 while the stream is younger than a window; a last window ends at the end of
+        a finite input when that is not on the hop grid. Its ``clipwise`` and ``embedding`` are
+        exactly the model's outputs on that slice of the (resampled) input, as an offline sliding
+        window would compute them. Memory holds one window, one hop and one block, whatever the length.
+        """
+        rate = self.sample_rate
+        window, hop = round(window_seconds * rate), round(hop_seconds * rate)
+        if window < 1 or hop < 1:
+            raise ValueError(f"window_seconds and hop_seconds must be at least one sample, got {window_seconds}, "
+                             f"{hop_seconds}")
+        source_rate, blocks = _open(audio, sample_rate, rate, hop)
+        buffer, offset, end = np.zeros(0, dtype=np.float32), 0, hop  # buffer = samples [offset, offset + len)
+        for x in _stream_resample(blocks, source_rate, rate):
+            buffer = np.concatenate([buffer, x])
+            while offset + len(buffer) >= end:
+                yield self._window(buffer, offset, max(0, end - window), end)
+                end += hop
+            drop = max(0, end - hop - window - offset)  # samples no later window (nor a last, shorter hop) reads
+            buffer, offset = buffer[drop:], offset + drop
+        total = offset + len(buffer)
+        if total > end - hop:
+            yield self._window(buffer, offset, max(0, total - window), total)
+
+    def _window(self, buffer: np.ndarray, offset: int, start: int, end: int) -> Window:
+        out = self.backend.infer(buffer[start - offset: end - offset][None], framewise=False)
+        return Window(start / self.sample_rate, end / self.sample_rate, out["clipwise_output"][0], out["embedding"][0])
+
     @property
     def frame_hop(self) -> float:
         """Seconds between frame-wise outputs (10 ms for the 32 kHz models)."""
@@ -281,7 +327,13 @@ def _open(
             raise ValueError("sample_rate is only for arrays; a file's rate is read from the file")
         return _open_file(Path(audio), block)
     rate = model_rate if sample_rate is None else _check_rate(sample_rate)
-    return rate, _checked(_array_blocks(_as_array(audio), block), rate, "input array")
+    if isinstance(audio, (np.ndarray, torch.Tensor)):
+        return rate, _checked(_array_blocks(_as_array(audio), block), rate, "input array")
+    if isinstance(audio, Iterable):
+        if sample_rate is None:
+            raise ValueError("a stream of sample blocks needs its sample_rate")
+        return rate, _checked(_stream_blocks(audio), rate, "input stream")
+    raise TypeError(f"expected a file path, an array or an iterable of sample blocks, got {type(audio).__name__}")
 
 
 def _check_rate(sample_rate: float) -> int:
@@ -332,6 +384,13 @@ def _as_array(audio: np.ndarray | torch.Tensor) -> np.ndarray:
 def _array_blocks(x: np.ndarray, block: int) -> Iterator[np.ndarray]:
     for start in range(0, len(x), block):
         yield to_mono(x[start : start + block]).astype(np.float32, copy=False)
+
+
+def _stream_blocks(blocks: Iterable[np.ndarray]) -> Iterator[np.ndarray]:
+    """Mono float32 blocks of a live stream; empty blocks (a microphone with nothing new) are skipped."""
+    for block in blocks:
+        if np.size(block):
+            yield to_mono(_as_array(block)).astype(np.float32, copy=False)
 
 
 def _checked(blocks: Iterable[np.ndarray], rate: int, name: str) -> Iterator[np.ndarray]:

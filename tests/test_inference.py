@@ -371,3 +371,62 @@ def test_absurd_amplitudes_are_rejected_in_arrays_and_files(tagger, tmp_path):
         tagger.tag(path)
     x[8000] = 1.5  # float files may exceed ±1 a little: that is still audio
     assert all(np.isfinite(tag.probability) for tag in tagger.tag(x))
+
+
+# ------------------------------------------------------------------------------ streaming
+def test_stream_equals_the_offline_sliding_window_on_a_minute(tagger, model):
+    """Every window of a 60.5 s stream, fed in blocks of odd sizes, is the model's output on that slice."""
+    x = signal(int(60.5 * SR), seed=11)
+    sizes = np.random.default_rng(0).integers(1, 20000, size=400)
+    blocks = np.split(x, np.cumsum(sizes)[np.cumsum(sizes) < len(x)])
+    windows = list(tagger.stream(iter(blocks), SR, window_seconds=10.0, hop_seconds=1.0))
+    ends = [w.end for w in windows]
+    assert ends == [float(k) for k in range(1, 61)] + [60.5]
+    for w in windows:
+        start, end = round(w.start * SR), round(w.end * SR)
+        assert start == max(0, end - 10 * SR)
+        expected = model_outputs(model, x[start:end])
+        np.testing.assert_allclose(w.clipwise, expected["clipwise_output"], atol=ATOL)
+        np.testing.assert_allclose(w.embedding, expected["embedding"], atol=ATOL)
+
+
+def test_stream_of_a_file_at_another_rate_matches_the_resampled_input(tagger, model, tmp_path):
+    x = signal(int(12.3 * 44100), seed=12, rate=44100)
+    path = tmp_path / "stream.wav"
+    sf.write(path, x, 44100, subtype="FLOAT")
+    at_model_rate = resample(x, 44100, SR)
+    windows = list(tagger.stream(path, window_seconds=5.0, hop_seconds=2.0))
+    assert [w.end for w in windows] == [2.0, 4.0, 6.0, 8.0, 10.0, 12.0, pytest.approx(len(at_model_rate) / SR)]
+    for w in windows:
+        start, end = round(w.start * SR), round(w.end * SR)
+        np.testing.assert_allclose(w.clipwise, model_outputs(model, at_model_rate[start:end])["clipwise_output"],
+                                   atol=1e-4)
+
+
+def test_stream_memory_does_not_grow_with_its_length(tagger):
+    def blocks(seconds: int):
+        for i in range(seconds):
+            yield signal(SR, seed=i)
+
+    peaks = []
+    for seconds in (20, 80):
+        tracemalloc.start()
+        try:
+            count = sum(1 for _ in tagger.stream(blocks(seconds), SR, window_seconds=10.0, hop_seconds=1.0))
+            _, peak = tracemalloc.get_traced_memory()
+        finally:
+            tracemalloc.stop()
+        assert count == seconds
+        peaks.append(peak)
+    assert peaks[1] < 1.2 * peaks[0], f"peaks {peaks[0] / 1e6:.1f} MB for 30 s, {peaks[1] / 1e6:.1f} MB for 120 s"
+
+
+def test_stream_refuses_what_it_cannot_use(tagger):
+    with pytest.raises(ValueError, match="needs its sample_rate"):
+        next(tagger.stream(iter([signal(SR)])))
+    with pytest.raises(ValueError, match="at least one sample"):
+        next(tagger.stream(signal(SR), hop_seconds=0.0))
+    with pytest.raises(InvalidAudioError, match="input stream: sample"):
+        list(tagger.stream(iter([signal(SR), np.full(100, np.nan, dtype=np.float32)]), SR))
+    with pytest.raises(TypeError, match="iterable of sample blocks"):
+        next(tagger.stream(12345))
