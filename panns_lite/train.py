@@ -398,6 +398,8 @@ def evaluation_entry(net: torch.nn.Module, sources: dict[str, ClipDataset], conf
 
     entry: dict[str, Any] = {"iteration": iteration, "train_loss": float(np.mean(losses)) if losses else None,
                              "wall_seconds": round(wall, 2)}
+    if dist_.device.type == "cuda":  # what a GPU run needs to size its batch (scripts/gpu_check.sh reads it)
+        entry["cuda_peak_memory_bytes"] = torch.cuda.max_memory_allocated(dist_.device)
     for prefix, source in sources.items():
         scores = evaluate(source.targets, predict(net, source, config.eval_batch_size, dist_))
         entry.update({f"{prefix}mAP": scores.mAP, f"{prefix}classes": scores.classes_ap, f"{prefix}mAUC": scores.mAUC,
