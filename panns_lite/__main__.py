@@ -128,7 +128,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         "batch_size": args.batch_size, "lr": args.lr, "lr_schedule": args.lr_schedule,
         "warmup_iterations": args.warmup, "sampler": args.sampler,
         "seed": args.seed, "init_checkpoint": args.init_checkpoint, "new_head": args.new_head,
-        "micro_batches": args.micro_batches, "device": args.device,
+        "micro_batches": args.micro_batches, "device": args.device, "teacher": args.teacher,
+        "distill_label_weight": args.distill_label_weight,
     }.items() if v is not None}
     if args.freeze_base:
         overrides["freeze_base"] = True
@@ -316,6 +317,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--new-head", type=POSITIVE_INT, help="replace the classifier by a fresh one with this many classes")
     p.add_argument("--freeze-base", action="store_true", help="train the classifier only")
     p.add_argument("--micro-batches", type=POSITIVE_INT, help="split each process's batch into this many passes")
+    p.add_argument("--teacher", help="knowledge distillation from this checkpoint (run on the same input) or .npz of "
+                   "logits per training clip (panns_lite.distillation.write_teacher_logits)")
+    p.add_argument("--distill-label-weight", type=bounded(float, 0, 1),
+                   help="with --teacher, the labels' share of the loss (EfficientAT: 0.1)")
     p.add_argument("--device", type=device_option, help="auto (CUDA when there is one), cpu, cuda, cuda:N")
     p.add_argument("--no-mixup", action="store_true")
     p.add_argument("--no-spec-augment", action="store_true")

@@ -49,6 +49,7 @@ from panns_lite.augment import AugmentConfig, mix_targets, mixup_lambdas
 from panns_lite.checkpoints import (CheckpointError, atomic_write, load_checkpoint, load_extra, read_payload,
                                     save_checkpoint)
 from panns_lite.datasets import Batch, ClipDataset, LogMelCache, PackedDataset, frontend_signature
+from panns_lite.distillation import distillation_loss, load_teacher
 from panns_lite.metrics import evaluate
 from panns_lite.models import MODELS, AudioTagger, FeaturesPath, scaled_widths
 from panns_lite.runtime import configure_cpu
@@ -85,6 +86,11 @@ class TrainConfig:
     lr_schedule: str = "constant"
     warmup_iterations: int = 0
     ema_decay: float = 0.0
+    teacher: str = ""
+    """Knowledge distillation (:mod:`panns_lite.distillation`): a checkpoint run on the student's input,
+    or an ``.npz`` of logits per training clip; empty: none."""
+    distill_label_weight: float = 0.1
+    """With a teacher, the labels' share λ of the loss (EfficientAT: 0.1); the teacher's is 1 − λ."""
     iterations: int = 600_000
     eval_every: int = 2000
     checkpoint_every: int = 100_000
@@ -114,6 +120,8 @@ class TrainConfig:
         if any(p is not None and not 0.0 <= p < 1.0 for p in (self.dropout, self.head_dropout)):
             raise ValueError(f"dropout and head_dropout must be in [0, 1) or None (the model's published rates), "
                              f"got {self.dropout}, {self.head_dropout}")
+        if not 0.0 <= self.distill_label_weight <= 1.0:
+            raise ValueError(f"distill_label_weight must be in [0, 1], got {self.distill_label_weight}")
         if self.cache_dtype not in ("float16", "float32"):
             raise ValueError(f"cache_dtype must be 'float16' or 'float32', got {self.cache_dtype!r}")
 
@@ -510,6 +518,7 @@ def training_loop(config: TrainConfig, dist_: Distributed, started: float, resum
     net = FeaturesPath(model) if config.cache_logmel else model
     average = copy.deepcopy(model) if config.ema_decay else None  # the model evaluated and kept, when set
     eval_net = net if average is None else FeaturesPath(average) if config.cache_logmel else average
+    teacher = load_teacher(config.teacher, model, config.cache_logmel, dist_.device) if config.teacher else None
     optimizer = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=config.lr,
                                  betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0, amsgrad=True)
     sampler = make_sampler(config.sampler, train_set.targets, config.clips_per_step, config.seed,
@@ -564,7 +573,10 @@ def training_loop(config: TrainConfig, dist_: Distributed, started: float, resum
             with sync:
                 with autocast(config.amp, dist_.device):
                     output = train_net(xb, lb)["clipwise_output"]
-                loss = bce(output, mix_targets(yb, lb) if lb is not None else yb) / len(parts)
+                    soft = teacher.probabilities(xb, lb, names[part]) if teacher is not None else None
+                target = mix_targets(yb, lb) if lb is not None else yb
+                loss = (bce(output, target) if soft is None else
+                        distillation_loss(output, target, soft, config.distill_label_weight)) / len(parts)
                 loss.backward()
             step_loss += loss.item()
         if not math.isfinite(step_loss):
@@ -629,14 +641,20 @@ def write_statistics(out: Path, statistics: list[dict[str, Any]]) -> None:
 def plain(config: TrainConfig) -> dict[str, Any]:
     """The config as plain data (lists, dicts) for checkpoints read with ``weights_only=True``.
 
-    An unset ``natural_eval_data`` is left out, so a run without a natural split is recorded, and its
-    preset run folder keyed, exactly as before the field existed: those runs stay in the cache.
+    Settings added after runs were recorded (:data:`ADDED_SETTINGS`) are left out while at their
+    default, so such a run (no natural split, no teacher) is recorded, and its preset run folder keyed,
+    exactly as before they existed: those runs stay in the cache and the shipped record replays.
     """
     data = asdict(config)
     data["widths"] = list(config.widths) if config.widths else None
-    if not config.natural_eval_data:
-        del data["natural_eval_data"]
+    for name, default in ADDED_SETTINGS.items():
+        if data[name] == default:
+            del data[name]
     return data
+
+
+ADDED_SETTINGS = {"natural_eval_data": "", "teacher": "", "distill_label_weight": 0.1}
+"""Settings newer than recorded runs, with the default those runs used."""
 
 
 def save_training_checkpoint(path: Path, model: AudioTagger, optimizer: torch.optim.Optimizer, sampler: Any,
@@ -684,7 +702,8 @@ def recipe_changes(saved: dict[str, Any], config: TrainConfig, data: dict[str, s
     one present on the other.
     """
     now, before = plain(config), saved.get("config", {})
-    differ = [k for k in now if k not in allowed and k not in DATA_KEYS and before.get(k) != now[k]]
+    differ = [k for k in now if k not in allowed and k not in DATA_KEYS
+              and before.get(k, ADDED_SETTINGS.get(k)) != now[k]]
     saved_data = saved.get("data") or {k: before.get(k) for k in DATA_KEYS}
     current = data if saved.get("data") else {k: now.get(k) for k in DATA_KEYS}
     return sorted(differ + [k for k in DATA_KEYS if saved_data.get(k) != current.get(k)])
