@@ -13,7 +13,8 @@ py="$work/venv/bin/python"
 "$py" -m pip install --quiet --upgrade pip
 # the pins of requirements.txt as constraints: the same torch as the project's tests, not the newest
 "$py" -m pip install --quiet --constraint "$repo/requirements.txt" "$repo"
-clip="$repo/data/sources/audio/$(ls "$repo/data/sources/audio" | head -n 1)"
+recordings=("$repo"/data/sources/audio/*)  # a glob, not `ls | head`: under pipefail that pipe can die of SIGPIPE
+clip="${recordings[0]}"
 cd "$work"
 "$py" -m panns_lite tag "$clip" --checkpoint pretrained --top-k 3 --json > tags.json
 "$py" - "$repo" tags.json <<'PY'
