@@ -60,28 +60,38 @@ def file_digest(path: Path) -> str:
     return digest.hexdigest()
 
 
-def recovery_config(base: TrainConfig, pruned: str | Path, iterations: int, eval_every: int | None = None) -> TrainConfig:
+def recovery_config(base: TrainConfig, pruned: str | Path, iterations: int, eval_every: int | None = None,
+                    teacher: str | Path | None = None, seed: int | None = None) -> TrainConfig:
     """The recipe of ``base`` (same data, sampler, augmentation, optimizer, seed), started from the
-    ``pruned`` checkpoint and run for ``iterations`` steps, in ``<base out_dir>-<pruned file stem>``."""
+    ``pruned`` checkpoint and run for ``iterations`` steps, in ``<base out_dir>-<pruned file stem>``.
+
+    ``teacher`` adds knowledge distillation from that model (:mod:`panns_lite.distillation`; E-PANNs'
+    recovery uses none), ``seed`` another training seed; each gets its own run folder
+    (``…-seed<seed>``, ``…-distilled``), so runs that differ only in these are cached side by side."""
     if iterations < 1:
         raise ValueError(f"recovery needs at least one iteration, got {iterations}")
     pruned = Path(pruned)
+    seed = base.seed if seed is None else seed
+    suffix = (f"-seed{seed}" if seed != base.seed else "") + ("-distilled" if teacher else "")
     return replace(base, init_checkpoint=str(pruned), iterations=iterations,
                    eval_every=eval_every or base.eval_every, checkpoint_every=iterations,
-                   out_dir=f"{base.out_dir}-{pruned.stem}")
+                   out_dir=f"{base.out_dir}-{pruned.stem}{suffix}", seed=seed, teacher=str(teacher or ""))
 
 
 def recover(base: TrainConfig, ratio: float, iterations: int, criterion: str = "operator_norm",
             layers: str | Iterable[str] = "C7-C12", eval_every: int | None = None,
-            base_model: str | Path | None = None) -> Path:
+            base_model: str | Path | None = None, distill: bool = False, seed: int | None = None) -> Path:
     """Prune the trained model of ``base`` (or ``base_model``, e.g. the shipped pretrained tagger, whose
     recipe ``base`` then is) and fine-tune it; returns the fine-tuned ``model.pt``.
 
     The base run is trained first if it is not in the cache. The pruned file is kept in the
     ``base`` run's folder. The run's ``statistics.json`` holds the recovery curve, starting with the
     mAP right after pruning (iteration 0); ``ratio=0`` keeps every filter: the control of training
-    the unpruned model for the same steps.
+    the unpruned model for the same steps. ``distill`` makes the unpruned parent the teacher
+    (EfficientAT's loss); ``seed`` repeats the fine-tuning with another training seed (the pruning,
+    deterministic for the norm criteria, keeps ``base``'s seed).
     """
-    pruned = pruned_checkpoint(base_model or trained(base), ratio, criterion, layers, base.seed,
-                               cache_dir=Path(base.out_dir))
-    return trained(recovery_config(base, pruned, iterations, eval_every))
+    parent = base_model or trained(base)
+    pruned = pruned_checkpoint(parent, ratio, criterion, layers, base.seed, cache_dir=Path(base.out_dir))
+    return trained(recovery_config(base, pruned, iterations, eval_every, teacher=parent if distill else None,
+                                   seed=seed))

@@ -89,3 +89,24 @@ def test_recover_from_a_given_model_keeps_the_pruned_file_in_the_runs_folder(tin
     original = load_checkpoint(shipped).state_dict()
     assert all(torch.equal(kept[k], original[k]) for k in original)
     assert control.is_file()
+
+
+def test_recovery_with_a_teacher_or_another_seed_gets_its_own_run_folder(tiny_packed, tmp_path):
+    base = base_config(tiny_packed, tmp_path)
+    taught = recovery_config(base, tmp_path / "pruned-x.pt", iterations=5, teacher=tmp_path / "parent.pt", seed=3)
+    assert taught.out_dir.endswith("base-pruned-x-seed3-distilled")
+    assert (taught.teacher, taught.seed) == (str(tmp_path / "parent.pt"), 3)
+    plain_config = recovery_config(base, tmp_path / "pruned-x.pt", iterations=5, seed=base.seed)
+    assert plain_config.out_dir.endswith("base-pruned-x") and plain_config.teacher == ""
+
+
+def test_distilled_recovery_learns_from_the_unpruned_parent(tiny_packed, tmp_path):
+    base = base_config(tiny_packed, tmp_path)
+    plain_path = recover(base, 0.5, iterations=2, eval_every=1)
+    taught_path = recover(base, 0.5, iterations=2, eval_every=1, distill=True)
+    assert taught_path.parent.name == "base-pruned-operator_norm-C7-C12-50-distilled"
+    extra = load_extra(taught_path)
+    assert extra["config"]["teacher"] == str(tmp_path / "base" / "model.pt")
+    plain_losses = load_extra(plain_path.parent / "checkpoint.pt")["step_losses"]
+    taught_losses = load_extra(taught_path.parent / "checkpoint.pt")["step_losses"]
+    assert plain_losses[0] != taught_losses[0]  # the same first batch, another loss: the teacher's share
