@@ -271,6 +271,20 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_finetune(args: argparse.Namespace) -> int:
+    from panns_lite.finetune import finetune, settings_from
+
+    settings = settings_from(mode=args.mode, checkpoint=str(args.checkpoint), validation_share=args.validation_share,
+                             max_iterations=args.max_iterations, eval_every=args.eval_every, patience=args.patience,
+                             batch_size=args.batch_size, lr=args.lr, seed=args.seed, threads=args.threads)
+    out = args.out if args.out is not None else Path(f"finetuned-{args.folder.resolve().name}")
+    report = finetune(args.folder, out, settings, labels_csv=args.labels, overwrite=args.overwrite,
+                      progress=not args.quiet)
+    print(report.summary())
+    print(f"tag with: python -m panns_lite tag FILES --checkpoint {report.model_path}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="panns_lite", description="PANNs and E-PANNs, reproduced end to end.")
     parser.add_argument("--debug", action="store_true", help="show the traceback of any failure (PANNS_LITE_DEBUG=1)")
@@ -376,6 +390,29 @@ def build_parser() -> argparse.ArgumentParser:
                    help="waveform in (front end inside the graph) or log-mel in (front end left to the caller)")
     p.add_argument("--framewise", action="store_true", help="also output frame-wise probabilities")
     p.add_argument("--fold-bn", action="store_true", help="fold batch norm into the convolutions first")
+
+    p = add("finetune", cmd_finetune, "Fine-tune a tagger on your own folder of labelled audio (file,labels CSV).")
+    p.add_argument("folder", type=Path, help="folder of audio files with labels.csv: columns file, labels (names "
+                   "separated by ';'), optional group (clips of one recording) and split (train/validation)")
+    p.add_argument("--labels", type=Path, help="the labels CSV (default: FOLDER/labels.csv)")
+    p.add_argument("--mode", choices=["probe", "frozen", "all"], default="all",
+                   help="probe: logistic regression on the frozen embedding; frozen: train a new head (PANNs' "
+                        "freeze_base); all: train every weight (default)")
+    p.add_argument("--checkpoint", type=Path, default=Path("pretrained"),
+                   help="the model to start from: 'pretrained' (the shipped model, default) or a checkpoint file")
+    p.add_argument("--out", type=Path, help="output folder (default: ./finetuned-<FOLDER name>); rerun to resume")
+    p.add_argument("--overwrite", action="store_true", help="replace another fine-tuning job held in --out")
+    p.add_argument("--validation-share", type=bounded(float, 0, 1, low_open=True, high_open=True),
+                   help="share of each class's groups held out for validation without a split column (default 0.2)")
+    p.add_argument("--max-iterations", type=POSITIVE_INT, help="at most this many steps (default 1000)")
+    p.add_argument("--eval-every", type=POSITIVE_INT, help="validate every this many steps (default 50)")
+    p.add_argument("--patience", type=POSITIVE_INT, help="stop after this many validations without a better mAP "
+                   "(default 4)")
+    p.add_argument("--batch-size", type=POSITIVE_INT, help="clips per step (default 16)")
+    p.add_argument("--lr", type=POSITIVE, help="learning rate (default 1e-4 for all, 1e-3 for frozen)")
+    p.add_argument("--seed", type=COUNT, help="seed of the validation draw and of training (default 0)")
+    p.add_argument("--threads", type=POSITIVE_INT, help="CPU threads")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
 
     p = add("pack", cmd_pack, "Pack a segment CSV and its audio folder into a PANNs-layout HDF5 file.")
     p.add_argument("csv", type=Path, help="AudioSet segment CSV (e.g. balanced_train_segments.csv)")

@@ -56,7 +56,7 @@ import torch
 
 from panns_lite.audio import AudioReadError, InvalidAudioError, check_samples, resample, to_mono
 from panns_lite.audioset import NUM_CLASSES, ClassLabels, load_class_labels
-from panns_lite.checkpoints import load_checkpoint
+from panns_lite.checkpoints import load_checkpoint, load_extra
 from panns_lite.models import AudioTagger
 
 if TYPE_CHECKING:
@@ -151,7 +151,8 @@ class Tagger:
     :func:`panns_lite.export.export_onnx` in waveform mode (run with ONNX Runtime), an in-memory
     :class:`~panns_lite.models.AudioTagger` or an :class:`~panns_lite.export.OnnxModel`.
     ``device`` applies to PyTorch models. ``labels`` defaults to the 527 AudioSet classes; a model
-    with another class count (a fine-tuned head) gets the names ``class_0 …`` unless labels are given.
+    with another class count (a fine-tuned head) gets the class names its checkpoint records
+    (:mod:`panns_lite.finetune` writes them), else ``class_0 …``, unless labels are given.
 
     Every method takes a file path, or an array (samples,) / (samples, channels) — the layout
     soundfile returns — with its ``sample_rate`` (``None`` means the model's own rate). For a file
@@ -172,7 +173,7 @@ class Tagger:
             raise ValueError(f"chunk_seconds must be ≥ 1 s, got {chunk_seconds}")
         self.chunk_samples = round(chunk_seconds * rate / hop) * hop  # whole frames, so chunk frames tile
         self.min_tail_samples = round(MIN_TAIL_SECONDS * rate)
-        self.labels = labels if labels is not None else _default_labels(self.backend.classes_num)
+        self.labels = labels if labels is not None else _recorded_labels(checkpoint_or_model, self.backend.classes_num)
         if len(self.labels) != self.backend.classes_num:
             raise ValueError(f"{len(self.labels)} labels for a model with {self.backend.classes_num} classes")
 
@@ -308,6 +309,15 @@ def _backend(source: object, device: str | torch.device) -> Backend:
     raise TypeError(
         f"expected a checkpoint path, an .onnx path, an AudioTagger or an OnnxModel, got {type(source).__name__}"
     )
+
+
+def _recorded_labels(source: object, classes_num: int) -> ClassLabels:
+    """The class names a checkpoint file records (a model from ``finetune``), else :func:`_default_labels`."""
+    if classes_num != NUM_CLASSES and isinstance(source, (str, os.PathLike)) and Path(source).suffix.lower() != ".onnx":
+        names = load_extra(source).get("class_names")
+        if isinstance(names, list) and len(names) == classes_num:
+            return ClassLabels(tuple(names), tuple(names))
+    return _default_labels(classes_num)
 
 
 def _default_labels(classes_num: int) -> ClassLabels:
