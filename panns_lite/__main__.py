@@ -285,6 +285,16 @@ def cmd_finetune(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_embed(args: argparse.Namespace) -> int:
+    from panns_lite.corpus import embed_folder
+    from panns_lite.runtime import resolved_device
+
+    report = embed_folder(args.folder, args.out, checkpoint=args.checkpoint, frame_every=args.frame_every,
+                          overwrite=args.overwrite, device=resolved_device(args.device), progress=not args.quiet)
+    print(report.summary())
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="panns_lite", description="PANNs and E-PANNs, reproduced end to end.")
     parser.add_argument("--debug", action="store_true", help="show the traceback of any failure (PANNS_LITE_DEBUG=1)")
@@ -413,6 +423,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=COUNT, help="seed of the validation draw and of training (default 0)")
     p.add_argument("--threads", type=POSITIVE_INT, help="CPU threads")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
+
+    p = add("embed", cmd_embed, "Embed every audio file of a folder into one HDF5 file (resumable).")
+    p.add_argument("folder", type=Path, help="folder of audio files (searched recursively)")
+    p.add_argument("--out", type=Path, required=True,
+                   help="output .h5 (datasets name, embedding; see panns_lite.corpus)")
+    p.add_argument("--checkpoint", type=Path, default=Path("pretrained"), help="'pretrained' (the shipped model, "
+                   "default) or a checkpoint file (official PANNs, E-PANNs or ours)")
+    p.add_argument("--frame-every", type=POSITIVE_INT, help="also store the embedding of every N-th 10 ms frame "
+                   "(32: one per CNN14 segment, 320 ms)")
+    p.add_argument("--overwrite", action="store_true", help="replace --out if it exists")
+    p.add_argument("--device", type=device_option, default="cpu", help="torch device (cpu, auto, cuda, cuda:N)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
 
     p = add("pack", cmd_pack, "Pack a segment CSV and its audio folder into a PANNs-layout HDF5 file.")
     p.add_argument("csv", type=Path, help="AudioSet segment CSV (e.g. balanced_train_segments.csv)")

@@ -73,22 +73,10 @@ class HearModel(nn.Module):
         return self._inference().embed(waveform, HEAR_SAMPLE_RATE)
 
     def timestamp_embeddings(self, waveform: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(samples,) at 48 kHz → (n_times, embed_dim) embeddings and their (n_times,) centres in ms.
-
-        Chunk by chunk: the frames of a chunk are those centred inside it, so chunks tile the input's
-        frames and frame ``k`` of the whole input is centred at ``k`` hops whatever chunk it is in."""
-        inference = self._inference()
-        device = inference.backend.device
-        hop = self.network.logmel.config.hop_length
-        parts, first_frame = [], 0
-        for chunk in inference.chunks(waveform, HEAR_SAMPLE_RATE):
-            frames = -(-len(chunk) // hop)
-            with torch.inference_mode():
-                out = self.network(torch.from_numpy(chunk[None]).to(device), framewise=True)
-                embedding = self.network.frames_from_segments(out["segment_embedding"], frames)[0]
-            parts.append(embedding[(-first_frame) % FRAMES_PER_TIMESTAMP:: FRAMES_PER_TIMESTAMP].float().cpu().numpy())
-            first_frame += frames
-        embeddings = np.concatenate(parts)
+        """(samples,) at 48 kHz → (n_times, embed_dim) embeddings and their (n_times,) centres in ms
+        (:meth:`Tagger.frame_embeddings <panns_lite.inference.Tagger.frame_embeddings>` every
+        :data:`FRAMES_PER_TIMESTAMP` frames)."""
+        embeddings = self._inference().frame_embeddings(waveform, HEAR_SAMPLE_RATE, every=FRAMES_PER_TIMESTAMP)
         return embeddings, np.arange(len(embeddings), dtype=np.float64) * self.timestamp_hop_ms
 
 

@@ -266,6 +266,31 @@ class Tagger:
         """Seconds between frame-wise outputs (10 ms for the 32 kHz models)."""
         return self.backend.hop_length / self.sample_rate
 
+    def frame_embeddings(self, audio: AudioInput, sample_rate: int | None = None, every: int = 1) -> np.ndarray:
+        """(n, embed_dim): the embedding of every ``every``-th model frame, frame ``k · every`` first.
+
+        A frame's embedding is ReLU(fc1) of the segment of the decision-level head that covers it (the
+        vector the frame-wise head classifies; ``segment_embedding`` of
+        :meth:`~panns_lite.models.AudioTagger.forward_features`), so the model's own time resolution is
+        one segment (32 frames, 320 ms for CNN14); ``every`` samples it. Row ``i`` is centred at
+        ``i · every · frame_hop`` seconds. Chunk by chunk, the frames of a chunk being those centred
+        inside it, so chunks tile the input's frames and memory does not grow with its length.
+        PyTorch models only (the ONNX export has no segment output)."""
+        if every < 1:
+            raise ValueError(f"every must be ≥ 1 frame, got {every}")
+        if not isinstance(self.backend, TorchBackend):
+            raise ValueError("frame embeddings need a PyTorch model (a checkpoint), not an ONNX export")
+        network, hop = self.backend.model, self.backend.hop_length
+        parts, first_frame = [], 0
+        for chunk in self.chunks(audio, sample_rate):
+            frames = -(-len(chunk) // hop)
+            with torch.inference_mode():
+                out = network(torch.from_numpy(chunk[None]).to(self.backend.device), framewise=True)
+                embedding = network.frames_from_segments(out["segment_embedding"], frames)[0]
+            parts.append(embedding[(-first_frame) % every:: every].float().cpu().numpy())
+            first_frame += frames
+        return np.concatenate(parts)
+
     def tag(self, audio: AudioInput, sample_rate: int | None = None, top_k: int = 10) -> list[Tag]:
         """The ``top_k`` most probable classes, most probable first."""
         return self.ranked(self.analyze(audio, sample_rate).clipwise, top_k)
