@@ -177,10 +177,23 @@ def cmd_export(args: argparse.Namespace) -> int:
     model = load_checkpoint(checkpoint).eval()
     if args.fold_bn:
         model = fold_batchnorm(model)
-    export = export_onnx if args.format == "onnx" else export_torchscript
-    path = export(model, out, mode=args.mode, framewise=args.framewise)
-    print(f"{args.checkpoint} -> {path} ({args.format}, {args.mode} in{', BN folded' if args.fold_bn else ''}; "
-          f"{path.stat().st_size / 2**20:.1f} MiB)")
+    if args.int8:
+        import tempfile
+
+        from panns_lite.quantization import calibration_clips, quantize_onnx
+
+        if args.format != "onnx" or args.mode != "waveform" or args.calibration is None:
+            raise ValueError("--int8 needs --format onnx, --mode waveform and --calibration TRAINING_CLIPS.h5 "
+                             "(a packed file of training clips, e.g. a MiniSet's packed/balanced_train.h5)")
+        clips = calibration_clips(args.calibration, args.calibration_clips)
+        with tempfile.TemporaryDirectory(dir=out.parent) as tmp:
+            float_path = export_onnx(model, Path(tmp) / "float.onnx", mode=args.mode, framewise=args.framewise)
+            path = quantize_onnx(float_path, out, clips, source=str(args.calibration))
+    else:
+        export = export_onnx if args.format == "onnx" else export_torchscript
+        path = export(model, out, mode=args.mode, framewise=args.framewise)
+    print(f"{args.checkpoint} -> {path} ({args.format}{', int8' if args.int8 else ''}, {args.mode} in"
+          f"{', BN folded' if args.fold_bn else ''}; {path.stat().st_size / 2**20:.1f} MiB)")
     return 0
 
 
@@ -400,6 +413,12 @@ def build_parser() -> argparse.ArgumentParser:
                    help="waveform in (front end inside the graph) or log-mel in (front end left to the caller)")
     p.add_argument("--framewise", action="store_true", help="also output frame-wise probabilities")
     p.add_argument("--fold-bn", action="store_true", help="fold batch norm into the convolutions first")
+    p.add_argument("--int8", action="store_true", help="static int8 quantization (QDQ, per-channel weights), front "
+                   "end kept in float; needs --calibration")
+    p.add_argument("--calibration", type=Path, help="with --int8: packed HDF5 of TRAINING clips to calibrate on "
+                   "(never the clips you evaluate on)")
+    p.add_argument("--calibration-clips", type=POSITIVE_INT, default=64, help="with --int8: clips drawn for "
+                   "calibration (default 64)")
 
     p = add("finetune", cmd_finetune, "Fine-tune a tagger on your own folder of labelled audio (file,labels CSV).")
     p.add_argument("folder", type=Path, help="folder of audio files with labels.csv: columns file, labels (names "

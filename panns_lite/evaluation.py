@@ -28,6 +28,7 @@ import torch
 
 from panns_lite.checkpoints import load_checkpoint
 from panns_lite.datasets import ClipDataset, LogMelCache, PackedDataset
+from panns_lite.export import OnnxModel
 from panns_lite.metrics import Scores, evaluate, mean_average_precision
 from panns_lite.models import AudioTagger, FeaturesPath
 from panns_lite.train import Distributed, predict
@@ -72,6 +73,22 @@ def evaluate_model(model: AudioTagger, data: ClipDataset, batch_size: int = 32, 
     model = model.to(device).eval()
     net = FeaturesPath(model) if isinstance(data, LogMelCache) else model
     outputs = predict(net, data, batch_size, Distributed(device=torch.device(device)))
+    return Evaluation(data.names, data.targets, outputs, evaluate(data.targets, outputs))
+
+
+def evaluate_runtime(runtime: OnnxModel, data: PackedDataset, batch_size: int = 16) -> Evaluation:
+    """Score a waveform-mode ONNX export (:class:`~panns_lite.export.OnnxModel`, float or int8) on every
+    clip of a packed file, as :func:`evaluate_model` scores the PyTorch model: same clips, same
+    order, so the two can be compared clip by clip (:func:`paired_bootstrap`)."""
+    if runtime.mode != "waveform":
+        raise ValueError(f"{runtime.path} takes log-mels; scoring packed clips needs a waveform-mode export")
+    if data.targets.shape[1] != runtime.classes_num:
+        raise ValueError(f"{runtime.path} predicts {runtime.classes_num} classes, the evaluation set has "
+                         f"{data.targets.shape[1]}")
+    data.check_sample_rate(runtime.sample_rate, str(runtime.path))
+    outputs = [runtime.run(data.get_batch(np.arange(start, min(start + batch_size, len(data.names))))[0].numpy())
+               ["clipwise_output"] for start in range(0, len(data.names), batch_size)]
+    outputs = np.concatenate(outputs).astype(np.float32)
     return Evaluation(data.names, data.targets, outputs, evaluate(data.targets, outputs))
 
 
