@@ -8,13 +8,14 @@ clips of the pretrain MiniSet's *training* split. Accuracy: mAP on the mixture a
 evaluation splits, int8 − float with a paired bootstrap over the clips (1000 resamples). Speed: one
 10 s clip (batch 1), medians of interleaved repetitions in ONNX Runtime at 1 and 2 intra-op threads,
 each session with thread spinning off (spinning threads would slow the next candidate in the same
-process), and full-width CNN14 and E-PANNs 50 % shapes with random weights beside them (speed does
-not depend on the weights; calibrated on the same clips).
+process); with ``--full-width``, full-width CNN14 and E-PANNs 50 % shapes with random weights beside
+them (speed does not depend on the weights; calibrated on the same clips).
 
-Run ``.venv/bin/python benchmarks/bench_int8.py`` (about 15 minutes on 2 idle cores); writes
-``benchmarks/results/bench_int8.{json,md}``.
+Run ``.venv/bin/python benchmarks/bench_int8.py [--full-width]`` (about 10 minutes on 2 idle cores, 10
+more with ``--full-width``); writes ``benchmarks/results/bench_int8.{json,md}``.
 """
 
+import argparse
 import tempfile
 from dataclasses import replace
 from pathlib import Path
@@ -54,18 +55,22 @@ def session(path: Path, threads: int) -> OnnxModel:
 
 
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--full-width", action="store_true", help="also time full-width CNN14 and E-PANNs 50 %%")
+    args = parser.parse_args()
     env = environment()
     record = read_record()
     prepare_miniset(workspace() / f"miniset-{record['preset']}", record["preset"])
     recipe = replace(pretrained_config(), lr=3e-4, lr_schedule="cosine", warmup_iterations=0, progress=False)
     recovered = recover(recipe, 0.5, iterations=300, eval_every=100, base_model=pretrained_path())
     calibration = calibration_clips(recipe.train_data, CALIBRATION_CLIPS)
-    torch.manual_seed(0)
-    full = Cnn14().eval()
     models = {"pretrained tagger": load_checkpoint(pretrained_path()),
-              "pretrained, 50 % pruned + fine-tuned": load_checkpoint(recovered),
-              "CNN14 (full width, random weights)": full,
-              "E-PANNs 50 % (full width, random weights)": prune(full, epanns_ratios(0.5)).eval()}
+              "pretrained, 50 % pruned + fine-tuned": load_checkpoint(recovered)}
+    if args.full_width:
+        torch.manual_seed(0)
+        full = Cnn14().eval()
+        models |= {"CNN14 (full width, random weights)": full,
+                   "E-PANNs 50 % (full width, random weights)": prune(full, epanns_ratios(0.5)).eval()}
     data = {split: PackedDataset(getattr(recipe, key)) for split, key in SPLITS.items()}
     clip = data["natural eval"].get_batch(np.array([0]))[0].numpy()
     results = {"environment": env, "calibration": f"{CALIBRATION_CLIPS} clips of {recipe.train_data}",
