@@ -1,10 +1,11 @@
 """Embeddings of a whole folder of audio in one HDF5 file (``python -m panns_lite embed FOLDER``).
 
-PANNs' users reach for the embedding more than for the tags (panns_facts §11.9: "get embedding, not
-classification"), usually for a corpus at a time. This walks a folder (recursively, every file with
-an audio suffix, in sorted order), runs :meth:`Tagger.embed <panns_lite.inference.Tagger.embed>` on
-each file — so a row equals what ``Tagger.embed`` returns for that file — and, on request, the
-frame-wise embeddings of :meth:`~panns_lite.inference.Tagger.frame_embeddings`.
+PANNs' users reach for the embedding more than for the tags — PANNs offers it as the representation
+for transfer learning (Kong et al., 2020; chapter 8) — and usually for a corpus at a time. This
+walks a folder (recursively, every file with an audio suffix, in sorted order), runs
+:meth:`Tagger.embed <panns_lite.inference.Tagger.embed>` on each file — so a row equals what
+``Tagger.embed`` returns for that file — and, on request, the frame-wise embeddings of
+:meth:`~panns_lite.inference.Tagger.frame_embeddings`.
 
 The file (``h5py``): ``name`` (N,) the paths relative to the folder; ``embedding`` (N, embed_dim)
 float32; with frame-wise embeddings ``frame_embedding`` (frames in all, embed_dim) and
