@@ -247,7 +247,7 @@ def stage(data: LabelledFolder, mask: np.ndarray, out: Path, progress: bool = Fa
         segments = [Segment(ids[r], 0.0, 10.0, tuple(vocabulary.mids[c] for c in np.flatnonzero(data.targets[r])))
                     for r in rows]
         h5, reasons = staged / f"{split}.h5", staged / f"{split}_skipped.json"
-        if not (h5.is_file() and reasons.is_file()):  # packed by an earlier, interrupted run of this job
+        if not (h5.is_file() and reasons.is_file()):  # not packed yet (pack resumes a stopped packing)
             write_segments(staged / f"{split}_segments.csv", segments, created="by panns_lite finetune")
             report = pack(staged / f"{split}_segments.csv", audio, h5, labels=vocabulary, progress=progress)
             atomic_write(reasons, lambda fh: fh.write(json.dumps(report.skipped).encode()))
