@@ -10,8 +10,8 @@ recipe moves from seed 0 to another seed. A schedule counts as better only when 
 with an interval that excludes 0.
 
 Seed 0 is read from ``benchmarks/results/pretrain_recipes.json`` (its comparison and final mAPs), not
-trained again. Run ``.venv/bin/python benchmarks/schedule_seeds.py [--seeds 1 2]`` (about 25 minutes
-per arm on 2 cores, two arms per seed); writes ``benchmarks/results/schedule_seeds.{json,md}``. Runs
+trained again. Run ``.venv/bin/python benchmarks/schedule_seeds.py [--seeds 1 2]`` (about 35 minutes
+per arm on 2 idle cores, 0.69 s per iteration with evaluations, two arms per seed); writes ``benchmarks/results/schedule_seeds.{json,md}``. Runs
 live in ``<workspace>/runs/pretrain-ab-<schedule>-seed<s>`` (``--runs``); a finished one is read.
 """
 
