@@ -37,7 +37,7 @@ from panns_lite.miniset import prepare_miniset
 from panns_lite.models import AudioTagger, count_parameters
 from panns_lite.paths import DATA_DIR
 from panns_lite.recovery import file_digest
-from panns_lite.train import TrainConfig, cpu_bf16, data_fingerprints, data_sets, preset, train, workspace
+from panns_lite.train import TrainConfig, cpu_amx, cpu_bf16, data_fingerprints, data_sets, preset, train, workspace
 
 MODELS_DIR = DATA_DIR / "models"
 WEIGHTS_NAME = "pretrained.pt"
@@ -172,9 +172,25 @@ def shipped_scores(weights: Path, config: TrainConfig) -> dict[str, Any]:
 
 
 def replay_environment(config: TrainConfig) -> dict[str, Any]:
-    """What a bit-for-bit CPU replay depends on besides the recipe: torch, threads, bf16 kernels."""
-    return {"torch": torch.__version__, "threads": config.threads, "cpu_bf16": cpu_bf16(),
+    """What a bit-for-bit CPU replay depends on besides the recipe: torch, threads, bf16 kernels (native
+    bf16 at all, and AMX tiles or not)."""
+    return {"torch": torch.__version__, "threads": config.threads, "cpu_bf16": cpu_bf16(), "cpu_amx": cpu_amx(),
             "machine": platform.machine()}
+
+
+LEGACY_ENVIRONMENT = {"cpu_amx": False}
+"""Keys a record written before they existed lacks, with the value its training machine had (the
+shipped model was trained on AMD EPYC CPUs: AVX512-BF16, no AMX)."""
+
+
+def replay_references(record: dict[str, Any]) -> list[dict[str, Any]]:
+    """The loss lists a replay may be compared with, each with the environment it holds for: the training
+    run's own first losses, then ``replay_references`` recorded for other CPU kernels (the same recipe,
+    data and trainer replayed on a machine whose bf16 kernels differ, so that a replay there is still
+    compared bit for bit with something)."""
+    own = {"environment": {**LEGACY_ENVIRONMENT, **record["replay"]}, "losses": record["first_losses"],
+           "source": "the training run"}
+    return [own, *record.get("replay_references", [])]
 
 
 @dataclass(frozen=True)
@@ -183,6 +199,8 @@ class Replay:
 
     recorded: list[str]
     replayed: list[str]
+    source: str = "the training run"
+    """Whose losses ``recorded`` are: the training run's, or a reference for this machine's kernels."""
 
     @property
     def equal(self) -> bool:
@@ -198,9 +216,11 @@ def replay(models_dir: str | os.PathLike[str] | None = None, steps: int = REPLAY
 
     ``data`` maps the config's data fields (``train_data``, ``eval_data``, ``natural_eval_data``) to
     packed files; by default the record's MiniSet preset is prepared in the workspace (same seed,
-    same bytes). Refuses to compare when the data's fingerprints, torch version, thread count or
-    bf16 support differ from the record's, since then the losses may differ in their last bits for
-    a reason other than a changed trainer.
+    same bytes). The replay is compared with the losses recorded for this machine's environment
+    (:func:`replay_references`: the training run's, or a reference for other bf16 kernels). Refuses
+    to compare when the data's fingerprints differ from the record's, or when no recorded losses hold
+    for this torch version, thread count and bf16 kernels, since then the losses may differ in their
+    last bits for a reason other than a changed trainer.
     """
     record = read_record(models_dir)
     if not 1 <= steps <= len(record["first_losses"]):
@@ -212,11 +232,15 @@ def replay(models_dir: str | os.PathLike[str] | None = None, steps: int = REPLAY
                 "natural_eval_data": str(paths["natural_eval"]) if recorded.natural_eval_data else ""}
     with tempfile.TemporaryDirectory(prefix="panns-lite-replay-") as out:
         config = replace(recorded, **data, out_dir=out, device="cpu", progress=False, eval_every=recorded.iterations)
-        differ: dict[str, Any] = {k: f"{v} here, {record['replay'][k]} recorded"
-                                  for k, v in replay_environment(config).items() if record["replay"][k] != v}
+        here = replay_environment(config)
+        reference = next((r for r in replay_references(record) if r["environment"] == here), None)
+        differ: dict[str, Any] = {} if reference else {
+            k: f"{v} here, {record['replay'].get(k, LEGACY_ENVIRONMENT.get(k))} recorded" for k, v in here.items()
+            if record["replay"].get(k, LEGACY_ENVIRONMENT.get(k)) != v}
         if data_fingerprints(data_sets(config)) != record["data"]:
             differ["data"] = "the packed files' fingerprints differ from the record's"
-        if differ:
+        if differ or reference is None:
             raise ValueError(f"cannot replay {Path(models_dir or MODELS_DIR) / RECORD_NAME} bit for bit here: {differ}")
         result = train(config, stop_at=steps)
-    return Replay(record["first_losses"][:steps], [float(v).hex() for v in result.step_losses[:steps]])
+    return Replay(reference["losses"][:steps], [float(v).hex() for v in result.step_losses[:steps]],
+                  reference["source"])

@@ -366,6 +366,14 @@ def cpu_bf16() -> bool:
     return bool(torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported())
 
 
+def cpu_amx() -> bool:
+    """Whether oneDNN runs bf16 on AMX tiles here (Intel Xeon since Sapphire Rapids) rather than on
+    AVX512-BF16 (AMD Zen 4, earlier Xeons): other kernels, so bf16 training differs in the last bits
+    between the two from the first step (:func:`panns_lite.pretraining.replay` keeps a reference per kind)."""
+    probe = getattr(torch.cpu, "_is_amx_tile_supported", None)
+    return bool(probe is not None and probe())
+
+
 def autocast(enabled: bool, device: torch.device) -> Any:
     """bfloat16 autocast when ``enabled``: on CUDA, and on CPUs with native bf16 (:func:`cpu_bf16`),
     where oneDNN runs the convolutions ~1.4× faster (benchmarks/). The loss is always float32."""

@@ -64,6 +64,7 @@ def run_training(fresh: bool) -> int:
 
 def run_replay(steps: int) -> int:
     result = replay(steps=steps)
+    print(f"compared with the losses of {result.source}")
     for i, (a, b) in enumerate(zip(result.recorded, result.replayed)):
         print(f"step {i:>3}: recorded {float.fromhex(a):.10f}  replayed {float.fromhex(b):.10f}"
               f"{'' if a == b else '  DIFFERENT'}")

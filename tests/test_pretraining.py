@@ -126,6 +126,31 @@ def test_replay_refuses_another_environment_or_other_data(models, tiny_packed):
         replay(models, steps=2, data=swapped)
 
 
+def test_on_other_bf16_kernels_the_replay_is_compared_with_the_reference_recorded_for_them(models, tiny_packed):
+    """A record trained where AMX was (not) used holds a reference for the other kind; without one the
+    replay refuses, naming the difference."""
+    record = read_record(models)
+    here = dict(record["replay"])
+    record["replay"]["cpu_amx"] = not here["cpu_amx"]
+    (models / RECORD_NAME).write_text(json.dumps(record))
+    with pytest.raises(ValueError, match="cannot replay .*cpu_amx"):
+        replay(models, steps=2, data=data_of(tiny_packed))
+    own = record["first_losses"]
+    record["first_losses"] = [(float.fromhex(v) * 1.5).hex() for v in own]  # the other machine's losses
+    record["replay_references"] = [{"environment": here, "losses": own, "source": "a replay on this kind"}]
+    (models / RECORD_NAME).write_text(json.dumps(record))
+    result = replay(models, steps=3, data=data_of(tiny_packed))
+    assert result.equal and result.source == "a replay on this kind"
+    del record["replay"]["cpu_amx"], record["replay_references"]  # a record from before the key: no AMX
+    record["first_losses"] = own
+    (models / RECORD_NAME).write_text(json.dumps(record))
+    if not here["cpu_amx"]:
+        assert replay(models, steps=2, data=data_of(tiny_packed)).equal
+    else:
+        with pytest.raises(ValueError, match="cpu_amx"):
+            replay(models, steps=2, data=data_of(tiny_packed))
+
+
 def test_the_shipped_model_loads_checked_and_its_record_says_how_it_was_made():
     record = read_record()
     path = pretrained_path()  # sha256 checked against the record
