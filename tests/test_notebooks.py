@@ -4,7 +4,9 @@ Rules for every chapter listed in ``_toc.yml`` (the why is in the README's book 
 committed without outputs; exactly one cell tagged ``parameters`` holding only literal
 assignments (so papermill can override them); all imports in the first code cell and nowhere
 else; no ``!pip``/``%pip`` or other shell escapes; no absolute or cwd-relative paths (data is
-found through the package); the ``python3`` kernel.
+found through the package); the ``python3`` kernel; prose with computed numbers in Markdown cells
+through myst-nb ``glue`` (a paragraph built by ``display(Markdown(...))`` shows up twice on the
+page, as code and as text), and every ``{glue:...}`` name a Markdown cell uses glued by a code cell.
 """
 
 import ast
@@ -21,6 +23,8 @@ sys.path.insert(0, str(REPO / "scripts"))
 
 import build_book  # noqa: E402  (a script, imported from scripts/)
 
+GLUE_REFERENCE = re.compile(r"\{glue(?::[a-z]+)?\}`([^`]+)`")
+GLUED_NAME = re.compile(r"""\bglue\(\s*f?["']([^"']+)["']""")
 SHELL_ESCAPE = re.compile(r"^\s*(!|%pip\b|%conda\b|%%(bash|sh|script)\b|%system\b)", re.MULTILINE)
 WINDOWS_ABSOLUTE = re.compile(r"^[A-Za-z]:[\\/]")
 
@@ -75,6 +79,12 @@ def notebook_problems(nb: nbformat.NotebookNode) -> list[str]:
                 problems.append(f"code cell {i} has the path {node.value!r}; find data through panns_lite")
     if not cells:
         problems.append("no code cells")
+    problems += [f"code cell {i} builds prose with display(Markdown(...)); use a Markdown cell and glue"
+                 for i, cell in enumerate(cells) if "display(Markdown(" in cell.source]
+    glued = [glued_pattern(name) for cell in cells for name in GLUED_NAME.findall(cell.source)]
+    used = {name for cell in nb.cells if cell.cell_type == "markdown" for name in GLUE_REFERENCE.findall(cell.source)}
+    problems += [f"Markdown uses {{glue}}`{name}` but no code cell glues it"
+                 for name in sorted(used) if not any(p.fullmatch(name) for p in glued)]
     tagged = [c for c in nb.cells if "parameters" in c.get("metadata", {}).get("tags", [])]
     if len(tagged) != 1:
         problems.append(f"{len(tagged)} cells are tagged 'parameters' (need exactly one)")
@@ -84,6 +94,12 @@ def notebook_problems(nb: nbformat.NotebookNode) -> list[str]:
         problems += [f"parameters cell line {s.lineno}: only `name = literal` assignments"
                      for s in tree.body if not literal_assignment(s)]
     return problems
+
+
+def glued_pattern(name: str) -> re.Pattern:
+    """The names a ``glue(...)`` call can give: itself, or, for an f-string such as ``f"ci_{key}"``,
+    any text in place of each ``{...}``."""
+    return re.compile(".+".join(re.escape(part) for part in re.split(r"\{[^}]*\}", name)))
 
 
 def literal_assignment(statement: ast.stmt) -> bool:
@@ -150,6 +166,8 @@ def test_a_clean_notebook_has_no_problems() -> None:
     (lambda nb: nb.cells[2].__setitem__("source", "n = len('abc')"), "only `name = literal`"),
     (lambda nb: nb.metadata.__setitem__("kernelspec", {"name": "julia"}), "kernelspec"),
     (lambda nb: nb.cells[3].__setitem__("source", "print((("), "not valid Python"),
+    (lambda nb: nb.cells[3].__setitem__("source", "display(Markdown(f'{n} clips'))"), "display(Markdown"),
+    (lambda nb: nb.cells[0].__setitem__("source", "# T\n{glue:text}`clips` clips"), "no code cell glues it"),
 ])
 def test_each_rule_is_enforced(change, expected: str) -> None:
     nb = make_notebook(*GOOD)
