@@ -64,7 +64,8 @@ book-check: $(INSTALLED)
 		--expect book/07_finetuning=images \
 		--expect book/08_transfer=audio,images,math \
 		--expect book/09_inference=audio,images,math \
-		--expect book/10_scaling=math
+		--expect book/10_scaling=math \
+		--expect book/reference=math
 
 # Retrain the shipped tagger (data/models/pretrained.{pt,json}) from scratch: about 2.5 hours on 2 CPU
 # cores, resumable (run it again after an interruption). Not run by CI, which replays its first steps:

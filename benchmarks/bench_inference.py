@@ -2,7 +2,7 @@
 
 What a user of ``panns_lite.inference.Tagger`` waits for: decode a 44.1 kHz WAV, resample it to
 32 kHz, log-mel front end, network, top-k. Models: CNN14 and the E-PANNs 50 % architecture
-(C7–C12 halved, panns_facts §10.1; random init — speed does not depend on the weights).
+(C7–C12 halved, reference §10.1; random init — speed does not depend on the weights).
 Backends, same ``Tagger`` pipeline each: PyTorch eager, PyTorch eager with BN folded
 (``panns_lite.folding``), and the waveform-mode ONNX export (``panns_lite.export``) in ONNX Runtime.
 2 threads for both runtimes, fp32.

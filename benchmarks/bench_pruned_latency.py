@@ -6,7 +6,7 @@ side by side: fp32, eval, ``torch.inference_mode``, 2 threads, waveform (10 s, 3
 batch 1 and batch 16, one warm-up each, then interleaved repetitions alternating the order,
 median. The measured speed-up of each pruned model over CNN14 is set against the one its MACs
 predict (conv + fc + our FFT front end, the work this model actually does; the DFT-front-end
-ratio of panns_facts §10.4, e.g. 1.56× at 50 %, is listed too). Goal: ≥ 1.5× at 50 %.
+ratio of reference §10.4, e.g. 1.56× at 50 %, is listed too). Goal: ≥ 1.5× at 50 %.
 
 Run: ``.venv/bin/python benchmarks/bench_pruned_latency.py [--quick]``. Writes
 ``benchmarks/results/bench_pruned_latency{,_quick}.{json,md}``. About 5 minutes on 2 idle cores.
@@ -71,7 +71,7 @@ def to_markdown(results: dict) -> str:
         "fp32, eval, inference mode, 10 s clips at 32 kHz (waveform in, our FFT front end included). "
         "Speed-ups are over CNN14 in the same column (as is / BN-folded); *MAC-predicted* is the ratio of "
         "conv + fc + FFT-front-end MACs, *DFT convention* the ratio with the original DFT front end "
-        "(panns_facts §10.4).",
+        "(reference §10.4).",
     ]
     for batch, timing in results["latency"].items():
         lines += [

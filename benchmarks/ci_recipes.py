@@ -3,7 +3,7 @@
 Trains the ci preset and each variant on the ci MiniSet (same iterations, seed and model width)
 and reports eval mAP on both evaluation splits (mixture and natural, each with the number of classes
 averaged), the mAP of the rarest third of classes
-(by training positives — where balanced sampling should matter, panns_facts §5–6) and wall time.
+(by training positives — where balanced sampling should matter, reference §5–6) and wall time.
 Run ``.venv/bin/python benchmarks/ci_recipes.py [--iterations N]``; writes
 ``benchmarks/results/ci_recipes.{json,md}``. Each run takes about as long as the ci preset (under
 10 minutes on 2 cores; mixup hardly more: it draws 2B clips, but mixes them to B right after

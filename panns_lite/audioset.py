@@ -1,6 +1,6 @@
 """AudioSet metadata: the 527 classes, the ontology, and the official segment CSV format.
 
-Facts implemented (panns_facts §5): ``class_labels_indices.csv`` has the header
+Facts implemented (reference §5): ``class_labels_indices.csv`` has the header
 ``index,mid,display_name`` and 527 rows; segment CSVs (``balanced_train_segments.csv``,
 ``eval_segments.csv`` …) start with three ``#`` comment lines, then one row per segment,
 ``YTID, start_seconds, end_seconds, "mid1,mid2,..."`` (fields separated by comma+space, labels

@@ -1,6 +1,6 @@
 """PANNs' two training augmentations, SpecAugment and mixup, both acting on the log-mel after ``bn0``.
 
-Facts implemented (panns_facts §4): SpecAugment drops 2 time stripes narrower than 64 frames, then
+Facts implemented (reference §4): SpecAugment drops 2 time stripes narrower than 64 frames, then
 2 frequency stripes narrower than 8 bins, per example, only in training; mixup draws one
 λ ~ Beta(α, α) (α = 1: uniform) per consecutive pair of a 2B batch and mixes inputs and targets
 with ``[λ1, 1−λ1, λ2, 1−λ2, …]``. The model mixes its log-mels with
@@ -21,7 +21,7 @@ from panns_lite.models import mix_pairs
 class SpecAugment(nn.Module):
     """Zero random time and frequency stripes of a (B, C, T, F) log-mel, per example, in training only.
 
-    As torchlibrosa's ``SpecAugmentation`` (panns_facts §4), for each example and each stripe:
+    As torchlibrosa's ``SpecAugmentation`` (reference §4), for each example and each stripe:
     width ``w`` uniform in {0, …, drop_width − 1} and start uniform in {0, …, total − w − 1}
     (PANNs draws ``randint(0, total − w)``, exclusive high), rows ``start … start + w − 1`` set to 0.
     Time stripes (dim 2) and frequency stripes (dim 3) are drawn independently, so the order PANNs
@@ -83,8 +83,8 @@ def _check_alpha(alpha: float) -> None:
 def mixup_lambdas(rng: np.random.Generator, batch_size: int, alpha: float = 1.0) -> np.ndarray:
     """``[λ1, 1−λ1, λ2, 1−λ2, …]`` (float32, length ``batch_size``), one λ ~ Beta(α, α) per pair.
 
-    ``batch_size`` is the number of clips fed to the model (PANNs: 64, mixed down to 32; panns_facts
-    §4), so it must be even. PANNs draws from ``np.random.RandomState(1234)``; pass a seeded
+    ``batch_size`` is the number of clips fed to the model (PANNs: 64, mixed down to 32;
+    reference §4), so it must be even. PANNs draws from ``np.random.RandomState(1234)``; pass a seeded
     ``np.random.default_rng`` and keep its state in checkpoints to resume exactly.
     """
     _check_alpha(alpha)
@@ -107,7 +107,7 @@ def mix_targets(targets: torch.Tensor, lambdas: np.ndarray | torch.Tensor) -> to
 
 @dataclass(frozen=True)
 class AugmentConfig:
-    """Which augmentations a training preset uses; the defaults are CNN14's (panns_facts §4)."""
+    """Which augmentations a training preset uses; the defaults are CNN14's (reference §4)."""
 
     spec_augment: bool = True
     mixup: bool = True

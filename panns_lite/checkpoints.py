@@ -1,6 +1,6 @@
 """Load PANNs / E-PANNs checkpoints and save our own, never partially.
 
-Three layouts are accepted (panns_facts §2, §3, §10.1):
+Three layouts are accepted (reference §2, §3, §10.1):
 
 * **official PANNs Cnn14** — 84 keys: body keys named as in :class:`panns_lite.models.Cnn14` plus the
   torchlibrosa front end (``spectrogram_extractor.stft.conv_real/conv_imag.weight``,
@@ -227,7 +227,7 @@ def _infer_frontend(state_dict: Mapping[str, Any], expected_sample_rate: int | N
 
 
 def _expected_frontend(logmel: LogMel) -> dict[str, torch.Tensor]:
-    """The torchlibrosa tensors for our settings: window·cos / −window·sin DFT kernels and melW (panns_facts §1)."""
+    """torchlibrosa's DFT kernels (window·cos, −window·sin) and melW for our settings (reference §1)."""
     n_fft = logmel.config.n_fft
     k = torch.arange(n_fft // 2 + 1, dtype=torch.float64)[:, None]
     n = torch.arange(n_fft, dtype=torch.float64)[None, :]

@@ -4,15 +4,15 @@ Every source is a :class:`ClipDataset`: item ``i`` is ``(input float32, target f
 and :meth:`ClipDataset.get_batch` returns a whole batch as tensors, so the trainer does not care
 which source it reads. The targets (N, C) bool are held in memory for the samplers.
 
-* :class:`PackedDataset` reads the PANNs HDF5 layout (panns_facts §5) written by
+* :class:`PackedDataset` reads the PANNs HDF5 layout (reference §5) written by
   :func:`panns_lite.packing.pack` or by the original code: int16 waveforms ÷ 32767 → float32,
   bool targets → float32, as PANNs' ``AudioSetDataset`` returns them.
 * :class:`FolderDataset` decodes a segment CSV's ``Y<YTID>.*`` files on the fly, exactly as
   packing would (same file choice, same decoding), so it yields the packed items without the int16
   rounding. Rows without usable audio are dropped and reported, never turned into PANNs' silent
-  all-zero rows (panns_facts §5 "Gotcha").
+  all-zero rows (reference §5, "Packing").
 * :class:`LogMelCache` holds the front end's output for every clip. The front end is frozen and
-  SpecAugment and mixup act after ``bn0`` on the log-mel (panns_facts §2, §4), so computing the
+  SpecAugment and mixup act after ``bn0`` on the log-mel (reference §2, §4), so computing the
   pre-``bn0`` log-mel once and reusing it every epoch changes nothing but the cost.
 """
 
@@ -47,7 +47,7 @@ class ClipDataset(ABC):
 
     ``get_batch`` reads the sorted unique indices (one sequential pass over an HDF5 file or a memmap
     is much faster than random order) and then restores the requested order, duplicates included:
-    the balanced sampler (panns_facts §5) can draw one clip twice in a batch.
+    the balanced sampler (reference §5) can draw one clip twice in a batch.
     """
 
     def __init__(self, targets: np.ndarray, names: list[str], sample_rate: int, source: str) -> None:
@@ -122,7 +122,7 @@ class ClipDataset(ABC):
 
 
 class PackedDataset(ClipDataset):
-    """Clips of a packed PANNs HDF5 file (``pack`` output or PANNs' own, panns_facts §5).
+    """Clips of a packed PANNs HDF5 file (``pack`` output or PANNs' own, reference §5).
 
     The HDF5 handle is opened on first read *in each process* and never pickled: h5py handles must not
     cross a fork, and DataLoader workers receive the dataset by fork or pickle. Names, targets and the
@@ -216,7 +216,7 @@ class LogMelCache(ClipDataset):
 
     Items are ``(log-mel (1, T, M) float32, target, name)``: feed them to the model's
     ``forward_features``. The default float16 storage halves the memory; its rounding is at most half
-    a float16 step, 1/32 dB for log-mels in [−128, 128) dB (the floor is −100 dB, panns_facts §1), and
+    a float16 step, 1/32 dB for log-mels in [−128, 128) dB (the floor is −100 dB, reference §1), and
     the largest rounding seen while building is kept in ``rounding_error_db``.
 
     A file cache (``path``) is a ``.npy`` read through a memmap, so it needs no RAM for all clips,

@@ -3,7 +3,7 @@
 :mod:`panns_lite.metrics` stays model-free (targets and scores in, numbers out). This module is the
 one step before it that a reader of a trained model needs: load ``model.pt`` (or an official /
 E-PANNs checkpoint, :func:`~panns_lite.checkpoints.load_checkpoint`), run it in eval mode over every
-clip of a packed HDF5 file (PANNs' EvaluateSampler order, panns_facts §5), and keep the clipwise
+clip of a packed HDF5 file (PANNs' EvaluateSampler order, reference §5), and keep the clipwise
 outputs with the targets, so that per-class AP, the rarest classes or any other view can be
 computed from the same predictions. :func:`bootstrap_map` then estimates how far the mAP of a
 small evaluation set (the MiniSet's 200 clips) could move with another draw of clips of that size.
@@ -65,12 +65,16 @@ def evaluate_model(model: AudioTagger, data: ClipDataset, batch_size: int = 32, 
     model's front end, which pruning and fine-tuning never change), only the network runs: many
     models scored on one set (chapter 6's pruned variants) then share the front end's cost. A
     float32 cache gives the waveform path's outputs to rounding; float16 moves them by its rounding.
+
+    The model is put in eval mode and its weights in channels-last layout, in place (as the trainer
+    keeps them): on CPU the network then runs about 1.3× faster in float32, the outputs moving only by
+    float rounding (``benchmarks/bench_evaluation_layout.py``); the book's chapters score dozens of models.
     """
     classes = model.fc_audioset.out_features
     if data.targets.shape[1] != classes:
         raise ValueError(f"{name} predicts {classes} classes, the evaluation set has {data.targets.shape[1]}")
     data.check_sample_rate(model.logmel.config.sample_rate, name)
-    model = model.to(device).eval()
+    model = model.to(device, memory_format=torch.channels_last).eval()
     net = FeaturesPath(model) if isinstance(data, LogMelCache) else model
     outputs = predict(net, data, batch_size, Distributed(device=torch.device(device)))
     return Evaluation(data.names, data.targets, outputs, evaluate(data.targets, outputs))
@@ -104,7 +108,7 @@ class Bootstrap(NamedTuple):
 def bootstrap_map(targets: np.ndarray, outputs: np.ndarray, resamples: int = 100, seed: int = 0) -> Bootstrap:
     """The mAP of ``resamples`` bootstrap resamples of the clips (drawn with replacement).
 
-    PANNs reports one mAP on AudioSet's ~20k evaluation clips (panns_facts §6), where a class has
+    PANNs reports one mAP on AudioSet's ~20k evaluation clips (reference §7), where a class has
     dozens of positives; on a set of a few hundred clips many classes have one or two, and the mean
     moves noticeably with the draw. The standard deviation of the resampled mAPs estimates by how
     much. Each resample averages the classes that have a positive in it, as

@@ -1,9 +1,9 @@
 """Export PANNs taggers to ONNX and TorchScript, and run the ONNX graph with ONNX Runtime.
 
-Users report that converting CNN14 to ONNX fails (panns_facts §11.11, audioset_tagging_cnn #60),
-and the LiteRT port had to move the front end to the host (§1). Here both work, for any
+Users report that converting CNN14 to ONNX fails (reference §11.4, audioset_tagging_cnn #60),
+and the LiteRT port had to move the front end to the host (reference §1). Here both work, for any
 :class:`~panns_lite.models.AudioTagger` — CNN14 at any per-layer ``widths`` (narrow, E-PANNs-pruned,
-§10.1) and the other PANNs bodies — in two modes:
+reference §10.1) and the other PANNs bodies — in two modes:
 
 * ``"waveform"`` (front end included): input ``waveform`` (batch, samples) float32 in [−1, 1] at
   the model's sample rate. The graph contains the log-mel front end as an FFT (ONNX ``STFT``,
@@ -11,8 +11,8 @@ and the LiteRT port had to move the front end to the host (§1). Here both work,
   PyTorch model. The front end runs on the whole batch at once (``LogMel`` loops over clips only as
   a CPU speed trick, which would freeze the batch size into a traced graph).
 * ``"logmel"`` (front end excluded): input ``logmel`` (batch, 1, frames, n_mels), the dB log-mel of
-  :class:`~panns_lite.features.LogMel`; frames ≥ the model's time downsampling (32 for CNN14, §2).
-  For runtimes without an FFT or where fp16 would overflow |STFT|² (§1): compute the log-mel on the
+  :class:`~panns_lite.features.LogMel`; frames ≥ the model's time downsampling (32 for CNN14, reference §2).
+  For runtimes without an FFT or where fp16 would overflow |STFT|² (reference §1): compute the log-mel on the
   host and run only this graph.
 
 Batch and length are dynamic in both modes and both formats. Outputs, in order:

@@ -1,7 +1,7 @@
 """The PANNs log-mel front end, computed with an FFT instead of a DFT convolution.
 
 PANNs (torchlibrosa) computes the STFT as two ``Conv1d`` layers holding the windowed DFT matrix and
-stores those kernels, plus the mel matrix, as frozen parameters (panns_facts §1). The maths is an
+stores those kernels, plus the mel matrix, as frozen parameters (reference §1). The maths is an
 ordinary STFT, so here it is ``torch.stft`` (an FFT, ~20x fewer operations) followed by the same
 Slaney mel matrix and the same dB conversion. Window and mel matrix are *non-persistent* buffers:
 they are derived from the settings, so they never enter a state dict and are never trained.
@@ -15,15 +15,15 @@ from torch import nn
 from torch.nn import functional as F
 
 AMIN: float = 1e-10
-"""Power floor before the log (panns_facts §1: amin=1e-10, ref=1.0, so the floor is −100 dB)."""
+"""Power floor before the log (reference §1: amin=1e-10, ref=1.0, so the floor is −100 dB)."""
 
 DEFAULT_MIN_FRAMES: int = 32
-"""Frames CNN14 needs to survive five 2× time poolings (panns_facts §2: 2^5 = 32)."""
+"""Frames CNN14 needs to survive five 2× time poolings (reference §2: 2^5 = 32)."""
 
 
 @dataclass(frozen=True)
 class FrontEndConfig:
-    """Front-end settings of one PANNs model family (panns_facts §1: 32 kHz and the 16k/8k variants)."""
+    """Front-end settings of one PANNs model family (reference §1: 32 kHz and the 16k/8k variants)."""
 
     sample_rate: int = 32000
     n_fft: int = 1024
@@ -71,12 +71,12 @@ class LogMel(nn.Module):
     """Waveform (B, L) in [−1, 1] → log-mel power in dB, shape (B, 1, T, n_mels).
 
     Matches torchlibrosa ``Spectrogram`` + ``LogmelFilterBank`` as PANNs configures them
-    (panns_facts §1): periodic Hann window of length ``n_fft``, centred frames with reflect padding
+    (reference §1): periodic Hann window of length ``n_fft``, centred frames with reflect padding
     of ``n_fft // 2``, power spectrum |X|², Slaney-scale mel filters with Slaney area normalisation,
     ``10·log10(max(x, 1e-10))``, no top_db clipping. T = L // hop_length + 1.
 
     Short inputs are zero-padded at the end (not rejected) to ``(min_frames − 1)·hop_length``
-    samples, so the output has at least ``min_frames`` frames (CNN14 needs 32: panns_facts §2,
+    samples, so the output has at least ``min_frames`` frames (CNN14 needs 32: reference §2,
     9,920 samples at 32 kHz) and the reflect pad always has enough samples.
 
     Computation runs in the buffers' dtype (float32 normally). Window and mel matrix are built in

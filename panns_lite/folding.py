@@ -3,9 +3,9 @@
 In eval mode a BatchNorm2d is a fixed per-channel affine map, y = γ·(x − μ)/√(σ² + ε) + β, so
 after a conv it can be merged into the conv: W' = W·s and b' = β − μ·s (+ b·s) with
 s = γ/√(σ² + ε). The folded network computes the same function with one fewer pass over every
-feature map (panns_facts §2: 12 BNs in CNN14, each after a bias-free conv).
+feature map (reference §2: 12 BNs in CNN14, each after a bias-free conv).
 
-``bn0`` is left as it is: it normalises each *mel bin* before C1 (panns_facts §2), i.e. its
+``bn0`` is left as it is: it normalises each *mel bin* before C1 (reference §2), i.e. its
 scale depends on the frequency row. C1 slides one kernel over all rows and zero-pads the borders,
 so a per-row scale cannot be moved into its weights exactly; bn0 stays a cheap element-wise op.
 """

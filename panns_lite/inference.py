@@ -1,8 +1,8 @@
 """Tag, localise and embed audio of any length, rate and channel count with a trained tagger.
 
-PANNs' own inference package (panns_facts §8) takes a (B, samples) array already at 32 kHz, runs a
+PANNs' own inference package (reference §8) takes a (B, samples) array already at 32 kHz, runs a
 long file through the network in one pass and gives no help with files, rates, short clips (the
-"minimum input length" error, §11.6) or timestamps (§11.7). :class:`Tagger` wraps any
+"minimum input length" error, reference §11.1) or timestamps (reference §11.2). :class:`Tagger` wraps any
 :class:`~panns_lite.models.AudioTagger` (or an exported ONNX graph, :mod:`panns_lite.export`) and:
 
 * **reads** a file (anything soundfile decodes: WAV, FLAC, Ogg, MP3) or takes an array;
@@ -11,7 +11,7 @@ long file through the network in one pass and gives no help with files, rates, s
 * **streams**: the file is read, resampled and analysed block by block, so memory is bounded by
   the chunk length (≈ 11 s of audio plus one chunk's activations), not by the file length;
 * **chunks**: the model-rate signal is cut into consecutive, non-overlapping chunks of
-  ``chunk_seconds`` (10 s by default, the PANNs training clip length, §5); a remainder shorter than
+  ``chunk_seconds`` (10 s by default, the PANNs training clip length, reference §5); a remainder shorter than
   :data:`MIN_TAIL_SECONDS` joins the previous chunk, so no chunk is a sliver of mostly padding.
   Each chunk goes through the model on its own.
 
@@ -31,10 +31,11 @@ model's outputs for the whole input.
 Edge cases:
 
 * **short input** (down to one sample): the model's front end zero-pads it at the end to the
-  network's minimum of 32 frames (0.31 s at 32 kHz, panns_facts §2), the same end-padding PANNs
-  applies to short training clips (§5); framewise output is cropped to the real frames;
-* **silence** is valid audio: an all-zero input is a −100 dB log-mel (the ``amin`` floor, §1) and the
-  result is whatever the model says about it (a trained AudioSet model ranks "Silence" first);
+  network's minimum of 32 frames (0.31 s at 32 kHz, reference §2), the same end-padding PANNs
+  applies to short training clips (reference §5); framewise output is cropped to the real frames;
+* **silence** is valid audio: an all-zero input is a −100 dB log-mel (the ``amin`` floor,
+  reference §1) and the result is whatever the model says about it (a trained AudioSet model ranks
+  "Silence" first);
 * **unusable input** raises, never returns garbage: :class:`~panns_lite.audio.AudioReadError` for a
   missing, empty or undecodable file, :class:`~panns_lite.audio.InvalidAudioError` for NaN/inf samples or samples beyond ±1000, an empty array,
   a non-float array or an ambiguous shape. Both are ``ValueError`` s with a one-line message naming
@@ -302,7 +303,7 @@ class Tagger:
         return result
 
     def embed(self, audio: AudioInput, sample_rate: int | None = None) -> np.ndarray:
-        """The (embed_dim,) embedding: ReLU(fc1) of the pooled features (2048-d for CNN14, §2, §11.9)."""
+        """The (embed_dim,) embedding, ReLU(fc1) of the pooled features (2048-d; reference §2, §11.3)."""
         return self.analyze(audio, sample_rate).embedding
 
     def ranked(self, probabilities: np.ndarray, top_k: int) -> list[Tag]:

@@ -1,4 +1,4 @@
-"""Clip-level tagging metrics as PANNs reports them (panns_facts §7).
+"""Clip-level tagging metrics as PANNs reports them (reference §7).
 
 AP and AUC per class are sklearn's ``average_precision_score`` / ``roc_auc_score`` (the original
 evaluate.py calls them; AP is computed for all classes in one pass, equal up to float rounding);
@@ -105,7 +105,7 @@ def evaluate(target: np.ndarray, output: np.ndarray) -> Scores:
 def rarest_classes_map(ap: np.ndarray, train_counts: np.ndarray, fraction: float = 1 / 3) -> tuple[float, int]:
     """Mean AP over the ``fraction`` of evaluated classes with the fewest training positives.
 
-    This is where balanced sampling should help (panns_facts §5-6): it shows the rare classes,
+    This is where balanced sampling should help (reference §5–6): it shows the rare classes,
     which a plain mAP mixes with the frequent ones. Classes without an AP (no eval positive) are
     not counted; returns (mean, number of classes averaged).
     """

@@ -3,7 +3,7 @@
 AudioSet cannot be downloaded here, so the MiniSet is mixed from the shipped source bank
 (``data/sources``: real recordings from Debian/PyPI packages, see ``SOURCES.tsv``). Each 10 s clip
 at 32 kHz is a noise floor plus, at random, a speech bed, a music bed, an ambience bed and 0-3
-foreground events (recipe of ``shared/reference/audio_sources.md`` §5). Its weak labels are the
+foreground events (chapter 1 of the book shows the recipe). Its weak labels are the
 placed sources' labels plus the ontology ancestors of each source's *primary* label that are among
 the 527 classes (the primary only, so multi-parent children such as Bleat do not pull in the wrong
 parent). Strong labels (onset/offset per placed source) and per-clip provenance are written too.

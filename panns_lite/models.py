@@ -1,6 +1,6 @@
 """PANNs audio-tagging CNNs: Cnn14 (with E-PANNs-style per-layer widths), Cnn10, Cnn6, MobileNetV1.
 
-Every model is the same pipeline (panns_facts §2): log-mel front end → ``bn0`` over mel bins →
+Every model is the same pipeline (reference §2): log-mel front end → ``bn0`` over mel bins →
 SpecAugment (training only) → mixup → a convolutional body → mean over frequency → max + mean over
 time → dropout 0.5 → ``fc1`` + ReLU → ``fc_audioset`` + sigmoid. Only the body differs, so the stem
 and both heads live once in :class:`AudioTagger`. Attribute names follow the official checkpoints
@@ -20,13 +20,13 @@ from torch.nn import functional as F
 from panns_lite.features import PANNS_32K, FrontEndConfig, LogMel
 
 CNN14_WIDTHS: tuple[int, ...] = (64, 64, 128, 128, 256, 256, 512, 512, 1024, 1024, 2048, 2048)
-"""Output channels of C1…C12 (panns_facts §2, E-PANNs layer names)."""
+"""Output channels of C1…C12 (reference §2, E-PANNs layer names)."""
 CNN10_WIDTHS: tuple[int, ...] = (64, 64, 128, 128, 256, 256, 512, 512)
 CNN6_WIDTHS: tuple[int, ...] = (64, 128, 256, 512)
 MOBILENET_V1_WIDTHS: tuple[int, ...] = (32, 64, 128, 128, 256, 256, 512, 512, 512, 512, 512, 512, 1024, 1024)
-"""Output channels of the stem conv and the 13 depthwise-separable blocks (panns_facts §3)."""
+"""Output channels of the stem conv and the 13 depthwise-separable blocks (reference §3)."""
 MOBILENET_V1_POOLS: tuple[int, ...] = (2, 1, 2, 1, 2, 1, 2, 1, 1, 1, 1, 1, 2, 1)
-"""2×2 average pools where the original MobileNetV1 has stride 2 (panns_facts §3)."""
+"""2×2 average pools where the original MobileNetV1 has stride 2 (reference §3)."""
 
 SpecAugment = Callable[[torch.Tensor], torch.Tensor]
 
@@ -55,7 +55,7 @@ def _check_dropout(p: float, name: str) -> float:
 
 
 def init_panns_weights(module: nn.Module) -> None:
-    """PANNs init (panns_facts §2): xavier-uniform conv/linear weights, zero biases, BN γ=1, β=0."""
+    """PANNs init (reference §2): xavier-uniform conv/linear weights, zero biases, BN γ=1, β=0."""
     if isinstance(module, (nn.Conv2d, nn.Linear)):
         nn.init.xavier_uniform_(module.weight)
         if module.bias is not None:
@@ -68,9 +68,9 @@ def init_panns_weights(module: nn.Module) -> None:
 class ConvBlock(nn.Module):
     """``conv{j}`` (k×k, padding k//2, no bias) → ``bn{j}`` → ReLU for each width, then avg-pool.
 
-    ``ConvBlock(in, mid, out)`` is the CNN14/Cnn10 block (panns_facts §2); the two widths may
-    differ, which is what a pruned CNN14 needs (E-PANNs ``ConvBlock_pruned``, panns_facts §10.1).
-    ``ConvBlock(in, out, kernel_size=5)`` is Cnn6's single 5×5 conv block (panns_facts §3).
+    ``ConvBlock(in, mid, out)`` is the CNN14/Cnn10 block (reference §2); the two widths may
+    differ, which is what a pruned CNN14 needs (E-PANNs ``ConvBlock_pruned``, reference §10.1).
+    ``ConvBlock(in, out, kernel_size=5)`` is Cnn6's single 5×5 conv block (reference §3).
     """
 
     def __init__(
@@ -101,10 +101,10 @@ class AudioTagger(nn.Module):
     Hooks for training:
 
     * ``spec_augment`` (constructor): a callable on the normalised log-mel (B, 1, T, M), applied only
-      in training mode, right after ``bn0`` (panns_facts §4). It should hold no state-dict entries.
+      in training mode, right after ``bn0`` (reference §4). It should hold no state-dict entries.
     * ``mixup_lambda`` (forward): a (N,) vector ``[λ1, 1−λ1, λ2, 1−λ2, …]`` for an even batch N;
       after ``bn0`` and SpecAugment, clip k becomes ``λ_{2k}·x_{2k} + λ_{2k+1}·x_{2k+1}``, so the
-      outputs have batch N/2 (panns_facts §4). It is applied whenever given, in any mode.
+      outputs have batch N/2 (reference §4). It is applied whenever given, in any mode.
     * :meth:`forward_features` starts from a cached log-mel; :meth:`forward` is the front end
       followed by exactly that method.
     """
@@ -164,7 +164,7 @@ class AudioTagger(nn.Module):
         """Replace the classifier by a fresh ``embed_dim → classes_num`` layer (PANNs' ``fc_transfer``).
 
         PANNs' Transfer_Cnn14 keeps the unused 527-way head and adds ``fc_transfer`` on the embedding
-        (panns_facts §9); here the new layer takes the old head's place, so the model stays one
+        (reference §9); here the new layer takes the old head's place, so the model stays one
         plain tagger that saves and reloads with its new class count.
         """
         if classes_num < 1:
@@ -185,7 +185,7 @@ class AudioTagger(nn.Module):
         """Log-mel (B, 1, T, M) → ``clipwise_output`` (B, C) and ``embedding`` (B, embed_dim).
 
         With ``framewise=True`` it also returns ``segmentwise_output`` (B, T', C) and
-        ``framewise_output`` (B, T, C) from the decision-level-max head (panns_facts §3
+        ``framewise_output`` (B, T, C) from the decision-level-max head (reference §3
         Cnn14_DecisionLevelMax) applied to the same feature map with the same weights, and
         ``segment_embedding`` (B, T', embed_dim): the ReLU(fc1) vector that head classifies in each
         segment, the time-resolved counterpart of ``embedding`` (:mod:`panns_lite.hear`). That head
@@ -246,7 +246,7 @@ class FeaturesPath(nn.Module):
 
 
 def mix_pairs(x: torch.Tensor, mixup_lambda: torch.Tensor) -> torch.Tensor:
-    """PANNs ``do_mixup`` (panns_facts §4): out_k = λ_{2k}·x_{2k} + λ_{2k+1}·x_{2k+1}, batch N → N/2."""
+    """PANNs ``do_mixup`` (reference §4): out_k = λ_{2k}·x_{2k} + λ_{2k+1}·x_{2k+1}, batch N → N/2."""
     n = x.shape[0]
     if mixup_lambda.shape != (n,) or n % 2:
         raise ValueError(f"mixup_lambda must have shape ({n},) for an even batch of {n}, got {tuple(mixup_lambda.shape)}")
@@ -259,7 +259,7 @@ class _ConvBlockNet(AudioTagger):
 
     Subclasses only declare their structure as class attributes; ``widths=None`` and
     ``embed_dim=None`` mean the published defaults, as do ``dropout=0.2`` (after every block) and
-    ``head_dropout=0.5`` (before ``fc1`` and on the embedding), PANNs' rates (panns_facts §2). The
+    ``head_dropout=0.5`` (before ``fc1`` and on the embedding), PANNs' rates (reference §2). The
     rates are arguments because they are a training choice, not part of the trained function:
     they make no difference in eval mode, so any rates load any weights.
     """
@@ -313,12 +313,12 @@ class _ConvBlockNet(AudioTagger):
 
 
 class Cnn14(_ConvBlockNet):
-    """CNN14 (panns_facts §2): six double-3×3 ConvBlocks, 2×2 avg-pool after blocks 1–5, none after 6.
+    """CNN14 (reference §2): six double-3×3 ConvBlocks, 2×2 avg-pool after blocks 1–5, none after 6.
 
     ``Cnn14(classes_num=527, widths=None, embed_dim=None → 2048, frontend=PANNS_32K, spec_augment=None,
     dropout=0.2, head_dropout=0.5)``.
     ``widths`` are the 12 conv widths C1…C12; fc1 takes C12's width as input, so the E-PANNs
-    pruned network (C7–C12 halved, fc1 1024→2048, panns_facts §10.1) is ``Cnn14(widths=...)``.
+    pruned network (C7–C12 halved, fc1 1024→2048, reference §10.1) is ``Cnn14(widths=...)``.
     80,753,615 trainable parameters at the default widths and 527 classes.
     """
 
@@ -330,7 +330,7 @@ class Cnn14(_ConvBlockNet):
 
 
 class Cnn10(_ConvBlockNet):
-    """Cnn10 (panns_facts §3): four double-3×3 ConvBlocks (64…512), 2×2 pools, fc1 512; 5,219,279 params."""
+    """Cnn10 (reference §3): four double-3×3 ConvBlocks (64…512), 2×2 pools, fc1 512; 5,219,279 params."""
 
     DEFAULT_WIDTHS = CNN10_WIDTHS
     DEFAULT_EMBED_DIM = 512
@@ -340,7 +340,7 @@ class Cnn10(_ConvBlockNet):
 
 
 class Cnn6(_ConvBlockNet):
-    """Cnn6 (panns_facts §3): four single-5×5 conv blocks (64…512), 2×2 pools, fc1 512; 4,837,455 params."""
+    """Cnn6 (reference §3): four single-5×5 conv blocks (64…512), 2×2 pools, fc1 512; 4,837,455 params."""
 
     DEFAULT_WIDTHS = CNN6_WIDTHS
     DEFAULT_EMBED_DIM = 512
@@ -354,7 +354,7 @@ def _pool_or_identity(size: int) -> nn.Module:
 
 
 class MobileNetV1(AudioTagger):
-    """PANNs MobileNetV1 (panns_facts §3); 4,796,303 trainable parameters at 527 classes.
+    """PANNs MobileNetV1 (reference §3); 4,796,303 trainable parameters at 527 classes.
 
     ``features`` = stem [conv3×3 1→32, pool, BN, ReLU] + 13 depthwise-separable blocks
     [depthwise conv3×3, pool, BN, ReLU, pointwise conv1×1, BN, ReLU]. No conv has a bias; every
@@ -417,5 +417,5 @@ MODELS: dict[str, type[AudioTagger]] = {cls.__name__: cls for cls in (Cnn14, Cnn
 
 
 def count_parameters(model: nn.Module) -> int:
-    """Trainable parameters, the figure PANNs and E-PANNs report (panns_facts §2)."""
+    """Trainable parameters, the figure PANNs and E-PANNs report (reference §2)."""
     return sum(p.numel() for p in model.parameters() if p.requires_grad)

@@ -1,6 +1,6 @@
 """Pack an AudioSet segment CSV and its audio folder into one PANNs-layout HDF5 file.
 
-The layout is PANNs' own (panns_facts §5), so files are interchangeable with the original code:
+The layout is PANNs' own (reference §5), so files are interchangeable with the original code:
 datasets ``audio_name`` (``S20``, ``b"Y<YTID>.wav"`` as PANNs' ``read_metadata`` names them, whatever
 extension the file we actually decoded had), ``waveform`` (N, 320000) int16 and ``target``
 (N, 527) bool, plus the attribute ``sample_rate`` = 32000 (int32). We add the attribute
@@ -12,7 +12,7 @@ truncate to 10 s) and :func:`float_to_int16`.
 Where we differ from the original, on purpose:
 
 * **No all-zero rows.** PANNs preallocates one row per CSV line, so a missing file leaves a silent
-  row with an empty name and no labels that nothing filters (panns_facts §5). Here a missing, empty
+  row with an empty name and no labels that nothing filters (reference §5). Here a missing, empty
   or undecodable file is skipped and reported in :class:`PackReport`; N is the number packed.
 * **Labels are checked first.** An unknown label id fails (or, with ``unknown_labels="skip"``,
   skips its row) before any audio is decoded.
@@ -51,7 +51,7 @@ FORMAT_VERSION = 1
 """Bumped whenever what a partial file holds changes, so older partial files are not resumed."""
 FLUSH_EVERY = 64
 """CSV rows between commits of the partial file: at most this much decoding is redone after a SIGKILL."""
-NAME_DTYPE = "S20"  # PANNs' audio_name dtype (panns_facts §5)
+NAME_DTYPE = "S20"  # PANNs' audio_name dtype (reference §5)
 NAME_BYTES = np.dtype(NAME_DTYPE).itemsize
 DISK_MARGIN = 16 * 2**20
 """Free bytes kept beyond a commit's rows, for HDF5's metadata and chunk index."""
@@ -186,7 +186,7 @@ def _stored_name(segment: Segment, source: str | Path) -> str:
 def _audio_files(audio_dir: Path) -> dict[str, Path]:
     """File stem -> file, preferring ``<stem>.wav`` (PANNs' name) over other extensions.
 
-    One directory scan rather than a glob per row: an unbalanced part has 50,000 rows (panns_facts §5).
+    One directory scan rather than a glob per row: an unbalanced part has 50,000 rows (reference §5).
     """
     found: dict[str, Path] = {}
     for entry in sorted(os.scandir(audio_dir), key=lambda e: e.name):
@@ -200,7 +200,7 @@ def _fingerprint(csv_path: Path, audio_dir: Path, labels: ClassLabels, unknown_l
                  paths: Sequence[Path | None]) -> str:
     """Identity of a packing job, so only the job that wrote a partial file resumes it.
 
-    Audio files count by name, size and mtime: hashing up to 1.1 TB of audio (panns_facts §5) is out
+    Audio files count by name, size and mtime: hashing up to 1.1 TB of audio (reference §5) is out
     of the question, and a re-downloaded, edited, added or removed file changes this.
     """
     digest = hashlib.sha256()

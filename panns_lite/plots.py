@@ -350,7 +350,7 @@ def plot_class_shares(series: Mapping[str, Sequence[float]], *, xlabel: str = "c
                       log: bool = True, ax: Axes | None = None, title: str = "") -> Figure:
     """One line per series of per-class values over the same classes, in the given order.
 
-    Made for comparing samplers (panns_facts §5): with the classes ranked by their training clips,
+    Made for comparing samplers (reference §5): with the classes ranked by their training clips,
     the share of drawn clips that carry each class falls along the long tail for plain shuffling
     and stays flatter for balanced sampling. A log axis needs positive values; zeros are not drawn.
     """

@@ -2,7 +2,7 @@
 
 Conv and linear MACs come from ``thop`` run on :meth:`AudioTagger.forward_features` (the CNN body
 and heads on a log-mel of the right shape); batch norm, pooling and activations count 0 here, so
-``macs`` is the conv+fc figure (CNN14, 10 s: 20.04 G, panns_facts §2). The front end is counted
+``macs`` is the conv+fc figure (CNN14, 10 s: 20.04 G, reference §2). The front end is counted
 separately in closed form, once as the original's DFT convolutions and once as our FFT.
 """
 
@@ -44,14 +44,14 @@ class ModelProfile:
     * ``params``: trainable parameters (the front end has none in panns_lite).
     * ``macs``: conv + linear multiply-accumulates of the CNN on the log-mel.
     * ``frontend_macs_dft``: the original torchlibrosa front end, i.e. two Conv1d DFT kernels
-      ``2·(n_fft/2+1)·n_fft·T`` plus the mel matmul ``T·(n_fft/2+1)·n_mels`` (panns_facts §2).
+      ``2·(n_fft/2+1)·n_fft·T`` plus the mel matmul ``T·(n_fft/2+1)·n_mels`` (reference §2).
     * ``frontend_macs_fft``: an *estimate* for our ``torch.stft`` front end, per frame
       ``n_fft`` (window) + ``1.25·n_fft·log2(n_fft)`` (a real FFT costs about half of the
       5·N·log2 N flops of a radix-2 complex FFT, at 2 flops per MAC) + ``2·(n_fft/2+1)`` (|X|²)
       + ``(n_fft/2+1)·n_mels`` (mel matmul), times T frames.
     * ``stft_kernel_params``: the torchlibrosa DFT kernels ``2·(n_fft/2+1)·n_fft`` (1,050,624 at
       32 kHz), frozen and absent from panns_lite, but part of the torchsummary "Total params" that
-      E-PANNs reports (panns_facts §1, §10.1).
+      E-PANNs reports (reference §1, §10.1).
     """
 
     model: str
@@ -67,7 +67,7 @@ class ModelProfile:
 
     @property
     def params_with_stft(self) -> int:
-        """Trainable + STFT kernels: E-PANNs' "Total params" (CNN14 81,804,239, panns_facts §2)."""
+        """Trainable + STFT kernels: E-PANNs' "Total params" (CNN14 81,804,239, reference §2)."""
         return self.params + self.stft_kernel_params
 
     @property
@@ -83,7 +83,7 @@ class ModelProfile:
     def paper_multi_adds(self) -> int:
         """Approximate PANNs-paper "multi-adds": 2 operations per MAC, i.e. ``2·total_macs_dft``.
 
-        The paper's tool (panns_facts §2) also adds 2·numel per batch norm and leaves out the mel
+        The paper's tool (reference §2) also adds 2·numel per batch norm and leaves out the mel
         matmul; those two terms nearly cancel (CNN14: 42.25 G here vs 42.22 G published).
         """
         return 2 * self.total_macs_dft

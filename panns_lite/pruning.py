@@ -1,21 +1,21 @@
-"""E-PANNs: data-free filter pruning of CNN14 (panns_facts §10).
+"""E-PANNs: data-free filter pruning of CNN14 (reference §10).
 
 The procedure, step by step:
 
 1. **Score** every output filter of a conv layer from its weights alone
-   (:func:`filter_importance`; criteria ``operator_norm`` (the E-PANNs one, §10.2), its variant
+   (:func:`filter_importance`; criteria ``operator_norm`` (the E-PANNs one, reference §10.2), its variant
    ``operator_norm_squares``, ``l1`` and ``random`` as baselines; one more is a single function
    under :func:`register_criterion`).
 2. **Select** the top ``⌊(1−p)·N⌋`` filters of each listed layer, each layer scored on its own
    *unpruned* weights, the kept indices in their original order (:func:`select_filters`).
 3. **Rebuild** a plain, narrower :class:`~panns_lite.models.Cnn14` and copy the kept slices:
    conv out-channels, the BN entries after it, the next conv's in-channels and, for C12, fc1's
-   input columns (:func:`rebuild_pruned`, §10.3). :func:`prune` is steps 1–3 in one call.
+   input columns (:func:`rebuild_pruned`, reference §10.3). :func:`prune` is steps 1–3 in one call.
 
 Layers are named as in E-PANNs: ``C1`` … ``C12`` = ``conv_block1.conv1``, ``conv_block1.conv2``,
 …, ``conv_block6.conv2``. The released E-PANNs model is ``prune(model, epanns_ratios(0.5))``.
 
-Our counts against the published figures (10 s, 32 kHz; panns_facts §10.4, checked in
+Our counts against the published figures (10 s, 32 kHz; reference §10.4, checked in
 ``tests/test_pruning.py`` through :func:`size_reduction`): uniform pruning of C7–C12 reproduces
 41 % fewer parameters at 25 %, 71 % (70 % with the STFT kernels, 92.5 MB) and 36 % fewer MACs at
 50 %, and 46 % fewer MACs at 75 %. Two commonly quoted figures do **not** follow from uniform
@@ -37,7 +37,7 @@ from panns_lite.models import Cnn14
 from panns_lite.profile import ModelProfile
 
 LAYERS: tuple[str, ...] = tuple(f"C{i}" for i in range(1, 13))
-"""E-PANNs names of CNN14's conv layers, in forward order (panns_facts §2)."""
+"""E-PANNs names of CNN14's conv layers, in forward order (reference §2)."""
 BN_TENSORS: tuple[str, ...] = ("weight", "bias", "running_mean", "running_var")
 """Per-channel BN entries that follow their conv's filters (``num_batches_tracked`` is a scalar)."""
 
@@ -61,7 +61,7 @@ def register_criterion(name: str) -> Callable[[Criterion], Criterion]:
 
 @register_criterion("operator_norm")
 def operator_norm_importance(weight: torch.Tensor, seed: int) -> torch.Tensor:
-    """Singh & Plumbley's operator-norm score, exactly as their code computes it (panns_facts §10.2).
+    """Singh & Plumbley's operator-norm score, exactly as their code computes it (reference §10.2).
 
     For each input channel c, the N filter slices W[n, c] (flattened, k² values) are centred over
     the filters; the dominant right singular vector of that N×k² matrix, signed so that filter 0's
@@ -112,7 +112,7 @@ def _relative(score: torch.Tensor) -> torch.Tensor:
 
 @register_criterion("l1")
 def l1_importance(weight: torch.Tensor, seed: int) -> torch.Tensor:
-    """Entry-wise L1 norm of each filter, the classic magnitude baseline (panns_facts §10.2)."""
+    """Entry-wise L1 norm of each filter, the classic magnitude baseline (reference §10.2)."""
     del seed
     return torch.linalg.vector_norm(weight.detach().flatten(1), ord=1, dim=1).to(torch.float64)
 
@@ -150,7 +150,7 @@ def parse_layers(spec: str | Iterable[str]) -> tuple[str, ...]:
 
 
 def epanns_ratios(p: float, layers: str | Iterable[str] = "C7-C12") -> dict[str, float]:
-    """The same pruning ratio ``p`` for each listed layer; ``epanns_ratios(0.5)`` is the released E-PANNs (§10.1).
+    """Ratio ``p`` for every listed layer; ``epanns_ratios(0.5)`` is the released E-PANNs (reference §10.1).
 
     The 25 % and 75 % models of the paper are most likely ``epanns_ratios(0.25)`` and, for its
     quoted parameter count, ``epanns_ratios(0.75, "C7-C11")`` (see the module docstring).
@@ -159,9 +159,9 @@ def epanns_ratios(p: float, layers: str | Iterable[str] = "C7-C12") -> dict[str,
 
 
 def keep_count(n_filters: int, ratio: float) -> int:
-    """⌊(1−p)·N⌋, at least 1: E-PANNs' ``int(base·(1−p))`` (§10.1).
+    """⌊(1−p)·N⌋, at least 1: E-PANNs' ``int(base·(1−p))`` (reference §10.1).
 
-    The Keras scripts of the criterion keep ⌈(1−p)·N⌉ (§10.2); the two agree for every power-of-two
+    The Keras scripts of the criterion keep ⌈(1−p)·N⌉ (reference §10.2); the two agree for every power-of-two
     width at p = 25/50/75 %. A 1e-9 guard stops float round-off from dropping a filter
     ((1 − 0.9)·10 is 0.99999… in binary floating point).
     """
@@ -198,7 +198,7 @@ def rebuild_pruned(model: Cnn14, kept: Mapping[str, torch.Tensor]) -> Cnn14:
     """A new Cnn14 with only the ``kept`` filters of each listed layer; ``model`` is not changed (step 3).
 
     Copies every tensor, slicing conv out-channels and their BN entries, the next conv's
-    in-channels and, when C12 is pruned, fc1's input columns (panns_facts §10.3). Same classes,
+    in-channels and, when C12 is pruned, fc1's input columns (reference §10.3). Same classes,
     embedding size and front end; no SpecAugment hook (the trainer sets its own); same train/eval
     mode and device as ``model``.
     """
@@ -251,7 +251,7 @@ def prune(model: Cnn14, ratios: Mapping[str, float], criterion: str = "operator_
 
 @dataclass(frozen=True)
 class SizeReduction:
-    """Fractions removed by pruning in each of E-PANNs' conventions (panns_facts §10.4).
+    """Fractions removed by pruning in each of E-PANNs' conventions (reference §10.4).
 
     * ``params``: trainable parameters (PANNs / E-PANNs model summaries);
     * ``params_with_stft``: plus the frozen STFT kernels (torchsummary "Total"; the abstract's

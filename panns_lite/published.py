@@ -75,5 +75,9 @@ EPANNS_REMOVED = Published({(0.25, "params"): 0.41, (0.25, "MACs"): 0.24, (0.5, 
                            "singh2023epanns", "reductions of memory (parameters) and computations (MACs)")
 """The fractions of CNN14's parameters and MACs that pruning removed, by share of filters removed."""
 
+V100_TRAINING = Published({"seconds per 2,000 iterations": 3253}, "kong2021repository",
+                          "training log of the README: one V100 GPU, data loading included")
+"""How fast PANNs trained CNN14: wall time per 2,000 iterations in the authors' log."""
+
 ALL = {name: value for name, value in globals().items() if isinstance(value, Published)}
 """Every published table of this module by name (the reference appendix lists them all)."""

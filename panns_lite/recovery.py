@@ -1,8 +1,8 @@
-"""Recovering a pruned CNN14 by fine-tuning, E-PANNs style (panns_facts §10.3).
+"""Recovering a pruned CNN14 by fine-tuning, E-PANNs style (reference §10.3).
 
 E-PANNs prunes a trained CNN14 without data (:mod:`panns_lite.pruning`), then fine-tunes the
 smaller network with the training recipe on the same data for a fraction of the original
-iterations ("20–50 % of the effort"; §10.3). This module is that procedure on top of the trainer:
+iterations ("20–50 % of the effort"; reference §10.3). This module is that procedure on top of the trainer:
 
 * :func:`pruned_checkpoint` prunes a trained model and saves it beside the run it came from
   (reused when present, so the book's chapters share it);

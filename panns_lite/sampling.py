@@ -1,4 +1,4 @@
-"""Training and evaluation samplers with PANNs' semantics, in counter-based form (panns_facts §5).
+"""Training and evaluation samplers with PANNs' semantics, in counter-based form (reference §5).
 
 PANNs keeps its samplers as mutable state (shuffled index lists, a class queue, per-class
 pointers) and pickles that state into checkpoints so training can resume. Here every training
@@ -10,14 +10,14 @@ computed on its own. That buys three things at once:
   sampler out of step with training, since nothing is mutated by computing a batch;
 * DDP sharding is a slice: rank ``r`` takes its contiguous share of the same global batch.
 
-The semantics are still PANNs' (§5, "Samplers"): ``ShuffleSampler`` is PANNs' "none"
+The semantics are still PANNs' (reference §5, "Samplers"): ``ShuffleSampler`` is PANNs' "none"
 (TrainSampler), ``BalancedSampler`` its default "balanced" (BalancedTrainSampler),
 ``AlternateSampler`` its "alternate", and ``eval_batches`` its EvaluateSampler. The random
 streams differ from PANNs' ``RandomState(1234)`` (theirs cannot be computed out of order), so the
 batches are statistically, not bit-for-bit, the same as the reference run.
 
 ``batch_size`` is always the *global* number of clips per step: with mixup the trainer passes
-2 × the mixed batch size, and consecutive pairs are mixed (§4); because each rank's share is
+2 × the mixed batch size, and consecutive pairs are mixed (reference §4); because each rank's share is
 contiguous, pairs stay on one rank whenever the per-rank share is even.
 
 Every random permutation comes from ``np.random.default_rng([seed, stream, ...])`` with a
@@ -75,7 +75,7 @@ class _PermutationStream:
     Permutation number ``i`` comes from ``default_rng([*key, i])``, so any position is computable
     without replaying the ones before it. This one structure is PANNs' reshuffle-when-exhausted
     list: the epoch shuffle of all clips, the class queue refilled with a new permutation, and
-    each class's clip list reshuffled when its pointer runs out (§5). The last two permutations
+    each class's clip list reshuffled when its pointer runs out (reference §5). The last two permutations
     are cached, so walking forward costs O(batch) except once per permutation.
     """
 
@@ -188,7 +188,7 @@ class CounterSampler(ABC):
 
 
 class ShuffleSampler(CounterSampler):
-    """PANNs' "none" sampler (TrainSampler, §5): walk a shuffle of all clips, reshuffle at each epoch end.
+    """PANNs' "none" sampler (TrainSampler, reference §5): walk shuffles of all clips, one per epoch.
 
     The stream of clips is epoch permutations laid end to end; global batch ``t`` is stream
     positions ``[t·B, (t+1)·B)``, so a batch that crosses an epoch end continues into the next
@@ -212,7 +212,7 @@ class ShuffleSampler(CounterSampler):
 
 
 class BalancedSampler(CounterSampler):
-    """PANNs' default "balanced" sampler (BalancedTrainSampler, §5), computable at any batch.
+    """PANNs' default "balanced" sampler (BalancedTrainSampler, reference §5), computable at any batch.
 
     PANNs pops class ids from a queue refilled with a fresh permutation of the classes, and for
     each popped class takes the clip at that class's pointer in its shuffled clip list, reshuffling
@@ -275,7 +275,7 @@ class BalancedSampler(CounterSampler):
 
 
 class AlternateSampler(CounterSampler):
-    """PANNs' "alternate" sampler (§5): even batches plain-shuffled, odd batches balanced.
+    """PANNs' "alternate" sampler (reference §5): even batches plain-shuffled, odd batches balanced.
 
     Each half advances on its own: global batch ``t`` is shuffle batch ``t // 2`` when ``t`` is even
     and balanced batch ``t // 2`` when odd, so neither stream skips anything.
@@ -312,7 +312,7 @@ def make_sampler(
 
 
 def eval_batches(num_items: int, batch_size: int, rank: int = 0, world_size: int = 1) -> list[np.ndarray]:
-    """PANNs' EvaluateSampler (§5): the clips in order, in chunks of ``batch_size`` (per rank).
+    """PANNs' EvaluateSampler (reference §5): the clips in order, in chunks of ``batch_size`` (per rank).
 
     Under DDP each rank gets one contiguous block (``np.array_split`` of ``range(num_items)``; block
     sizes differ by at most one, a rank may get none when ``world_size > num_items``). Joining the

@@ -1,7 +1,7 @@
 """Sound event detection: framewise probabilities → timed events, their CSV, and their evaluation.
 
 PANNs taggers are trained with clip labels only, yet their decision-level head gives framewise
-probabilities (panns_facts §3, §11.7); users keep asking how to turn those into onset/offset
+probabilities (reference §3, §11.2); users keep asking how to turn those into onset/offset
 timestamps or a CSV (audioset_tagging_cnn #35, panns_inference #7). This module does that:
 
 1. **median filter** each class's probability track over time (smooths flicker);
@@ -257,7 +257,7 @@ def read_strong_labels(path: str | os.PathLike[str], labels: ClassLabels | None 
 
     Columns ``segment_id, start_time_seconds, end_time_seconds, label`` (label = mid); times are
     relative to the segment. A segment id is ``<YTID>_<start ms>`` and its audio file is
-    ``Y<YTID>.wav`` (panns_facts §5), so the result is keyed by that file stem, ``Y<YTID>``.
+    ``Y<YTID>.wav`` (reference §5), so the result is keyed by that file stem, ``Y<YTID>``.
     """
     labels = labels or load_class_labels()
     out: dict[str, list[Event]] = defaultdict(list)

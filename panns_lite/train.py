@@ -1,6 +1,6 @@
 """Training and evaluating audio taggers the PANNs way, on 2 CPU cores or on GPUs with ``torchrun``.
 
-The recipe is PANNs' (panns_facts §4–7): balanced sampling, mixup (α = 1, 2B clips mixed to B after
+The recipe is PANNs' (reference §4–7): balanced sampling, mixup (α = 1, 2B clips mixed to B after
 ``bn0`` and SpecAugment), BCE on the sigmoid outputs, Adam (lr 1e-3, amsgrad, no schedule),
 evaluation every N iterations, checkpoints. The loop reads top to bottom in :func:`train`.
 
@@ -135,7 +135,7 @@ class TrainConfig:
 
     @property
     def clips_per_step(self) -> int:
-        """Clips the sampler draws per step: 2B with mixup (mixed down to B), else B (panns_facts §4)."""
+        """Clips the sampler draws per step: 2B with mixup (mixed down to B), else B (reference §4)."""
         return 2 * self.batch_size if self.augment.mixup else self.batch_size
 
 
@@ -301,7 +301,7 @@ def derived_seed(seed: int, *key: int) -> int:
 def learning_rate(config: TrainConfig, iteration: int) -> float:
     """The learning rate of step ``iteration``: a pure function of the step, so resuming changes nothing.
 
-    ``constant`` is PANNs' recipe (panns_facts §6). ``cosine`` (linear warm-up over
+    ``constant`` is PANNs' recipe (reference §6). ``cosine`` (linear warm-up over
     ``warmup_iterations``, then a half cosine down to 0 at ``iterations``) is for short budgets such
     as the CI preset, where ending at a small learning rate is worth more than the last few hundred
     steps at full rate.

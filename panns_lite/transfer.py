@@ -1,21 +1,21 @@
 """Transfer learning: a trained tagger applied to a small single-label task, three ways.
 
-PANNs' transfer recipe (panns_facts §9, ``panns_transfer_to_gtzan``) puts a new linear layer
+PANNs' transfer recipe (reference §9, ``panns_transfer_to_gtzan``) puts a new linear layer
 (``fc_transfer``) on the 2048-d embedding of a pretrained CNN14 and fine-tunes *all* weights with a
 log-softmax / NLL loss, Adam at lr 1e-4 (amsgrad), SpecAugment active (the base is in train mode),
 mixup α = 1 optional, accuracy (argmax) per cross-validation fold. This module gives the three
 comparisons a reader needs to judge what pretraining buys:
 
 * :func:`linear_probe` — logistic regression on the frozen embedding (the cheapest use of a
-  pretrained model, and the question of §11.9: "get embedding, not classification");
-* :func:`fine_tune` on :func:`transfer_model` ``(…, pretrained=True)`` — the §9 recipe, with the new
-  head in the place of the old one (:meth:`~panns_lite.models.AudioTagger.reset_head`);
+  pretrained model, and the question of reference §11.3: "get embedding, not classification");
+* :func:`fine_tune` on :func:`transfer_model` ``(…, pretrained=True)`` — PANNs' recipe (reference §9),
+  with the new head in the place of the old one (:meth:`~panns_lite.models.AudioTagger.reset_head`);
 * :func:`fine_tune` on :func:`transfer_model` ``(…, pretrained=False)`` — the same network and loop
   from a fresh PANNs initialisation, so any difference is what pretraining contributed.
 
 The task is the MiniSet transfer set (:func:`load_transfer_set`): single-label clips from recordings
 no MiniSet training clip uses, with folds assigned per recording (a recording is never in both the
-training and the test fold). The front end is frozen (§2), so the log-mels are computed once with
+training and the test fold). The front end is frozen (reference §2), so the log-mels are computed once with
 :class:`~panns_lite.datasets.LogMelCache` and every epoch runs on ``forward_features``; this changes
 the cost, not the result. Everything random (head initialisation, batch order, dropout,
 SpecAugment, mixup λ) is drawn from ``seed``, so a run is repeatable on the same machine.
@@ -121,9 +121,9 @@ def transfer_model(checkpoint: str | os.PathLike[str], classes_num: int, pretrai
     """The network of ``checkpoint`` with a fresh ``classes_num``-way head, ready to train.
 
     ``pretrained=False`` gives the same architecture with a fresh PANNs initialisation (xavier
-    weights, zero biases, unit BN and reset BN statistics, panns_facts §2): the from-scratch control.
-    With ``spec_augment`` CNN14's SpecAugment (§4) acts in training, as in PANNs' transfer recipe,
-    where the base stays in train mode (§9). The head's initialisation depends on ``seed`` only.
+    weights, zero biases, unit BN and reset BN statistics, reference §2): the from-scratch control.
+    With ``spec_augment`` CNN14's SpecAugment (reference §4) acts in training, as in PANNs' transfer recipe,
+    where the base stays in train mode (reference §9). The head's initialisation depends on ``seed`` only.
     """
     model = load_checkpoint(checkpoint)
     torch.manual_seed(seed)
@@ -141,7 +141,7 @@ def embeddings(model: AudioTagger, logmels: ClipDataset, indices: np.ndarray | N
                batch_size: int = 32) -> np.ndarray:
     """The model's ``embedding`` output (eval mode: no dropout) for log-mel clips ``indices`` (default all).
 
-    In eval mode the embedding is exactly what the classifier sees, ReLU(fc1(pooled)) (panns_facts §2).
+    In eval mode the embedding is exactly what the classifier sees, ReLU(fc1(pooled)) (reference §2).
     """
     return _eval_outputs(model, logmels, indices, batch_size, "embedding")
 
@@ -244,7 +244,7 @@ def zero_shot_predict(clipwise: np.ndarray, proxies: Sequence[Sequence[int]]) ->
 
 
 def accuracy(predicted: np.ndarray, labels: np.ndarray) -> float:
-    """Fraction of clips whose predicted class is the label (PANNs' transfer metric, panns_facts §9)."""
+    """Fraction of clips whose predicted class is the label (PANNs' transfer metric, reference §9)."""
     predicted, labels = np.asarray(predicted), np.asarray(labels)
     if predicted.shape != labels.shape or predicted.size == 0:
         raise ValueError(f"need equal, non-empty shapes; got {predicted.shape} and {labels.shape}")
@@ -253,7 +253,7 @@ def accuracy(predicted: np.ndarray, labels: np.ndarray) -> float:
 
 @dataclass(frozen=True)
 class FineTuneConfig:
-    """The training budget and recipe of :func:`fine_tune` (PANNs' transfer values in panns_facts §9).
+    """The training budget and recipe of :func:`fine_tune` (PANNs' transfer values in reference §9).
 
     PANNs: batch 32, lr 1e-4, mixup on, 10,000 iterations. On a CPU budget of minutes the book uses
     fewer clips per batch and a few epochs; ``mixup`` doubles the clips drawn per step (2B mixed to B).
@@ -285,7 +285,7 @@ class FineTuneResult:
 
 
 def nll(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-    """PANNs' ``clip_nll``: −mean over batch *and* classes of target·log_softmax (panns_facts §9)."""
+    """PANNs' ``clip_nll``: −mean over batch *and* classes of target·log_softmax (reference §9)."""
     return -(targets * F.log_softmax(logits.float(), dim=-1)).mean()
 
 
@@ -296,7 +296,7 @@ def fine_tune(model: AudioTagger, logmels: ClipDataset, train_idx: np.ndarray, c
     Each epoch walks a fresh permutation of ``train_idx`` (``default_rng([seed, 0, epoch])``) in batches
     of ``batch_size`` (2·batch_size clips mixed pairwise when ``mixup``; a trailing odd clip is left
     out of that epoch). The logits are the head applied to the *training-mode* embedding (dropout 0.5),
-    as PANNs' Transfer_Cnn14 does; the optimiser is PANNs' Adam with amsgrad (§6, §9). With
+    as PANNs' Transfer_Cnn14 does; the optimiser is PANNs' Adam with amsgrad (reference §6, §9). With
     ``test_idx`` the test accuracy is recorded after every epoch (for the curves; nothing is selected
     by it). The model is left in eval mode.
     """

@@ -1,6 +1,6 @@
 """Build the HTML book: execute every chapter once with papermill, then render it with Jupyter Book.
 
-Why this shape (shared/reference/book_tooling.md): the committed notebooks carry no outputs, and
+Why this shape: the committed notebooks carry no outputs, and
 Jupyter Book's own execution hides a failing cell unless ``-W`` is set and buries the traceback in
 ``reports/``. So this script
 

@@ -1,4 +1,4 @@
-"""AudioSet metadata and the official segment CSV format (panns_facts §5)."""
+"""AudioSet metadata and the official segment CSV format (reference §5)."""
 
 from pathlib import Path
 

@@ -1,4 +1,4 @@
-"""SpecAugment and mixup as PANNs does them (panns_facts §4)."""
+"""SpecAugment and mixup as PANNs does them (reference §4)."""
 
 import numpy as np
 import pytest

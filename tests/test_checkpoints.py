@@ -1,4 +1,4 @@
-"""Checkpoint loading (official PANNs, E-PANNs, panns_lite) and atomic saving (panns_facts §1, §2, §10.1)."""
+"""Checkpoint loading (official PANNs, E-PANNs, panns_lite) and atomic saving (reference §1, §2, §10.1)."""
 
 from pathlib import Path
 
@@ -48,7 +48,7 @@ def official_layout(model: Cnn14, cfg: FrontEndConfig = PANNS_32K) -> dict[str, 
 
 
 def reference_cnn14(state: dict[str, torch.Tensor], waveform: torch.Tensor, cfg: FrontEndConfig) -> torch.Tensor:
-    """Clipwise output of CNN14 in eval mode, written from panns_facts §2 with torchlibrosa's front end."""
+    """Clipwise output of CNN14 in eval mode, written from reference §2 with torchlibrosa's front end."""
     frontend = torchlibrosa_frontend(cfg)
     frontend[0].stft.conv_real.weight.data = state["spectrogram_extractor.stft.conv_real.weight"]
     frontend[0].stft.conv_imag.weight.data = state["spectrogram_extractor.stft.conv_imag.weight"]

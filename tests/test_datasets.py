@@ -1,4 +1,4 @@
-"""Clip datasets (panns_facts §5): packed HDF5 and folder give the same items, batches keep order and
+"""Clip datasets (reference §5): packed HDF5 and folder give the same items, batches keep order and
 duplicates, HDF5 handles survive DataLoader workers, bad inputs fail clearly; the log-mel cache equals
 the front end and refuses to be reused with another front end or dataset."""
 

@@ -1,7 +1,7 @@
 """ONNX and TorchScript export (panns_lite.export): equality with PyTorch eager, dynamic shapes, runtime use.
 
 One pruned-shaped narrow CNN14 (per-layer widths that shrink and grow again, like E-PANNs' halved
-C7–C12, panns_facts §10.1) is exported once per mode (the log-mel one BN-folded); ONNX Runtime runs
+C7–C12, reference §10.1) is exported once per mode (the log-mel one BN-folded); ONNX Runtime runs
 the files. Every output is compared with the unfolded model in PyTorch eager.
 """
 

@@ -1,4 +1,4 @@
-"""LogMel against the torchlibrosa front end PANNs uses (panns_facts §1), plus padding and input rules."""
+"""LogMel against the torchlibrosa front end PANNs uses (reference §1), plus padding and input rules."""
 
 import math
 from collections.abc import Iterator

@@ -1,4 +1,4 @@
-"""Model structure (panns_facts §2, §3, §10.1), hooks and heads. Narrow widths wherever a forward runs."""
+"""Model structure (reference §2, §3, §10.1), hooks and heads. Narrow widths wherever a forward runs."""
 
 import math
 

@@ -1,4 +1,4 @@
-"""HDF5 packing in PANNs' layout (panns_facts §5): decoding, skipping instead of all-zero rows, label
+"""HDF5 packing in PANNs' layout (reference §5): decoding, skipping instead of all-zero rows, label
 checks, atomic write and resuming after an exception or a SIGKILL."""
 
 import hashlib

@@ -1,4 +1,4 @@
-"""Parameter/MAC profiles against the published counts (panns_facts §2, §3, §10.4)."""
+"""Parameter/MAC profiles against the published counts (reference §2, §3, §10.4)."""
 
 import pytest
 
@@ -7,7 +7,7 @@ from panns_lite.profile import ModelProfile, profile_model
 
 G = 1e9
 PRUNED_50 = CNN14_WIDTHS[:6] + tuple(w // 2 for w in CNN14_WIDTHS[6:])
-# panns_facts §2 table: MACs per conv for a 10 s clip, in G.
+# reference §2 table: MACs per conv for a 10 s clip, in G.
 CNN14_CONV_MACS = (0.037, 2.362, 1.180, 2.359, 1.180, 2.359, 1.180, 2.359, 1.170, 2.340, 1.170, 2.340)
 
 
@@ -17,7 +17,7 @@ def cnn14() -> ModelProfile:
 
 
 def paper_multi_adds(profile: ModelProfile) -> float:
-    """PANNs ``count_flops`` convention (panns_facts §2): 2 per conv/fc MAC, the STFT convs, 2·numel per BN."""
+    """PANNs ``count_flops`` convention (reference §2): 2 per conv/fc MAC, the STFT convs, 2·numel per BN."""
     stft_macs = 2 * 513 * 1024 * profile.frames
     bn_numel = profile.frames * 64 + sum(
         row.out_channels * int(row.output_map.split("×")[0]) * int(row.output_map.split("×")[1])
@@ -70,7 +70,7 @@ def test_mobilenet_profile() -> None:
 
 
 def test_front_end_counts(cnn14: ModelProfile) -> None:
-    # panns_facts §2: STFT convs 1.052 G + mel matmul 0.033 G for 10 s
+    # reference §2: STFT convs 1.052 G + mel matmul 0.033 G for 10 s
     assert cnn14.frontend_macs_dft / G == pytest.approx(1.052 + 0.033, abs=0.001)
     assert cnn14.frontend_macs_fft < cnn14.frontend_macs_dft / 10
     assert cnn14.total_macs_fft == cnn14.macs + cnn14.frontend_macs_fft

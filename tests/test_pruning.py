@@ -1,4 +1,4 @@
-"""E-PANNs pruning (panns_facts §10): criteria, surgery, published sizes, checkpoints and the CLI."""
+"""E-PANNs pruning (reference §10): criteria, surgery, published sizes, checkpoints and the CLI."""
 
 from pathlib import Path
 
@@ -67,7 +67,7 @@ def outputs(model: torch.nn.Module, waveform: torch.Tensor) -> dict[str, torch.T
 
 
 def keras_style_operator_norm(weight: np.ndarray) -> np.ndarray:
-    """Independent re-derivation of panns_facts §10.2 with numpy, channel by channel.
+    """Independent re-derivation of reference §10.2 with numpy, channel by channel.
 
     Follows the Keras code: the direction is the first row of the rank-1 matrix σ₁u₁v₁ᵀ, normalised.
     """
@@ -267,7 +267,7 @@ def test_pruned_model_checkpoint_round_trip(narrow: Cnn14, tmp_path: Path) -> No
         assert torch.equal(outputs(loaded, waveform)[key], value)
 
 
-# --- published sizes (panns_facts §10.4), full width ------------------------------------------
+# --- published sizes (reference §10.4), full width ------------------------------------------
 
 
 @pytest.fixture(scope="module")
@@ -310,7 +310,7 @@ def test_25_and_75_percent_sizes(full_profiles: dict[str, ModelProfile]) -> None
 
 
 def test_quoted_75_percent_params_fit_c12_unpruned(full_profiles: dict[str, ModelProfile]) -> None:
-    # The quoted "78 % fewer parameters" at 75 % fits C7–C11 pruned, C12 kept (panns_facts §10.4).
+    # The quoted "78 % fewer parameters" at 75 % fits C7–C11 pruned, C12 kept (reference §10.4).
     pruned = full_profiles["75% C7-C11"]
     assert pruned.params == 18_372_047 and pruned.layers[12].in_channels == 2048
     assert round(100 * size_reduction(full_profiles["CNN14"], pruned).params, 1) == 77.2

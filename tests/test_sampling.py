@@ -1,4 +1,4 @@
-"""Counter-based samplers follow PANNs' sampler semantics (panns_facts §5) and resume exactly."""
+"""Counter-based samplers follow PANNs' sampler semantics (reference §5) and resume exactly."""
 
 from collections import Counter, deque
 
