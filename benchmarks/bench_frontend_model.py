@@ -12,13 +12,13 @@ import argparse
 import sys
 
 import torch
-
 from common import environment, environment_line, write_results
-from panns_lite.runtime import interleaved_medians
+
 from panns_lite.features import PANNS_32K, LogMel
 from panns_lite.models import Cnn14, scaled_widths
 from panns_lite.paths import REPO_ROOT
 from panns_lite.profile import profile_model
+from panns_lite.runtime import interleaved_medians
 
 sys.path.insert(0, str(REPO_ROOT / "tests"))
 from test_features import torchlibrosa_frontend  # noqa: E402  (the one oracle definition, shared with the tests)
@@ -31,7 +31,9 @@ def bench_frontend(clips: int, repeats: int) -> dict[str, object]:
     waveform = torch.rand(clips, 320000, generator=torch.Generator().manual_seed(0)) * 2 - 1
     ours, reference = LogMel(), torchlibrosa_frontend(PANNS_32K)
     with torch.inference_mode():
-        medians = interleaved_medians({"logmel": lambda: ours(waveform), "torchlibrosa": lambda: reference(waveform)}, repeats)
+        medians = interleaved_medians(
+            {"logmel": lambda: ours(waveform), "torchlibrosa": lambda: reference(waveform)}, repeats
+        )
         a, b = ours(waveform), reference(waveform)
     above_floor = b > -100 + 1e-6
     return {
@@ -74,13 +76,18 @@ def to_markdown(results: dict) -> str:
         "|---|---:|---:|",
     ]
     clips = int(fe["batch"].split()[0])
-    for name, key in (("panns_lite `LogMel` (torch.stft)", "logmel_s"), ("torchlibrosa (DFT Conv1d)", "torchlibrosa_s")):
+    for name, key in (
+        ("panns_lite `LogMel` (torch.stft)", "logmel_s"),
+        ("torchlibrosa (DFT Conv1d)", "torchlibrosa_s"),
+    ):
         lines.append(f"| {name} | {fe[key]:.4f} | {clips / fe[key]:.1f} |")
     lines += [
         "",
-        f"Speed-up: **{fe['speedup']:.1f}×**; max |Δ| above the −100 dB floor: {fe['max_abs_diff_db']:.1e} dB (float32).",
+        f"Speed-up: **{fe['speedup']:.1f}×**; max |Δ| above the −100 dB floor: "
+        f"{fe['max_abs_diff_db']:.1e} dB (float32).",
         "LogMel is many short parallel ops per clip, torchlibrosa one large convolution, so a busy co-tenant "
-        "(see the load average) slows LogMel far more: compare speed-ups only between runs on an idle machine.",
+        "(see the load average) slows LogMel far more: compare speed-ups only between runs "
+        "on an idle machine.",
         "",
         "## CNN14 inference (fp32, eval, no grad, waveform in)",
         "",
@@ -97,7 +104,9 @@ def to_markdown(results: dict) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="smaller batches and fewer repeats (CI smoke run)")
+    parser.add_argument(
+        "--quick", action="store_true", help="smaller batches and fewer repeats (CI smoke run)"
+    )
     args = parser.parse_args()
     torch.set_num_threads(THREADS)
     fe_clips, fe_repeats, model_clips, model_repeats = (4, 3, 2, 2) if args.quick else (16, 11, 4, 5)

@@ -24,8 +24,8 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 import torch
-
 from common import environment, environment_line, write_results
+
 from panns_lite.audio import load_audio
 from panns_lite.export import OnnxModel, export_onnx
 from panns_lite.folding import fold_batchnorm
@@ -65,16 +65,23 @@ def build_taggers(folder: Path, quick: bool) -> tuple[dict[str, Tagger], list[di
         taggers[f"{name} | PyTorch eager"] = Tagger(model)
         taggers[f"{name} | PyTorch eager, BN folded"] = Tagger(fold_batchnorm(model))
         taggers[f"{name} | ONNX Runtime"] = Tagger(OnnxModel(onnx_path, threads=THREADS))
-        models.append({"model": name, "widths": list(model.architecture()["kwargs"]["widths"]),
-                       "params": count_parameters(model), "onnx_mb": onnx_path.stat().st_size / 1e6,
-                       "onnx_export_s": export_seconds})
+        models.append(
+            {
+                "model": name,
+                "widths": list(model.architecture()["kwargs"]["widths"]),
+                "params": count_parameters(model),
+                "onnx_mb": onnx_path.stat().st_size / 1e6,
+                "onnx_export_s": export_seconds,
+            }
+        )
     return taggers, models
 
 
 def folder_throughput(taggers: dict[str, Tagger], paths: list[Path], repeats: int) -> dict[str, float]:
     """Median files/s of tagging the whole folder, candidates interleaved as in ``interleaved_medians``."""
-    seconds = interleaved_medians({name: lambda t=t: [t.tag(p, top_k=5) for p in paths] for name, t in taggers.items()},
-                                  repeats)
+    seconds = interleaved_medians(
+        {name: lambda t=t: [t.tag(p, top_k=5) for p in paths] for name, t in taggers.items()}, repeats
+    )
     return {name: len(paths) / s for name, s in seconds.items()}
 
 
@@ -94,10 +101,11 @@ def to_markdown(results: dict) -> str:
         "",
         environment_line(results["environment"], threads=THREADS, quick=results["quick"]),
         "",
-        f"`Tagger.tag` on {FILE_SECONDS} s, {FILE_RATE} Hz 16-bit WAV files: decode, resample to 32 kHz, log-mel, "
-        f"network, top 5. fp32, {THREADS} threads for PyTorch and ONNX Runtime, random-init weights. Latency: median "
-        f"of {results['latency_repeats']} interleaved runs on one file; throughput: {results['files']} files tagged one "
-        f"after another, median of {results['throughput_repeats']} interleaved runs. Decoding + resampling alone "
+        f"`Tagger.tag` on {FILE_SECONDS} s, {FILE_RATE} Hz 16-bit WAV files: decode, resample to 32 kHz, "
+        f"log-mel, network, top 5. fp32, {THREADS} threads for PyTorch and ONNX Runtime, random-init "
+        f"weights. Latency: median of {results['latency_repeats']} interleaved runs on one file; "
+        f"throughput: {results['files']} files tagged one after another, median of "
+        f"{results['throughput_repeats']} interleaved runs. Decoding + resampling alone "
         f"(`load_audio`): {1e3 * results['load_resample_s']:.1f} ms per file.",
         "",
         "| model | params | backend | latency, ms / 10 s file | throughput, files/s | speed-up vs eager | "
@@ -118,32 +126,48 @@ def to_markdown(results: dict) -> str:
     lines += [
         "",
         f"E-PANNs 50 % over CNN14 (PyTorch eager, end to end): **{cnn14 / epanns:.2f}×**. ONNX files: "
-        + ", ".join(f"{m['model']} {m['onnx_mb']:.0f} MB (export {m['onnx_export_s']:.0f} s)" for m in results["models"])
+        + ", ".join(
+            f"{m['model']} {m['onnx_mb']:.0f} MB (export {m['onnx_export_s']:.0f} s)"
+            for m in results["models"]
+        )
         + ".",
     ]
     env = results["environment"]
     if env["load_average_at_start"] >= env["cpu_count"]:
-        lines += ["", f"**Caveat:** the machine was shared (load average {env['load_average_at_start']} on "
-                      f"{env['cpu_count']} CPUs at the start), so absolute times are inflated and ratios noisy; "
-                      "compare only runs made on an idle machine."]
+        lines += [
+            "",
+            f"**Caveat:** the machine was shared (load average {env['load_average_at_start']} on "
+            f"{env['cpu_count']} CPUs at the start), so absolute times are inflated and ratios noisy; "
+            "compare only runs made on an idle machine.",
+        ]
     return "\n".join(lines) + "\n"
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="1/8-width models, 4 files, 2 repeats (smoke run)")
+    parser.add_argument(
+        "--quick", action="store_true", help="1/8-width models, 4 files, 2 repeats (smoke run)"
+    )
     args = parser.parse_args()
     configure_cpu(THREADS)
     files, latency_repeats, throughput_repeats = (4, 2, 1) if args.quick else (20, 11, 3)
-    results: dict = {"quick": args.quick, "environment": environment(), "files": files,
-                     "latency_repeats": latency_repeats, "throughput_repeats": throughput_repeats}
+    results: dict = {
+        "quick": args.quick,
+        "environment": environment(),
+        "files": files,
+        "latency_repeats": latency_repeats,
+        "throughput_repeats": throughput_repeats,
+    }
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         paths = write_folder(folder, files)
         taggers, results["models"] = build_taggers(folder, args.quick)
-        results["load_resample_s"] = interleaved_medians({"load": lambda: load_audio(paths[0])}, latency_repeats)["load"]
+        results["load_resample_s"] = interleaved_medians(
+            {"load": lambda: load_audio(paths[0])}, latency_repeats
+        )["load"]
         results["latency_s"] = interleaved_medians(
-            {name: lambda t=t: t.tag(paths[0], top_k=5) for name, t in taggers.items()}, latency_repeats)
+            {name: lambda t=t: t.tag(paths[0], top_k=5) for name, t in taggers.items()}, latency_repeats
+        )
         results["throughput_files_per_s"] = folder_throughput(taggers, paths, throughput_repeats)
         results["max_abs_diff"] = agreement(taggers, paths[1])
     write_results("bench_inference_quick" if args.quick else "bench_inference", results, to_markdown(results))

@@ -22,8 +22,8 @@ from pathlib import Path
 
 import numpy as np
 import torch
-
 from common import environment, environment_line, write_results
+
 from panns_lite.checkpoints import load_checkpoint
 from panns_lite.datasets import PackedDataset
 from panns_lite.evaluation import evaluate_runtime, paired_bootstrap
@@ -56,7 +56,9 @@ def session(path: Path, threads: int) -> OnnxModel:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--full-width", action="store_true", help="also time full-width CNN14 and E-PANNs 50 %%")
+    parser.add_argument(
+        "--full-width", action="store_true", help="also time full-width CNN14 and E-PANNs 50 %%"
+    )
     args = parser.parse_args()
     env = environment()
     record = read_record()
@@ -64,59 +66,94 @@ def main() -> None:
     recipe = replace(pretrained_config(), lr=3e-4, lr_schedule="cosine", warmup_iterations=0, progress=False)
     recovered = recover(recipe, 0.5, iterations=300, eval_every=100, base_model=pretrained_path())
     calibration = calibration_clips(recipe.train_data, CALIBRATION_CLIPS)
-    models = {"pretrained tagger": load_checkpoint(pretrained_path()),
-              "pretrained, 50 % pruned + fine-tuned": load_checkpoint(recovered)}
+    models = {
+        "pretrained tagger": load_checkpoint(pretrained_path()),
+        "pretrained, 50 % pruned + fine-tuned": load_checkpoint(recovered),
+    }
     if args.full_width:
         torch.manual_seed(0)
         full = Cnn14().eval()
-        models |= {"CNN14 (full width, random weights)": full,
-                   "E-PANNs 50 % (full width, random weights)": prune(full, epanns_ratios(0.5)).eval()}
+        models |= {
+            "CNN14 (full width, random weights)": full,
+            "E-PANNs 50 % (full width, random weights)": prune(full, epanns_ratios(0.5)).eval(),
+        }
     data = {split: PackedDataset(getattr(recipe, key)) for split, key in SPLITS.items()}
     clip = data["natural eval"].get_batch(np.array([0]))[0].numpy()
-    results = {"environment": env, "calibration": f"{CALIBRATION_CLIPS} clips of {recipe.train_data}",
-               "models": []}
+    results = {
+        "environment": env,
+        "calibration": f"{CALIBRATION_CLIPS} clips of {recipe.train_data}",
+        "models": [],
+    }
     with tempfile.TemporaryDirectory() as tmp:
         for name, model in models.items():
             paths = {"float32": export_onnx(model, Path(tmp) / f"{len(results['models'])}-float.onnx")}
-            paths["int8"] = quantize_onnx(paths["float32"], Path(tmp) / f"{len(results['models'])}-int8.onnx",
-                                          calibration, source=recipe.train_data)
-            row = {"model": name, "parameters": count_parameters(model),
-                   "MB": {k: p.stat().st_size / 1e6 for k, p in paths.items()}}
+            paths["int8"] = quantize_onnx(
+                paths["float32"],
+                Path(tmp) / f"{len(results['models'])}-int8.onnx",
+                calibration,
+                source=recipe.train_data,
+            )
+            row = {
+                "model": name,
+                "parameters": count_parameters(model),
+                "MB": {k: p.stat().st_size / 1e6 for k, p in paths.items()},
+            }
             if "random" not in name:
                 row["accuracy"] = {}
                 for split, dataset in data.items():
                     a, b = (evaluate_runtime(session(paths[k], 2), dataset) for k in ("int8", "float32"))
                     paired = paired_bootstrap(a.targets, a.outputs, b.outputs)
-                    row["accuracy"][split] = {"float32": b.scores.mAP, "int8": a.scores.mAP,
-                                              "difference": paired.difference, "interval": list(paired.interval),
-                                              "resolved": paired.resolved}
+                    row["accuracy"][split] = {
+                        "float32": b.scores.mAP,
+                        "int8": a.scores.mAP,
+                        "difference": paired.difference,
+                        "interval": list(paired.interval),
+                        "resolved": paired.resolved,
+                    }
             row["seconds_per_clip"] = {}
             for threads in (1, 2):
                 runtimes = {k: session(p, threads) for k, p in paths.items()}
-                timed = interleaved_medians({k: lambda r=r: r.run(clip) for k, r in runtimes.items()}, REPEATS)
+                timed = interleaved_medians(
+                    {k: lambda r=r: r.run(clip) for k, r in runtimes.items()}, REPEATS
+                )
                 row["seconds_per_clip"][str(threads)] = timed
             results["models"].append(row)
     write_results("bench_int8", results, to_markdown(results))
 
 
 def to_markdown(results: dict) -> str:
-    lines = ["# int8 (static QDQ) against float32 in ONNX Runtime", "", environment_line(results["environment"]), "",
-             f"Calibration: {results['calibration']} (training clips only). Accuracy: int8 − float32 mAP, paired "
-             "bootstrap over the clips (1000 resamples).", "",
-             "| model | split | float32 mAP | int8 mAP | int8 − float32 | 95 % interval | established |",
-             "|---|---|---:|---:|---:|---|---|"]
+    lines = [
+        "# int8 (static QDQ) against float32 in ONNX Runtime",
+        "",
+        environment_line(results["environment"]),
+        "",
+        f"Calibration: {results['calibration']} (training clips only). Accuracy: int8 − float32 mAP, paired "
+        "bootstrap over the clips (1000 resamples).",
+        "",
+        "| model | split | float32 mAP | int8 mAP | int8 − float32 | 95 % interval | established |",
+        "|---|---|---:|---:|---:|---|---|",
+    ]
     for row in results["models"]:
         for split, a in row.get("accuracy", {}).items():
-            lines.append(f"| {row['model']} | {split} | {a['float32']:.3f} | {a['int8']:.3f} | {a['difference']:+.3f} "
-                         f"| [{a['interval'][0]:+.3f}, {a['interval'][1]:+.3f}] | {'yes' if a['resolved'] else 'no'} |")
-    lines += ["", "Speed, one 10 s clip (batch 1, front end included), medians of interleaved runs; file sizes:", "",
-              "| model | parameters | float32 MB | int8 MB | threads | float32 ms | int8 ms | int8 speed-up |",
-              "|---|---:|---:|---:|---:|---:|---:|---:|"]
+            lines.append(
+                f"| {row['model']} | {split} | {a['float32']:.3f} | {a['int8']:.3f} | {a['difference']:+.3f} "
+                f"| [{a['interval'][0]:+.3f}, {a['interval'][1]:+.3f}] | {'yes' if a['resolved'] else 'no'} |"
+            )
+    lines += [
+        "",
+        "Speed, one 10 s clip (batch 1, front end included), medians of interleaved runs; file sizes:",
+        "",
+        "| model | parameters | float32 MB | int8 MB | threads | float32 ms | int8 ms | int8 speed-up |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
+    ]
     for row in results["models"]:
         for threads, t in row["seconds_per_clip"].items():
-            lines.append(f"| {row['model']} | {row['parameters']:,} | {row['MB']['float32']:.1f} | {row['MB']['int8']:.1f} "
-                         f"| {threads} | {1e3 * t['float32']:.0f} | {1e3 * t['int8']:.0f} | "
-                         f"{t['float32'] / t['int8']:.2f}× |")
+            lines.append(
+                f"| {row['model']} | {row['parameters']:,} | {row['MB']['float32']:.1f} "
+                f"| {row['MB']['int8']:.1f} "
+                f"| {threads} | {1e3 * t['float32']:.0f} | {1e3 * t['int8']:.0f} | "
+                f"{t['float32'] / t['int8']:.2f}× |"
+            )
     return "\n".join(lines) + "\n"
 
 

@@ -16,8 +16,8 @@ import argparse
 import os
 
 import torch
-
 from common import environment, environment_line, write_results
+
 from panns_lite.folding import fold_batchnorm
 from panns_lite.models import Cnn14
 from panns_lite.profile import profile_model
@@ -40,15 +40,17 @@ def build_models() -> tuple[dict[str, torch.nn.Module], list[dict[str, object]]]
         profile = profile_model(model)
         label = "CNN14" if p == 0 else f"{p:.0%} C7–C12"
         models[label], models[f"{label}, folded"] = model, fold_batchnorm(model)
-        sizes.append({
-            "label": label,
-            "ratio": p,
-            "params": profile.params,
-            "gmacs_fft": profile.total_macs_fft / 1e9,
-            "gmacs_dft": profile.total_macs_dft / 1e9,
-            "predicted_speedup_fft": base_profile.total_macs_fft / profile.total_macs_fft,
-            "predicted_speedup_dft": base_profile.total_macs_dft / profile.total_macs_dft,
-        })
+        sizes.append(
+            {
+                "label": label,
+                "ratio": p,
+                "params": profile.params,
+                "gmacs_fft": profile.total_macs_fft / 1e9,
+                "gmacs_dft": profile.total_macs_dft / 1e9,
+                "predicted_speedup_fft": base_profile.total_macs_fft / profile.total_macs_fft,
+                "predicted_speedup_dft": base_profile.total_macs_dft / profile.total_macs_dft,
+            }
+        )
     return models, sizes
 
 
@@ -56,7 +58,9 @@ def time_batch(models: dict[str, torch.nn.Module], batch: int, repeats: int) -> 
     """Median seconds per clip of each model on one shared random batch."""
     waveform = torch.rand(batch, CLIP_SAMPLES, generator=torch.Generator().manual_seed(batch)) * 2 - 1
     with torch.inference_mode():
-        medians = interleaved_medians({name: (lambda m=m: m(waveform)) for name, m in models.items()}, repeats)
+        medians = interleaved_medians(
+            {name: (lambda m=m: m(waveform)) for name, m in models.items()}, repeats
+        )
     return {name: seconds / batch for name, seconds in medians.items()}
 
 
@@ -87,8 +91,10 @@ def to_markdown(results: dict) -> str:
             plain, folded = timing[size["label"]], timing[f"{size['label']}, folded"]
             lines.append(
                 f"| {size['label']} | {size['params']:,} | {size['gmacs_fft']:.2f} / {size['gmacs_dft']:.2f} "
-                f"| {1e3 * plain:.1f} | {1e3 * folded:.1f} | {base / plain:.2f}× | {base_folded / folded:.2f}× "
-                f"| {size['predicted_speedup_fft']:.2f}× | {size['predicted_speedup_dft']:.2f}× | {plain / folded:.2f}× |"
+                f"| {1e3 * plain:.1f} | {1e3 * folded:.1f} | {base / plain:.2f}× "
+                f"| {base_folded / folded:.2f}× "
+                f"| {size['predicted_speedup_fft']:.2f}× | {size['predicted_speedup_dft']:.2f}× "
+                f"| {plain / folded:.2f}× |"
             )
     return "\n".join(lines) + "\n"
 

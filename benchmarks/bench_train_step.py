@@ -24,8 +24,8 @@ import sys
 
 import numpy as np
 import torch
-
 from common import environment, environment_line, write_results
+
 from panns_lite.augment import SpecAugment, mix_targets, mixup_lambdas
 from panns_lite.features import PANNS_32K, LogMel
 from panns_lite.models import Cnn14, scaled_widths
@@ -79,15 +79,25 @@ def measure(width: float, batch: int, steps: int, rounds: int) -> dict:
     """Alternate the two variants' processes ``rounds`` times; medians of all their step times."""
     times: dict[str, list[float]] = {"reference": [], "panns_lite": []}
     for r in range(rounds):
-        for variant in (list(times) if r % 2 == 0 else list(reversed(times))):
-            out = subprocess.run([sys.executable, __file__, "--worker", variant, str(width), str(batch), str(steps)],
-                                 check=True, capture_output=True, text=True).stdout
+        for variant in list(times) if r % 2 == 0 else list(reversed(times)):
+            out = subprocess.run(
+                [sys.executable, __file__, "--worker", variant, str(width), str(batch), str(steps)],
+                check=True,
+                capture_output=True,
+                text=True,
+            ).stdout
             times[variant] += json.loads(out.strip().splitlines()[-1])
     medians = {k: statistics.median(v) for k, v in times.items()}
-    return {"width_multiplier": width, "clips_per_step": 2 * batch, "mixed_batch": batch,
-            "steps_per_variant": len(times["reference"]), "reference_s": medians["reference"],
-            "panns_lite_s": medians["panns_lite"], "speedup": medians["reference"] / medians["panns_lite"],
-            "all_times": times}
+    return {
+        "width_multiplier": width,
+        "clips_per_step": 2 * batch,
+        "mixed_batch": batch,
+        "steps_per_variant": len(times["reference"]),
+        "reference_s": medians["reference"],
+        "panns_lite_s": medians["panns_lite"],
+        "speedup": medians["reference"] / medians["panns_lite"],
+        "all_times": times,
+    }
 
 
 def to_markdown(results: dict) -> str:
@@ -96,31 +106,39 @@ def to_markdown(results: dict) -> str:
         "# Training step on CPU: panns_lite vs a step written like the original code",
         "",
         environment_line(env, THREADS, results["quick"]),
-        "Same CNN14, same batch, SpecAugment + mixup + BCE + Adam(amsgrad). Reference: torchlibrosa front end "
-        "recomputed each step. panns_lite: cached float16 log-mels, channels-last, glibc keeps freed memory, "
+        "Same CNN14, same batch, SpecAugment + mixup + BCE + Adam(amsgrad). "
+        "Reference: torchlibrosa front end recomputed each step. "
+        "panns_lite: cached float16 log-mels, channels-last, glibc keeps freed memory, "
         "bf16 autocast where the CPU has native bf16.",
         "",
         "| width × | clips/step (mixed to) | reference s/step | panns_lite s/step | speed-up | goal |",
         "|---:|---|---:|---:|---:|---:|",
     ]
     for row, goal in zip(results["rows"], ("≥ 1.3×", "≥ 2×")):
-        lines.append(f"| {row['width_multiplier']} | {row['clips_per_step']} ({row['mixed_batch']}) "
-                     f"| {row['reference_s']:.3f} | {row['panns_lite_s']:.3f} | **{row['speedup']:.2f}×** | {goal} |")
+        lines.append(
+            f"| {row['width_multiplier']} | {row['clips_per_step']} ({row['mixed_batch']}) "
+            f"| {row['reference_s']:.3f} | {row['panns_lite_s']:.3f} | **{row['speedup']:.2f}×** | {goal} |"
+        )
     return "\n".join(lines) + "\n"
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer steps (smoke run)")
-    parser.add_argument("--worker", nargs=4, metavar=("VARIANT", "WIDTH", "BATCH", "STEPS"), help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--worker", nargs=4, metavar=("VARIANT", "WIDTH", "BATCH", "STEPS"), help=argparse.SUPPRESS
+    )
     args = parser.parse_args()
     if args.worker:
         variant, width, batch, steps = args.worker
         print(json.dumps(step_times(variant, float(width), int(batch), int(steps))))
         return
     steps, rounds = (1, 2) if args.quick else (3, 2)
-    results = {"quick": args.quick, "environment": environment(),
-               "rows": [measure(1.0, 4, steps, rounds), measure(CI.width, CI.batch_size, steps * 2, rounds)]}
+    results = {
+        "quick": args.quick,
+        "environment": environment(),
+        "rows": [measure(1.0, 4, steps, rounds), measure(CI.width, CI.batch_size, steps * 2, rounds)],
+    }
     write_results("train_step_quick" if args.quick else "train_step", results, to_markdown(results))
 
 

@@ -39,5 +39,7 @@ def write_results(stem: str, results: dict, markdown: str) -> None:
 def environment_line(env: dict, threads: int | None = None, quick: bool = False) -> str:
     """The one-line description of where a result was measured, for the Markdown reports."""
     threads_text = f"{threads if threads is not None else env['threads']} threads, "
-    return (f"torch {env['torch']}, {threads_text}{env['cpu']} ({env['cpu_count']} logical CPUs), load average "
-            f"{env['load_average_at_start']} at start, {env['date']}{' — quick run' if quick else ''}.")
+    return (
+        f"torch {env['torch']}, {threads_text}{env['cpu']} ({env['cpu_count']} logical CPUs), load average "
+        f"{env['load_average_at_start']} at start, {env['date']}{' — quick run' if quick else ''}."
+    )

@@ -27,8 +27,8 @@ from pathlib import Path
 
 import h5py
 import numpy as np
-
 from common import environment, environment_line, write_results
+
 from panns_lite.datasets import PackedDataset
 from panns_lite.miniset import prepare_miniset
 from panns_lite.sampling import make_sampler
@@ -48,14 +48,18 @@ def big_file(source: Path, out: Path, copies: int) -> Path:
     with h5py.File(source, "r") as src, h5py.File(partial, "w") as dst:
         n, samples = src["waveform"].shape
         dst.attrs["sample_rate"] = src.attrs["sample_rate"]
-        names = np.array([f"{name.decode()[:-4]}_{k}.wav".encode() for k in range(copies) for name in src["audio_name"]])
+        names = np.array(
+            [f"{name.decode()[:-4]}_{k}.wav".encode() for k in range(copies) for name in src["audio_name"]]
+        )
         dst.create_dataset("audio_name", data=names, chunks=(64,))
-        dst.create_dataset("target", data=np.concatenate([src["target"][:]] * copies), chunks=(64, src["target"].shape[1]))
+        dst.create_dataset(
+            "target", data=np.concatenate([src["target"][:]] * copies), chunks=(64, src["target"].shape[1])
+        )
         waveform = dst.create_dataset("waveform", (n * copies, samples), np.int16, chunks=(1, samples))
         for start in range(0, n, 500):
-            rows = src["waveform"][start:start + 500]
+            rows = src["waveform"][start : start + 500]
             for k in range(copies):
-                waveform[k * n + start: k * n + start + len(rows)] = rows
+                waveform[k * n + start : k * n + start + len(rows)] = rows
     partial.rename(out)
     return out
 
@@ -84,7 +88,10 @@ def read_share(path: str, batches: list[np.ndarray], rank: int, workers: int, st
 def clips_per_second(path: Path, batches: list[np.ndarray], workers: int) -> float:
     with mp.get_context("fork").Pool(workers) as pool:
         start_at = time.perf_counter() + 1.0
-        jobs = [pool.apply_async(read_share, (str(path), batches, rank, workers, start_at)) for rank in range(workers)]
+        jobs = [
+            pool.apply_async(read_share, (str(path), batches, rank, workers, start_at))
+            for rank in range(workers)
+        ]
         clips = sum(job.get() for job in jobs)
         return clips / (time.perf_counter() - start_at)
 
@@ -95,11 +102,18 @@ def main() -> None:
     parser.add_argument("--max-workers", type=int, default=max(2, os.cpu_count() or 1))
     args = parser.parse_args()
     packed = prepare_miniset(workspace() / "miniset-pretrain", "pretrain")
-    path = big_file(packed["balanced_train"], workspace() / "data-path" / f"balanced_train_x{COPIES}.h5", COPIES)
+    path = big_file(
+        packed["balanced_train"], workspace() / "data-path" / f"balanced_train_x{COPIES}.h5", COPIES
+    )
     data = PackedDataset(path)
     sampler = make_sampler("balanced", data.targets, BATCH, 0, 0, 1)
-    results = {"environment": environment(), "file": {"clips": len(data), "bytes": path.stat().st_size},
-               "batch": BATCH, "target_clips_per_second": TARGET, "rows": []}
+    results = {
+        "environment": environment(),
+        "file": {"clips": len(data), "bytes": path.stat().st_size},
+        "batch": BATCH,
+        "target_clips_per_second": TARGET,
+        "rows": [],
+    }
     workers_list = sorted({1, *range(2, args.max_workers + 1, 2), args.max_workers})
     for workers in workers_list:
         batches = [sampler.batch(t) for t in range(workers * 1000, workers * 1000 + args.batches)]
@@ -112,14 +126,23 @@ def main() -> None:
 
 def to_markdown(results: dict) -> str:
     file = results["file"]
-    lines = ["# The data path: packed HDF5 + balanced sampler, clips per second", "",
-             environment_line(results["environment"]), "",
-             f"{file['clips']:,} clips in one packed file ({file['bytes'] / 2**30:.1f} GiB), batches of "
-             f"{results['batch']} drawn by the balanced sampler; target {results['target_clips_per_second']:,.0f} "
-             "clips/s warm (what one GPU consumes for CNN14 in bf16).", "",
-             "| reader processes | cold cache (clips/s) | warm cache (clips/s) | warm / target |", "|---:|---:|---:|---:|"]
-    lines += [f"| {r['workers']} | {r['cold']:,.0f} | {r['warm']:,.0f} | {r['warm'] / results['target_clips_per_second']:.2f} |"
-              for r in results["rows"]]
+    lines = [
+        "# The data path: packed HDF5 + balanced sampler, clips per second",
+        "",
+        environment_line(results["environment"]),
+        "",
+        f"{file['clips']:,} clips in one packed file ({file['bytes'] / 2**30:.1f} GiB), batches of "
+        f"{results['batch']} drawn by the balanced sampler; target {results['target_clips_per_second']:,.0f} "
+        "clips/s warm (what one GPU consumes for CNN14 in bf16).",
+        "",
+        "| reader processes | cold cache (clips/s) | warm cache (clips/s) | warm / target |",
+        "|---:|---:|---:|---:|",
+    ]
+    lines += [
+        f"| {r['workers']} | {r['cold']:,.0f} | {r['warm']:,.0f} "
+        f"| {r['warm'] / results['target_clips_per_second']:.2f} |"
+        for r in results["rows"]
+    ]
     return "\n".join(lines) + "\n"
 
 

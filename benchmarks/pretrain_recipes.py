@@ -17,8 +17,9 @@ interval excludes 0. The bootstrap covers the draw of validation clips, not the 
 seed per arm; ``benchmarks/schedule_seeds.py`` repeats the schedule comparison with other seeds.
 
 Run ``.venv/bin/python benchmarks/pretrain_recipes.py`` (about 90 minutes on 2 cores); writes
-``benchmarks/results/pretrain_recipes.{json,md}``. Runs are kept in ``<workspace>/runs/pretrain-recipes-<i>`` and ``pretrain-ab-<i>``
-(``--runs``); a run whose statistics reach its iterations is read, not trained again.
+``benchmarks/results/pretrain_recipes.{json,md}``. Runs are kept in
+``<workspace>/runs/pretrain-recipes-<i>`` and ``pretrain-ab-<i>`` (``--runs``); a run whose statistics
+reach its iterations is read, not trained again.
 """
 
 import argparse
@@ -29,8 +30,8 @@ from pathlib import Path
 
 import numpy as np
 import torch
-
 from common import environment, environment_line, write_results
+
 from panns_lite.augment import AugmentConfig, mix_targets, mixup_lambdas
 from panns_lite.checkpoints import load_checkpoint
 from panns_lite.datasets import PackedDataset
@@ -39,8 +40,17 @@ from panns_lite.miniset import prepare_miniset
 from panns_lite.models import FeaturesPath, count_parameters
 from panns_lite.runtime import configure_cpu
 from panns_lite.sampling import make_sampler
-from panns_lite.train import (Distributed, autocast, bce, build_model, data_sets, preset, trained,
-                              training_source, workspace)
+from panns_lite.train import (
+    Distributed,
+    autocast,
+    bce,
+    build_model,
+    data_sets,
+    preset,
+    trained,
+    training_source,
+    workspace,
+)
 
 CANDIDATES = {
     "CNN14 × 1/8, no mixup": dict(width=0.125, iterations=900),
@@ -54,20 +64,43 @@ RECIPE_ARMS = {  # the pretrain preset, shortened, and one change each
     "mixup, constant rate": dict(lr_schedule="constant"),
 }
 VALIDATION = {"mixture validation": "validation", "natural validation": "natural_validation"}
-THROUGHPUT = [("Cnn14", 0.125, False), ("Cnn14", 0.125, True), ("Cnn14", 0.25, False), ("Cnn14", 0.25, True),
-              ("Cnn10", 0.25, False), ("Cnn10", 0.5, False), ("Cnn6", 0.5, False)]
+THROUGHPUT = [
+    ("Cnn14", 0.125, False),
+    ("Cnn14", 0.125, True),
+    ("Cnn14", 0.25, False),
+    ("Cnn14", 0.25, True),
+    ("Cnn10", 0.25, False),
+    ("Cnn10", 0.5, False),
+    ("Cnn6", 0.5, False),
+]
 
 
 def base_config(packed: dict[str, Path], **overrides):
-    return preset("ci", train_data=str(packed["balanced_train"]), eval_data=str(packed["validation"]),
-                  natural_eval_data=str(packed["natural_validation"]), eval_every=100, checkpoint_every=100,
-                  progress=False, **overrides)
+    return preset(
+        "ci",
+        train_data=str(packed["balanced_train"]),
+        eval_data=str(packed["validation"]),
+        natural_eval_data=str(packed["natural_validation"]),
+        eval_every=100,
+        checkpoint_every=100,
+        progress=False,
+        **overrides,
+    )
 
 
 def arm_config(packed: dict[str, Path], runs: Path, i: int, **overrides):
-    return preset("pretrain", train_data=str(packed["balanced_train"]), eval_data=str(packed["validation"]),
-                  natural_eval_data=str(packed["natural_validation"]), iterations=AB_ITERATIONS, eval_every=500,
-                  checkpoint_every=500, progress=False, out_dir=str(runs / f"pretrain-ab-{i}"), **overrides)
+    return preset(
+        "pretrain",
+        train_data=str(packed["balanced_train"]),
+        eval_data=str(packed["validation"]),
+        natural_eval_data=str(packed["natural_validation"]),
+        iterations=AB_ITERATIONS,
+        eval_every=500,
+        checkpoint_every=500,
+        progress=False,
+        out_dir=str(runs / f"pretrain-ab-{i}"),
+        **overrides,
+    )
 
 
 def finished(config) -> list[dict]:
@@ -75,8 +108,10 @@ def finished(config) -> list[dict]:
     path = Path(config.out_dir) / "statistics.json"
     if not (path.is_file() and json.loads(path.read_text())[-1]["iteration"] >= config.iterations):
         trained(config)
-    return [{k: row[k] for k in ("iteration", "mAP", "classes", "natural_mAP", "natural_classes", "wall_seconds")}
-            for row in json.loads(path.read_text())]
+    return [
+        {k: row[k] for k in ("iteration", "mAP", "classes", "natural_mAP", "natural_classes", "wall_seconds")}
+        for row in json.loads(path.read_text())
+    ]
 
 
 def validation_outputs(config, packed: dict[str, Path]) -> dict[str, tuple[np.ndarray, np.ndarray]]:
@@ -103,8 +138,11 @@ def seconds_per_step(config, steps: int = 12, warmup: int = 4) -> tuple[float, i
     for t in range(steps):
         x, y, _ = source.get_batch(sampler.batch(t))  # type: Batch
         started = time.perf_counter()
-        lam = (torch.from_numpy(mixup_lambdas(np.random.default_rng(t), config.clips_per_step, 1.0))
-               if config.augment.mixup else None)
+        lam = (
+            torch.from_numpy(mixup_lambdas(np.random.default_rng(t), config.clips_per_step, 1.0))
+            if config.augment.mixup
+            else None
+        )
         with autocast(config.amp, torch.device("cpu")):
             output = net(x, lam)["clipwise_output"]
         bce(output, mix_targets(y, lam) if lam is not None else y).backward()
@@ -116,16 +154,21 @@ def seconds_per_step(config, steps: int = 12, warmup: int = 4) -> tuple[float, i
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--runs", type=Path, default=workspace() / "runs",
-                        help="where the candidate runs live (pretrain-recipes-<i>); finished ones are read, not rerun")
+    parser.add_argument(
+        "--runs",
+        type=Path,
+        default=workspace() / "runs",
+        help="where the candidate runs live (pretrain-recipes-<i>); finished ones are read, not rerun",
+    )
     args = parser.parse_args()
     packed = prepare_miniset(workspace() / "miniset-pretrain", "pretrain")
     results = {"environment": environment(), "throughput": [], "runs": []}
     for model, width, mixup in THROUGHPUT:
         config = base_config(packed, model=model, width=width, augment=AugmentConfig(mixup=mixup))
         step, params = seconds_per_step(config)
-        results["throughput"].append({"model": model, "width": width, "mixup": mixup, "parameters": params,
-                                      "seconds_per_step": step})
+        results["throughput"].append(
+            {"model": model, "width": width, "mixup": mixup, "parameters": params, "seconds_per_step": step}
+        )
     for i, (name, overrides) in enumerate(CANDIDATES.items()):
         config = replace(base_config(packed, **overrides), out_dir=str(args.runs / f"pretrain-recipes-{i}"))
         results["runs"].append({"candidate": name, "curve": finished(config)})
@@ -141,22 +184,40 @@ def main() -> None:
             targets, a = outputs[reference][split]
             b = outputs[other][split][1]
             paired = paired_bootstrap(targets, a, b)
-            results["ablation"]["comparisons"].append({
-                "a": reference, "b": other, "split": split, "difference": paired.difference,
-                "interval": list(paired.interval), "resolved": paired.resolved})
+            results["ablation"]["comparisons"].append(
+                {
+                    "a": reference,
+                    "b": other,
+                    "split": split,
+                    "difference": paired.difference,
+                    "interval": list(paired.interval),
+                    "resolved": paired.resolved,
+                }
+            )
     write_results("pretrain_recipes", results, to_markdown(results))
 
 
 def to_markdown(results: dict) -> str:
-    lines = ["# Choosing the pretrain preset: throughput and short runs on the validation splits", "",
-             environment_line(results["environment"]), "",
-             "| model | width | mixup | parameters | s per training step (batch 32, 2 threads) |",
-             "|---|---:|---|---:|---:|"]
-    lines += [f"| {r['model']} | {r['width']:g} | {'yes' if r['mixup'] else 'no'} | {r['parameters']:,} "
-              f"| {r['seconds_per_step']:.3f} |" for r in results["throughput"]]
-    lines += ["", "Validation mAP (mixture / natural) during training, every 100 iterations:", "",
-              "| iteration | " + " | ".join(r["candidate"] for r in results["runs"]) + " |",
-              "|---:|" + "---:|" * len(results["runs"])]
+    lines = [
+        "# Choosing the pretrain preset: throughput and short runs on the validation splits",
+        "",
+        environment_line(results["environment"]),
+        "",
+        "| model | width | mixup | parameters | s per training step (batch 32, 2 threads) |",
+        "|---|---:|---|---:|---:|",
+    ]
+    lines += [
+        f"| {r['model']} | {r['width']:g} | {'yes' if r['mixup'] else 'no'} | {r['parameters']:,} "
+        f"| {r['seconds_per_step']:.3f} |"
+        for r in results["throughput"]
+    ]
+    lines += [
+        "",
+        "Validation mAP (mixture / natural) during training, every 100 iterations:",
+        "",
+        "| iteration | " + " | ".join(r["candidate"] for r in results["runs"]) + " |",
+        "|---:|" + "---:|" * len(results["runs"]),
+    ]
     iterations = sorted({row["iteration"] for r in results["runs"] for row in r["curve"]})
     for it in iterations:
         cells = []
@@ -167,19 +228,34 @@ def to_markdown(results: dict) -> str:
     ablation = results.get("ablation")
     if ablation:
         runs = ablation["runs"]
-        lines += ["", f"The pretrain recipe's augmentation and schedule over {ablation['iterations']} iterations: "
-                  "validation mAP (mixture / natural):", "",
-                  "| iteration | " + " | ".join(r["arm"] for r in runs) + " |", "|---:|" + "---:|" * len(runs)]
+        lines += [
+            "",
+            f"The pretrain recipe's augmentation and schedule over {ablation['iterations']} iterations: "
+            "validation mAP (mixture / natural):",
+            "",
+            "| iteration | " + " | ".join(r["arm"] for r in runs) + " |",
+            "|---:|" + "---:|" * len(runs),
+        ]
         for it in sorted({row["iteration"] for r in runs for row in r["curve"]}):
             rows = [next((row for row in r["curve"] if row["iteration"] == it), None) for r in runs]
-            lines.append(f"| {it} | " + " | ".join(f"{row['mAP']:.3f} / {row['natural_mAP']:.3f}" if row else ""
-                                                    for row in rows) + " |")
-        lines += ["", "Final models, paired bootstrap over the validation clips (1000 resamples, one training seed "
-                  "per arm):", "", "| a | b | split | mAP(a) − mAP(b) | 95 % interval | sign established |",
-                  "|---|---|---|---:|---|---|"]
-        lines += [f"| {c['a']} | {c['b']} | {c['split']} | {c['difference']:+.3f} | "
-                  f"[{c['interval'][0]:+.3f}, {c['interval'][1]:+.3f}] | {'yes' if c['resolved'] else 'no'} |"
-                  for c in ablation["comparisons"]]
+            lines.append(
+                f"| {it} | "
+                + " | ".join(f"{row['mAP']:.3f} / {row['natural_mAP']:.3f}" if row else "" for row in rows)
+                + " |"
+            )
+        lines += [
+            "",
+            "Final models, paired bootstrap over the validation clips (1000 resamples, one training seed "
+            "per arm):",
+            "",
+            "| a | b | split | mAP(a) − mAP(b) | 95 % interval | sign established |",
+            "|---|---|---|---:|---|---|",
+        ]
+        lines += [
+            f"| {c['a']} | {c['b']} | {c['split']} | {c['difference']:+.3f} | "
+            f"[{c['interval'][0]:+.3f}, {c['interval'][1]:+.3f}] | {'yes' if c['resolved'] else 'no'} |"
+            for c in ablation["comparisons"]
+        ]
     return "\n".join(lines) + "\n"
 
 

@@ -16,8 +16,14 @@ from pathlib import Path
 from typing import Any
 
 
-def bounded(kind: type, low: float | None = None, high: float | None = None, *, low_open: bool = False,
-            high_open: bool = False) -> Callable[[str], Any]:
+def bounded(
+    kind: type,
+    low: float | None = None,
+    high: float | None = None,
+    *,
+    low_open: bool = False,
+    high_open: bool = False,
+) -> Callable[[str], Any]:
     """An argparse ``type`` that parses ``kind`` and rejects NaN, infinities and values outside the
     bounds at parse time (exit 2 with the option named), before any work starts."""
 
@@ -25,7 +31,9 @@ def bounded(kind: type, low: float | None = None, high: float | None = None, *, 
         try:
             value = kind(text)
         except ValueError:
-            raise argparse.ArgumentTypeError(f"{text!r} is not a{'n integer' if kind is int else ' number'}") from None
+            raise argparse.ArgumentTypeError(
+                f"{text!r} is not a{'n integer' if kind is int else ' number'}"
+            ) from None
         if not math.isfinite(value):
             raise argparse.ArgumentTypeError(f"{text!r} is not a finite number")
         too_low = low is not None and (value <= low if low_open else value < low)
@@ -77,8 +85,8 @@ def output_file(out: Path, *inputs: Path) -> Path:
 
 
 def cmd_build_miniset(args: argparse.Namespace) -> int:
-    from dataclasses import replace
     import time
+    from dataclasses import replace
 
     from panns_lite.miniset import PRESETS, build_miniset
 
@@ -86,21 +94,29 @@ def cmd_build_miniset(args: argparse.Namespace) -> int:
     start = time.perf_counter()
     summary = build_miniset(args.out, config)
     splits = ("balanced_train", "validation", "eval")
-    print(f"MiniSet '{args.preset}' (seed {config.seed}) -> {args.out}: "
-          f"{' / '.join(str(summary.clips[s]) for s in splits)} train / validation / eval clips from "
-          f"{' / '.join(str(summary.recordings[s]) for s in splits)} recordings, "
-          f"{' / '.join(str(len(summary.class_counts[s])) for s in splits)} classes present; natural "
-          f"validation / eval: {summary.clips['natural_validation']} / {summary.clips['natural_eval']} clips; "
-          f"transfer set {summary.transfer_clips} clips, {len(summary.transfer_classes)} classes; "
-          f"{time.perf_counter() - start:.1f} s")
+    print(
+        f"MiniSet '{args.preset}' (seed {config.seed}) -> {args.out}: "
+        f"{' / '.join(str(summary.clips[s]) for s in splits)} train / validation / eval clips from "
+        f"{' / '.join(str(summary.recordings[s]) for s in splits)} recordings, "
+        f"{' / '.join(str(len(summary.class_counts[s])) for s in splits)} classes present; natural "
+        f"validation / eval: {summary.clips['natural_validation']} / {summary.clips['natural_eval']} clips; "
+        f"transfer set {summary.transfer_clips} clips, {len(summary.transfer_classes)} classes; "
+        f"{time.perf_counter() - start:.1f} s"
+    )
     return 0
 
 
 def cmd_pack(args: argparse.Namespace) -> int:
     from panns_lite.packing import pack
 
-    report = pack(args.csv, args.audio_dir, output_file(args.out, args.csv, args.audio_dir), unknown_labels="skip" if args.skip_unknown_labels else "error",
-                  resume=not args.restart, progress=not args.quiet)
+    report = pack(
+        args.csv,
+        args.audio_dir,
+        output_file(args.out, args.csv, args.audio_dir),
+        unknown_labels="skip" if args.skip_unknown_labels else "error",
+        resume=not args.restart,
+        progress=not args.quiet,
+    )
     print(report.summary())
     return 0
 
@@ -120,17 +136,34 @@ def cmd_train(args: argparse.Namespace) -> int:
     from panns_lite.miniset import prepare_miniset
     from panns_lite.train import preset, train, workspace
 
-    overrides = {k: v for k, v in {
-        "train_data": args.train_data, "eval_data": args.eval_data, "natural_eval_data": args.natural_eval_data,
-        "out_dir": args.out,
-        "iterations": args.iterations, "eval_every": args.eval_every, "checkpoint_every": args.checkpoint_every,
-        "width": args.width, "dropout": args.dropout, "head_dropout": args.head_dropout,
-        "batch_size": args.batch_size, "lr": args.lr, "lr_schedule": args.lr_schedule,
-        "warmup_iterations": args.warmup, "sampler": args.sampler,
-        "seed": args.seed, "init_checkpoint": args.init_checkpoint, "new_head": args.new_head,
-        "micro_batches": args.micro_batches, "device": args.device, "teacher": args.teacher,
-        "distill_label_weight": args.distill_label_weight,
-    }.items() if v is not None}
+    overrides = {
+        k: v
+        for k, v in {
+            "train_data": args.train_data,
+            "eval_data": args.eval_data,
+            "natural_eval_data": args.natural_eval_data,
+            "out_dir": args.out,
+            "iterations": args.iterations,
+            "eval_every": args.eval_every,
+            "checkpoint_every": args.checkpoint_every,
+            "width": args.width,
+            "dropout": args.dropout,
+            "head_dropout": args.head_dropout,
+            "batch_size": args.batch_size,
+            "lr": args.lr,
+            "lr_schedule": args.lr_schedule,
+            "warmup_iterations": args.warmup,
+            "sampler": args.sampler,
+            "seed": args.seed,
+            "init_checkpoint": args.init_checkpoint,
+            "new_head": args.new_head,
+            "micro_batches": args.micro_batches,
+            "device": args.device,
+            "teacher": args.teacher,
+            "distill_label_weight": args.distill_label_weight,
+        }.items()
+        if v is not None
+    }
     if args.freeze_base:
         overrides["freeze_base"] = True
     if args.no_mixup or args.no_spec_augment:
@@ -143,11 +176,16 @@ def cmd_train(args: argparse.Namespace) -> int:
     result = train(config, resume=args.resume, overwrite=args.overwrite)
     if result.model_path is not None:
         last = result.statistics[-1]
-        natural = (f"; natural eval mAP {last['natural_mAP']:.4f} over {last['natural_classes']} classes"
-                   if "natural_mAP" in last else "")
-        print(f"iteration {result.iteration}: eval mAP {last['mAP']:.4f} over {last['classes']} classes, "
-              f"mAUC {last['mAUC']:.4f}, d' {last['d_prime']:.3f}{natural}; {result.wall_seconds:.0f} s; "
-              f"model saved to {result.model_path}")
+        natural = (
+            f"; natural eval mAP {last['natural_mAP']:.4f} over {last['natural_classes']} classes"
+            if "natural_mAP" in last
+            else ""
+        )
+        print(
+            f"iteration {result.iteration}: eval mAP {last['mAP']:.4f} over {last['classes']} classes, "
+            f"mAUC {last['mAUC']:.4f}, d' {last['d_prime']:.3f}{natural}; {result.wall_seconds:.0f} s; "
+            f"model saved to {result.model_path}"
+        )
     return 0
 
 
@@ -161,8 +199,10 @@ def cmd_prune(args: argparse.Namespace) -> int:
     out = output_file(args.out, checkpoint)
     path = pruned_checkpoint(checkpoint, args.ratio, args.criterion, args.layers, args.seed, out=out)
     before, after = count_parameters(load_checkpoint(checkpoint)), count_parameters(load_checkpoint(path))
-    print(f"{checkpoint}: {before:,} params -> {path}: {after:,} params ({100 * (1 - after / before):.1f}% "
-          f"fewer; {args.criterion}, {', '.join(load_extra(path)['ratios'])} at {args.ratio:g})")
+    print(
+        f"{checkpoint}: {before:,} params -> {path}: {after:,} params ({100 * (1 - after / before):.1f}% "
+        f"fewer; {args.criterion}, {', '.join(load_extra(path)['ratios'])} at {args.ratio:g})"
+    )
     return 0
 
 
@@ -183,17 +223,23 @@ def cmd_export(args: argparse.Namespace) -> int:
         from panns_lite.quantization import calibration_clips, quantize_onnx
 
         if args.format != "onnx" or args.mode != "waveform" or args.calibration is None:
-            raise ValueError("--int8 needs --format onnx, --mode waveform and --calibration TRAINING_CLIPS.h5 "
-                             "(a packed file of training clips, e.g. a MiniSet's packed/balanced_train.h5)")
+            raise ValueError(
+                "--int8 needs --format onnx, --mode waveform and --calibration TRAINING_CLIPS.h5 "
+                "(a packed file of training clips, e.g. a MiniSet's packed/balanced_train.h5)"
+            )
         clips = calibration_clips(args.calibration, args.calibration_clips)
         with tempfile.TemporaryDirectory(dir=out.parent) as tmp:
-            float_path = export_onnx(model, Path(tmp) / "float.onnx", mode=args.mode, framewise=args.framewise)
+            float_path = export_onnx(
+                model, Path(tmp) / "float.onnx", mode=args.mode, framewise=args.framewise
+            )
             path = quantize_onnx(float_path, out, clips, source=str(args.calibration))
     else:
         export = export_onnx if args.format == "onnx" else export_torchscript
         path = export(model, out, mode=args.mode, framewise=args.framewise)
-    print(f"{args.checkpoint} -> {path} ({args.format}{', int8' if args.int8 else ''}, {args.mode} in"
-          f"{', BN folded' if args.fold_bn else ''}; {path.stat().st_size / 2**20:.1f} MiB)")
+    print(
+        f"{args.checkpoint} -> {path} ({args.format}{', int8' if args.int8 else ''}, {args.mode} in"
+        f"{', BN folded' if args.fold_bn else ''}; {path.stat().st_size / 2**20:.1f} MiB)"
+    )
     return 0
 
 
@@ -218,11 +264,19 @@ def cmd_tag(args: argparse.Namespace) -> int:
     tagger = Tagger(checkpoint, device=resolved_device(args.device), chunk_seconds=args.chunk_seconds)
     calibrated = Thresholds.load(args.thresholds, tagger.labels) if args.thresholds else None
     if calibrated is not None and args.sed is not None and calibrated.event is None:
-        raise ValueError(f"{args.thresholds} has no event thresholds (calibrate with --strong-labels) for --sed")
-    thresholds = calibrated.event if calibrated is not None and args.sed else parse_thresholds(args.threshold, tagger.labels)
+        raise ValueError(
+            f"{args.thresholds} has no event thresholds (calibrate with --strong-labels) for --sed"
+        )
+    thresholds = (
+        calibrated.event
+        if calibrated is not None and args.sed
+        else parse_thresholds(args.threshold, tagger.labels)
+    )
     median = {} if args.median is None else {"median_seconds": args.median}
     if calibrated is not None and args.median is None:
-        median = {"median_seconds": calibrated.median_seconds}  # the filter the event thresholds were chosen with
+        median = {
+            "median_seconds": calibrated.median_seconds
+        }  # the filter the event thresholds were chosen with
     reports, events, failures = [], {}, 0
     for path in map(str, args.files):
         detector = EventDetector(tagger.frame_hop, tagger.labels, thresholds, **median) if args.sed else None
@@ -234,8 +288,12 @@ def cmd_tag(args: argparse.Namespace) -> int:
             failures += 1
             continue
         tags = tagger.ranked(analysis.clipwise, args.top_k)
-        report = {"file": path, "duration_seconds": round(analysis.duration, 3), "chunks": analysis.chunks,
-                  "tags": [tag._asdict() for tag in tags]}
+        report = {
+            "file": path,
+            "duration_seconds": round(analysis.duration, 3),
+            "chunks": analysis.chunks,
+            "tags": [tag._asdict() for tag in tags],
+        }
         if calibrated is not None:
             report["present"] = [tagger.labels.names[k] for k in calibrated.present(analysis.clipwise)]
         if detector is not None:
@@ -255,7 +313,9 @@ def cmd_tag(args: argparse.Namespace) -> int:
         if not args.json:
             print(f"{sum(map(len, events.values()))} events from {len(events)} files -> {args.sed}")
     if args.json:
-        print(json.dumps(reports, indent=1, allow_nan=False))  # strict JSON: a NaN would fail here, not in a reader
+        print(
+            json.dumps(reports, indent=1, allow_nan=False)
+        )  # strict JSON: a NaN would fail here, not in a reader
     return 2 if failures else 0  # bad input, as everywhere; the good files were still tagged
 
 
@@ -277,22 +337,39 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     thresholds = calibrate(tagger, clips, strong, args.candidates or DEFAULT_CANDIDATES, args.median)
     thresholds.save(args.out)
     moved = int((thresholds.clip != 0.5).sum())
-    print(f"clip thresholds of {len(thresholds.mids)} classes chosen on {len(clips)} clips ({moved} differ from 0.5)"
-          + ("" if thresholds.event is None else
-             f"; event thresholds on the {thresholds.chosen_on['clips_with_strong_labels']} with strong labels")
-          + f" -> {args.out}")
+    print(
+        f"clip thresholds of {len(thresholds.mids)} classes chosen on {len(clips)} clips "
+        f"({moved} differ from 0.5)"
+        + (
+            ""
+            if thresholds.event is None
+            else f"; event thresholds on the {thresholds.chosen_on['clips_with_strong_labels']} "
+            "with strong labels"
+        )
+        + f" -> {args.out}"
+    )
     return 0
 
 
 def cmd_finetune(args: argparse.Namespace) -> int:
     from panns_lite.finetune import finetune, settings_from
 
-    settings = settings_from(mode=args.mode, checkpoint=str(args.checkpoint), validation_share=args.validation_share,
-                             max_iterations=args.max_iterations, eval_every=args.eval_every, patience=args.patience,
-                             batch_size=args.batch_size, lr=args.lr, seed=args.seed, threads=args.threads)
+    settings = settings_from(
+        mode=args.mode,
+        checkpoint=str(args.checkpoint),
+        validation_share=args.validation_share,
+        max_iterations=args.max_iterations,
+        eval_every=args.eval_every,
+        patience=args.patience,
+        batch_size=args.batch_size,
+        lr=args.lr,
+        seed=args.seed,
+        threads=args.threads,
+    )
     out = args.out if args.out is not None else Path(f"finetuned-{args.folder.resolve().name}")
-    report = finetune(args.folder, out, settings, labels_csv=args.labels, overwrite=args.overwrite,
-                      progress=not args.quiet)
+    report = finetune(
+        args.folder, out, settings, labels_csv=args.labels, overwrite=args.overwrite, progress=not args.quiet
+    )
     print(report.summary())
     print(f"tag with: python -m panns_lite tag FILES --checkpoint {report.model_path}")
     return 0
@@ -302,15 +379,26 @@ def cmd_embed(args: argparse.Namespace) -> int:
     from panns_lite.corpus import embed_folder
     from panns_lite.runtime import resolved_device
 
-    report = embed_folder(args.folder, args.out, checkpoint=args.checkpoint, frame_every=args.frame_every,
-                          overwrite=args.overwrite, device=resolved_device(args.device), progress=not args.quiet)
+    report = embed_folder(
+        args.folder,
+        args.out,
+        checkpoint=args.checkpoint,
+        frame_every=args.frame_every,
+        overwrite=args.overwrite,
+        device=resolved_device(args.device),
+        progress=not args.quiet,
+    )
     print(report.summary())
     return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="panns_lite", description="PANNs and E-PANNs, reproduced end to end.")
-    parser.add_argument("--debug", action="store_true", help="show the traceback of any failure (PANNS_LITE_DEBUG=1)")
+    parser = argparse.ArgumentParser(
+        prog="panns_lite", description="PANNs and E-PANNs, reproduced end to end."
+    )
+    parser.add_argument(
+        "--debug", action="store_true", help="show the traceback of any failure (PANNS_LITE_DEBUG=1)"
+    )
     sub = parser.add_subparsers(dest="command", required=True)
 
     def add(name: str, func: Callable[[argparse.Namespace], int], help_: str) -> argparse.ArgumentParser:
@@ -318,7 +406,11 @@ def build_parser() -> argparse.ArgumentParser:
         p.set_defaults(func=func)
         return p
 
-    p = add("build-miniset", cmd_build_miniset, "Build the MiniSet (AudioSet layout) from the shipped source bank.")
+    p = add(
+        "build-miniset",
+        cmd_build_miniset,
+        "Build the MiniSet (AudioSet layout) from the shipped source bank.",
+    )
     p.add_argument("--preset", choices=["ci", "laptop", "pretrain"], default="ci")
     p.add_argument("--out", type=Path, required=True, help="output folder (replaced if it exists)")
     p.add_argument("--seed", type=COUNT, default=None, help="override the preset's seed")
@@ -327,23 +419,37 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--preset", choices=["ci", "laptop", "pretrain"], default="ci")
     p.add_argument("--out", type=Path, default=None, help="default: <workspace>/miniset-<preset>")
 
-    p = add("train", cmd_train, "Train a tagger with a preset (ci, laptop, pretrain, paper), optionally resuming.")
+    p = add(
+        "train", cmd_train, "Train a tagger with a preset (ci, laptop, pretrain, paper), optionally resuming."
+    )
     p.add_argument("--preset", choices=["ci", "laptop", "pretrain", "paper"], default="ci")
     again = p.add_mutually_exclusive_group()
-    again.add_argument("--resume", action="store_true", help="continue the run in --out from its checkpoint.pt")
-    again.add_argument("--overwrite", action="store_true",
-                       help="replace the run that --out holds (without it, a folder holding a run is refused)")
+    again.add_argument(
+        "--resume", action="store_true", help="continue the run in --out from its checkpoint.pt"
+    )
+    again.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace the run that --out holds (without it, a folder holding a run is refused)",
+    )
     p.add_argument("--train-data", help="packed HDF5 file (default: the preset's MiniSet)")
     p.add_argument("--eval-data", help="packed HDF5 file (default: the preset's MiniSet)")
-    p.add_argument("--natural-eval-data", help="packed HDF5 file of whole recordings, scored beside --eval-data "
-                   "(default: the preset's MiniSet, none with --eval-data or the paper preset; '' for none)")
+    p.add_argument(
+        "--natural-eval-data",
+        help="packed HDF5 file of whole recordings, scored beside --eval-data "
+        "(default: the preset's MiniSet, none with --eval-data or the paper preset; '' for none)",
+    )
     p.add_argument("--out", help="run folder (checkpoint, statistics, model)")
     p.add_argument("--iterations", type=COUNT)
     p.add_argument("--eval-every", type=POSITIVE_INT)
     p.add_argument("--checkpoint-every", type=POSITIVE_INT)
     p.add_argument("--width", type=POSITIVE, help="width multiplier of the model's conv layers")
-    p.add_argument("--dropout", type=PROBABILITY, help="dropout after each conv block (PANNs: 0.2; ci preset: 0.1)")
-    p.add_argument("--head-dropout", type=PROBABILITY, help="dropout before fc1 and on the embedding (PANNs: 0.5)")
+    p.add_argument(
+        "--dropout", type=PROBABILITY, help="dropout after each conv block (PANNs: 0.2; ci preset: 0.1)"
+    )
+    p.add_argument(
+        "--head-dropout", type=PROBABILITY, help="dropout before fc1 and on the embedding (PANNs: 0.5)"
+    )
     p.add_argument("--batch-size", type=POSITIVE_INT, help="clips per step after mixup (PANNs: 32)")
     p.add_argument("--lr", type=POSITIVE)
     p.add_argument("--lr-schedule", choices=["constant", "cosine"], help="PANNs: constant")
@@ -351,22 +457,39 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--sampler", choices=["balanced", "shuffle", "alternate"])
     p.add_argument("--seed", type=COUNT)
     p.add_argument("--init-checkpoint", help="start from this checkpoint (official, E-PANNs or ours)")
-    p.add_argument("--new-head", type=POSITIVE_INT, help="replace the classifier by a fresh one with this many classes")
+    p.add_argument(
+        "--new-head", type=POSITIVE_INT, help="replace the classifier by a fresh one with this many classes"
+    )
     p.add_argument("--freeze-base", action="store_true", help="train the classifier only")
-    p.add_argument("--micro-batches", type=POSITIVE_INT, help="split each process's batch into this many passes")
-    p.add_argument("--teacher", help="knowledge distillation from this checkpoint (run on the same input) or .npz of "
-                   "logits per training clip (panns_lite.distillation.write_teacher_logits)")
-    p.add_argument("--distill-label-weight", type=bounded(float, 0, 1),
-                   help="with --teacher, the labels' share of the loss (EfficientAT: 0.1)")
+    p.add_argument(
+        "--micro-batches", type=POSITIVE_INT, help="split each process's batch into this many passes"
+    )
+    p.add_argument(
+        "--teacher",
+        help="knowledge distillation from this checkpoint (run on the same input) or .npz of "
+        "logits per training clip (panns_lite.distillation.write_teacher_logits)",
+    )
+    p.add_argument(
+        "--distill-label-weight",
+        type=bounded(float, 0, 1),
+        help="with --teacher, the labels' share of the loss (EfficientAT: 0.1)",
+    )
     p.add_argument("--device", type=device_option, help="auto (CUDA when there is one), cpu, cuda, cuda:N")
     p.add_argument("--no-mixup", action="store_true")
     p.add_argument("--no-spec-augment", action="store_true")
     p.add_argument("--no-progress", action="store_true")
 
-    p = add("prune", cmd_prune, "Prune a CNN14 checkpoint's filters the E-PANNs way and save the smaller model.")
-    p.add_argument("checkpoint", type=Path,
-                   help="'pretrained' (the shipped model) or a CNN14 checkpoint file (official, E-PANNs or ours)")
-    p.add_argument("--ratio", type=PROBABILITY, required=True, help="fraction of filters removed per layer, in [0, 1)")
+    p = add(
+        "prune", cmd_prune, "Prune a CNN14 checkpoint's filters the E-PANNs way and save the smaller model."
+    )
+    p.add_argument(
+        "checkpoint",
+        type=Path,
+        help="'pretrained' (the shipped model) or a CNN14 checkpoint file (official, E-PANNs or ours)",
+    )
+    p.add_argument(
+        "--ratio", type=PROBABILITY, required=True, help="fraction of filters removed per layer, in [0, 1)"
+    )
     p.add_argument("--layers", default="C7-C12", help="conv layers, e.g. C7-C12 (E-PANNs) or C7,C9")
     p.add_argument("--criterion", default="operator_norm", help="operator_norm (E-PANNs), l1 or random")
     p.add_argument("--seed", type=COUNT, default=0, help="seed of the random criterion")
@@ -374,69 +497,156 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = add("tag", cmd_tag, "Tag audio files of any format, rate and length; optionally detect sound events.")
     p.add_argument("files", nargs="+", type=Path, help="audio files (WAV, FLAC, Ogg, MP3 …)")
-    p.add_argument("--checkpoint", type=Path, required=True,
-                   help="'pretrained' (the shipped model), a checkpoint file (official PANNs, E-PANNs or ours) "
-                        "or a waveform-mode .onnx export")
+    p.add_argument(
+        "--checkpoint",
+        type=Path,
+        required=True,
+        help="'pretrained' (the shipped model), a checkpoint file (official PANNs, E-PANNs or ours) "
+        "or a waveform-mode .onnx export",
+    )
     p.add_argument("--top-k", type=POSITIVE_INT, default=5, help="classes listed per file")
     p.add_argument("--json", action="store_true", help="print one JSON list instead of tables")
     p.add_argument("--sed", type=Path, help="detect sound events and write them to this CSV")
-    p.add_argument("--threshold", action="append", default=[], metavar="[CLASS=]P",
-                   help="event threshold P for every class (default 0.5), or CLASS=P for one class "
-                        "(mid or display name); repeatable")
-    p.add_argument("--thresholds", type=Path, help="per-class thresholds written by `calibrate`: lists the classes "
-                   "present in each file and, with --sed, detects events with the event thresholds")
-    p.add_argument("--median", type=NON_NEGATIVE, help="median filter length for --sed, seconds (default 0.5, "
-                   "or the one --thresholds were chosen with)")
-    p.add_argument("--chunk-seconds", type=POSITIVE, default=10.0, help="long inputs are analysed in chunks this long")
-    p.add_argument("--device", type=device_option, default="cpu", help="torch device for checkpoints (cpu, auto, cuda, cuda:N)")
+    p.add_argument(
+        "--threshold",
+        action="append",
+        default=[],
+        metavar="[CLASS=]P",
+        help="event threshold P for every class (default 0.5), or CLASS=P for one class "
+        "(mid or display name); repeatable",
+    )
+    p.add_argument(
+        "--thresholds",
+        type=Path,
+        help="per-class thresholds written by `calibrate`: lists the classes "
+        "present in each file and, with --sed, detects events with the event thresholds",
+    )
+    p.add_argument(
+        "--median",
+        type=NON_NEGATIVE,
+        help="median filter length for --sed, seconds (default 0.5, "
+        "or the one --thresholds were chosen with)",
+    )
+    p.add_argument(
+        "--chunk-seconds", type=POSITIVE, default=10.0, help="long inputs are analysed in chunks this long"
+    )
+    p.add_argument(
+        "--device",
+        type=device_option,
+        default="cpu",
+        help="torch device for checkpoints (cpu, auto, cuda, cuda:N)",
+    )
 
     p = add("calibrate", cmd_calibrate, "Choose per-class thresholds (best F1) on labelled validation clips.")
-    p.add_argument("clips", type=Path, help="packed HDF5 of labelled clips the thresholds are chosen on "
-                   "(e.g. a MiniSet's packed/validation.h5), never the clips they will be judged on")
-    p.add_argument("--checkpoint", type=Path, required=True,
-                   help="'pretrained' (the shipped model) or a checkpoint file (official PANNs, E-PANNs or ours)")
-    p.add_argument("--strong-labels", type=Path, help="AudioSet strong-label TSV of these clips: also choose "
-                   "event thresholds (for tag --sed)")
+    p.add_argument(
+        "clips",
+        type=Path,
+        help="packed HDF5 of labelled clips the thresholds are chosen on "
+        "(e.g. a MiniSet's packed/validation.h5), never the clips they will be judged on",
+    )
+    p.add_argument(
+        "--checkpoint",
+        type=Path,
+        required=True,
+        help="'pretrained' (the shipped model) or a checkpoint file (official PANNs, E-PANNs or ours)",
+    )
+    p.add_argument(
+        "--strong-labels",
+        type=Path,
+        help="AudioSet strong-label TSV of these clips: also choose event thresholds (for tag --sed)",
+    )
     p.add_argument("--out", type=Path, required=True, help="thresholds JSON (for tag --thresholds)")
     p.add_argument("--overwrite", action="store_true", help="replace --out if it exists")
-    p.add_argument("--candidates", type=PROBABILITY_CLOSED, nargs="+",
-                   help="thresholds tried for every class (default 0.05 0.1 0.15 0.2 0.3 … 0.8)")
-    p.add_argument("--median", type=NON_NEGATIVE, default=0.5, help="median filter before event thresholds, seconds")
-    p.add_argument("--device", type=device_option, default="cpu", help="torch device (cpu, auto, cuda, cuda:N)")
+    p.add_argument(
+        "--candidates",
+        type=PROBABILITY_CLOSED,
+        nargs="+",
+        help="thresholds tried for every class (default 0.05 0.1 0.15 0.2 0.3 … 0.8)",
+    )
+    p.add_argument(
+        "--median", type=NON_NEGATIVE, default=0.5, help="median filter before event thresholds, seconds"
+    )
+    p.add_argument(
+        "--device", type=device_option, default="cpu", help="torch device (cpu, auto, cuda, cuda:N)"
+    )
 
-    p = add("export", cmd_export, "Export a checkpoint to ONNX or TorchScript (outputs checked in tests/test_export.py).")
-    p.add_argument("checkpoint", type=Path,
-                   help="'pretrained' (the shipped model) or a checkpoint file (official PANNs, E-PANNs or ours)")
+    p = add(
+        "export",
+        cmd_export,
+        "Export a checkpoint to ONNX or TorchScript (outputs checked in tests/test_export.py).",
+    )
+    p.add_argument(
+        "checkpoint",
+        type=Path,
+        help="'pretrained' (the shipped model) or a checkpoint file (official PANNs, E-PANNs or ours)",
+    )
     p.add_argument("--out", type=Path, required=True, help="output file (.onnx or .pt)")
     p.add_argument("--format", choices=["onnx", "torchscript"], default="onnx")
-    p.add_argument("--mode", choices=["waveform", "logmel"], default="waveform",
-                   help="waveform in (front end inside the graph) or log-mel in (front end left to the caller)")
+    p.add_argument(
+        "--mode",
+        choices=["waveform", "logmel"],
+        default="waveform",
+        help="waveform in (front end inside the graph) or log-mel in (front end left to the caller)",
+    )
     p.add_argument("--framewise", action="store_true", help="also output frame-wise probabilities")
     p.add_argument("--fold-bn", action="store_true", help="fold batch norm into the convolutions first")
-    p.add_argument("--int8", action="store_true", help="static int8 quantization (QDQ, per-channel weights), front "
-                   "end kept in float; needs --calibration")
-    p.add_argument("--calibration", type=Path, help="with --int8: packed HDF5 of TRAINING clips to calibrate on "
-                   "(never the clips you evaluate on)")
-    p.add_argument("--calibration-clips", type=POSITIVE_INT, default=64, help="with --int8: clips drawn for "
-                   "calibration (default 64)")
+    p.add_argument(
+        "--int8",
+        action="store_true",
+        help="static int8 quantization (QDQ, per-channel weights), front "
+        "end kept in float; needs --calibration",
+    )
+    p.add_argument(
+        "--calibration",
+        type=Path,
+        help="with --int8: packed HDF5 of TRAINING clips to calibrate on (never the clips you evaluate on)",
+    )
+    p.add_argument(
+        "--calibration-clips",
+        type=POSITIVE_INT,
+        default=64,
+        help="with --int8: clips drawn for calibration (default 64)",
+    )
 
-    p = add("finetune", cmd_finetune, "Fine-tune a tagger on your own folder of labelled audio (file,labels CSV).")
-    p.add_argument("folder", type=Path, help="folder of audio files with labels.csv: columns file, labels (names "
-                   "separated by ';'), optional group (clips of one recording) and split (train/validation)")
+    p = add(
+        "finetune", cmd_finetune, "Fine-tune a tagger on your own folder of labelled audio (file,labels CSV)."
+    )
+    p.add_argument(
+        "folder",
+        type=Path,
+        help="folder of audio files with labels.csv: columns file, labels (names "
+        "separated by ';'), optional group (clips of one recording) and split (train/validation)",
+    )
     p.add_argument("--labels", type=Path, help="the labels CSV (default: FOLDER/labels.csv)")
-    p.add_argument("--mode", choices=["probe", "frozen", "all"], default="all",
-                   help="probe: logistic regression on the frozen embedding; frozen: train a new head (PANNs' "
-                        "freeze_base); all: train every weight (default)")
-    p.add_argument("--checkpoint", type=Path, default=Path("pretrained"),
-                   help="the model to start from: 'pretrained' (the shipped model, default) or a checkpoint file")
-    p.add_argument("--out", type=Path, help="output folder (default: ./finetuned-<FOLDER name>); rerun to resume")
+    p.add_argument(
+        "--mode",
+        choices=["probe", "frozen", "all"],
+        default="all",
+        help="probe: logistic regression on the frozen embedding; frozen: train a new head (PANNs' "
+        "freeze_base); all: train every weight (default)",
+    )
+    p.add_argument(
+        "--checkpoint",
+        type=Path,
+        default=Path("pretrained"),
+        help="the model to start from: 'pretrained' (the shipped model, default) or a checkpoint file",
+    )
+    p.add_argument(
+        "--out", type=Path, help="output folder (default: ./finetuned-<FOLDER name>); rerun to resume"
+    )
     p.add_argument("--overwrite", action="store_true", help="replace another fine-tuning job held in --out")
-    p.add_argument("--validation-share", type=bounded(float, 0, 1, low_open=True, high_open=True),
-                   help="share of each class's groups held out for validation without a split column (default 0.2)")
+    p.add_argument(
+        "--validation-share",
+        type=bounded(float, 0, 1, low_open=True, high_open=True),
+        help="share of each class's groups held out for validation without a split column (default 0.2)",
+    )
     p.add_argument("--max-iterations", type=POSITIVE_INT, help="at most this many steps (default 1000)")
     p.add_argument("--eval-every", type=POSITIVE_INT, help="validate every this many steps (default 50)")
-    p.add_argument("--patience", type=POSITIVE_INT, help="stop after this many validations without a better mAP "
-                   "(default 4)")
+    p.add_argument(
+        "--patience",
+        type=POSITIVE_INT,
+        help="stop after this many validations without a better mAP (default 4)",
+    )
     p.add_argument("--batch-size", type=POSITIVE_INT, help="clips per step (default 16)")
     p.add_argument("--lr", type=POSITIVE, help="learning rate (default 1e-4 for all, 1e-3 for frozen)")
     p.add_argument("--seed", type=COUNT, help="seed of the validation draw and of training (default 0)")
@@ -445,22 +655,36 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = add("embed", cmd_embed, "Embed every audio file of a folder into one HDF5 file (resumable).")
     p.add_argument("folder", type=Path, help="folder of audio files (searched recursively)")
-    p.add_argument("--out", type=Path, required=True,
-                   help="output .h5 (datasets name, embedding; see panns_lite.corpus)")
-    p.add_argument("--checkpoint", type=Path, default=Path("pretrained"), help="'pretrained' (the shipped model, "
-                   "default) or a checkpoint file (official PANNs, E-PANNs or ours)")
-    p.add_argument("--frame-every", type=POSITIVE_INT, help="also store the embedding of every N-th 10 ms frame "
-                   "(32: one per CNN14 segment, 320 ms)")
+    p.add_argument(
+        "--out", type=Path, required=True, help="output .h5 (datasets name, embedding; see panns_lite.corpus)"
+    )
+    p.add_argument(
+        "--checkpoint",
+        type=Path,
+        default=Path("pretrained"),
+        help="'pretrained' (the shipped model, "
+        "default) or a checkpoint file (official PANNs, E-PANNs or ours)",
+    )
+    p.add_argument(
+        "--frame-every",
+        type=POSITIVE_INT,
+        help="also store the embedding of every N-th 10 ms frame (32: one per CNN14 segment, 320 ms)",
+    )
     p.add_argument("--overwrite", action="store_true", help="replace --out if it exists")
-    p.add_argument("--device", type=device_option, default="cpu", help="torch device (cpu, auto, cuda, cuda:N)")
+    p.add_argument(
+        "--device", type=device_option, default="cpu", help="torch device (cpu, auto, cuda, cuda:N)"
+    )
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
     p = add("pack", cmd_pack, "Pack a segment CSV and its audio folder into a PANNs-layout HDF5 file.")
     p.add_argument("csv", type=Path, help="AudioSet segment CSV (e.g. balanced_train_segments.csv)")
     p.add_argument("audio_dir", type=Path, help="folder with Y<YTID>.wav (or any soundfile-readable) files")
     p.add_argument("out", type=Path, help="output .h5 file (written atomically)")
-    p.add_argument("--skip-unknown-labels", action="store_true",
-                   help="skip (and report) rows with label ids outside the 527 classes instead of failing")
+    p.add_argument(
+        "--skip-unknown-labels",
+        action="store_true",
+        help="skip (and report) rows with label ids outside the 527 classes instead of failing",
+    )
     p.add_argument("--restart", action="store_true", help="ignore a partial file left by an interrupted run")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     return parser
@@ -473,7 +697,10 @@ def failure_message(err: BaseException) -> str | None:
         where = f" ({err.filename})" if err.filename else ""
         return f"the disk is full{where}; free some space or write elsewhere, then run the command again"
     if isinstance(err, PermissionError):
-        return f"{err.filename or 'a file'}: permission denied; choose a path you can write, or fix its permissions"
+        return (
+            f"{err.filename or 'a file'}: permission denied; choose a path you can write, "
+            "or fix its permissions"
+        )
     if isinstance(err, (IsADirectoryError, NotADirectoryError)):
         return f"{err.filename}: {err.strerror.lower()}; check the path"
     if isinstance(err, (ValueError, FileNotFoundError, KeyError)):

@@ -30,7 +30,8 @@ class AudioReadError(ValueError):
 
 
 class InvalidAudioError(AudioReadError):
-    """Audio samples that cannot be analysed: NaN/inf or absurd values, no samples, non-float or ambiguous shape."""
+    """Audio samples that cannot be analysed: NaN/inf or absurd values, no samples, non-float or
+    ambiguous shape."""
 
 
 def check_samples(x: np.ndarray, name: str, rate: int, offset: int = 0) -> None:
@@ -40,8 +41,10 @@ def check_samples(x: np.ndarray, name: str, rate: int, offset: int = 0) -> None:
     if bad.any():
         i = int(bad.argmax())
         at = offset + i
-        raise InvalidAudioError(f"{name}: sample {at} ({at / rate:.3f} s) is {x[i]:g}; audio must be finite and "
-                                f"within ±{MAX_ABS_AMPLITUDE:g} (repair or re-encode the file)")
+        raise InvalidAudioError(
+            f"{name}: sample {at} ({at / rate:.3f} s) is {x[i]:g}; audio must be finite and "
+            f"within ±{MAX_ABS_AMPLITUDE:g} (repair or re-encode the file)"
+        )
 
 
 def to_mono(x: np.ndarray) -> np.ndarray:

@@ -148,8 +148,12 @@ class Ontology:
 def read_ontology(path: str | Path) -> Ontology:
     with open(path, encoding="utf-8") as fh:
         raw = json.load(fh)
-    return Ontology([OntologyNode(n["id"], n["name"], tuple(n["child_ids"]),
-                                  "abstract" in n.get("restrictions", [])) for n in raw])
+    return Ontology(
+        [
+            OntologyNode(n["id"], n["name"], tuple(n["child_ids"]), "abstract" in n.get("restrictions", []))
+            for n in raw
+        ]
+    )
 
 
 @cache
@@ -200,8 +204,10 @@ def read_segments(path: str | Path) -> list[Segment]:
             if not mids:
                 raise ValueError(f"{path}:{number}: segment {ytid} has no labels")
             if ytid in first_line:
-                raise ValueError(f"{path}:{number}: segment {ytid} is listed twice (lines {first_line[ytid]} and "
-                                 f"{number}); remove one of the rows")
+                raise ValueError(
+                    f"{path}:{number}: segment {ytid} is listed twice (lines {first_line[ytid]} and "
+                    f"{number}); remove one of the rows"
+                )
             first_line[ytid] = number
             segments.append(Segment(ytid, float(start), float(end), mids, number))
     return segments

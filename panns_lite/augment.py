@@ -37,19 +37,29 @@ class SpecAugment(nn.Module):
     every width fits (PANNs would fail in ``randint`` otherwise).
     """
 
-    def __init__(self, time_drop_width: int = 64, time_stripes_num: int = 2, freq_drop_width: int = 8,
-                 freq_stripes_num: int = 2, generator: torch.Generator | None = None) -> None:
+    def __init__(
+        self,
+        time_drop_width: int = 64,
+        time_stripes_num: int = 2,
+        freq_drop_width: int = 8,
+        freq_stripes_num: int = 2,
+        generator: torch.Generator | None = None,
+    ) -> None:
         super().__init__()
         if min(time_drop_width, freq_drop_width) < 1 or min(time_stripes_num, freq_stripes_num) < 0:
-            raise ValueError("drop widths must be ≥ 1 and stripe counts ≥ 0, got "
-                             f"{time_drop_width}, {time_stripes_num}, {freq_drop_width}, {freq_stripes_num}")
+            raise ValueError(
+                "drop widths must be ≥ 1 and stripe counts ≥ 0, got "
+                f"{time_drop_width}, {time_stripes_num}, {freq_drop_width}, {freq_stripes_num}"
+            )
         self.time_drop_width, self.time_stripes_num = time_drop_width, time_stripes_num
         self.freq_drop_width, self.freq_stripes_num = freq_drop_width, freq_stripes_num
         self.generator = generator
 
     def extra_repr(self) -> str:
-        return (f"time_drop_width={self.time_drop_width}, time_stripes_num={self.time_stripes_num}, "
-                f"freq_drop_width={self.freq_drop_width}, freq_stripes_num={self.freq_stripes_num}")
+        return (
+            f"time_drop_width={self.time_drop_width}, time_stripes_num={self.time_stripes_num}, "
+            f"freq_drop_width={self.freq_drop_width}, freq_stripes_num={self.freq_stripes_num}"
+        )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if not self.training:
@@ -69,8 +79,10 @@ class SpecAugment(nn.Module):
         width = torch.randint(0, drop_width, (batch, stripes, 1), generator=self.generator, device=device)
         # start uniform in {0, …, total − width − 1}: floor of a float64 uniform times the count
         # (randint has no per-element bound; the float64 bias is ~total / 2**53)
-        start = (torch.rand((batch, stripes, 1), generator=self.generator, device=device, dtype=torch.float64)
-                 * (total - width)).long()
+        start = (
+            torch.rand((batch, stripes, 1), generator=self.generator, device=device, dtype=torch.float64)
+            * (total - width)
+        ).long()
         position = torch.arange(total, device=device)
         return ((position >= start) & (position < start + width)).any(dim=1)
 
@@ -125,5 +137,10 @@ class AugmentConfig:
         """The module to pass as a model's ``spec_augment`` (None when SpecAugment is off)."""
         if not self.spec_augment:
             return None
-        return SpecAugment(self.time_drop_width, self.time_stripes_num, self.freq_drop_width,
-                           self.freq_stripes_num, generator)
+        return SpecAugment(
+            self.time_drop_width,
+            self.time_stripes_num,
+            self.freq_drop_width,
+            self.freq_stripes_num,
+            generator,
+        )

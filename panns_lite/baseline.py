@@ -54,9 +54,12 @@ class LinearBaseline:
         y = np.asarray(y, dtype=bool)
         self.scaler = StandardScaler().fit(x)
         self.prevalence = y.mean(axis=0)
-        self.models = {int(k): LogisticRegression(C=self.C, class_weight="balanced", max_iter=2000)
-                       .fit(self.scaler.transform(x), y[:, k])
-                       for k in np.flatnonzero(y.any(axis=0) & ~y.all(axis=0))}
+        self.models = {
+            int(k): LogisticRegression(C=self.C, class_weight="balanced", max_iter=2000).fit(
+                self.scaler.transform(x), y[:, k]
+            )
+            for k in np.flatnonzero(y.any(axis=0) & ~y.all(axis=0))
+        }
         return self
 
     def predict(self, x: np.ndarray) -> np.ndarray:
@@ -68,8 +71,9 @@ class LinearBaseline:
         return scores
 
 
-def linear_baseline(train_x: np.ndarray, train_y: np.ndarray, eval_x: np.ndarray, eval_y: np.ndarray,
-                    C: float = 0.1) -> Scores:
+def linear_baseline(
+    train_x: np.ndarray, train_y: np.ndarray, eval_x: np.ndarray, eval_y: np.ndarray, C: float = 0.1
+) -> Scores:
     """:class:`LinearBaseline` fitted on the training features, scored against ``eval_y``."""
     return evaluate(eval_y, LinearBaseline(C).fit(train_x, train_y).predict(eval_x))
 
@@ -80,7 +84,9 @@ def packed_features(path: str | Path) -> tuple[np.ndarray, np.ndarray]:
         return pooled_logmel(h5["waveform"]), h5["target"][:].astype(bool)
 
 
-def packed_baseline_outputs(train_path: str | Path, eval_paths: list[str | Path], C: float = 0.1) -> list[np.ndarray]:
+def packed_baseline_outputs(
+    train_path: str | Path, eval_paths: list[str | Path], C: float = 0.1
+) -> list[np.ndarray]:
     """The baseline fitted once on one packed file, its probabilities on each of ``eval_paths``.
 
     For comparisons clip by clip (a paired bootstrap against a CNN,

@@ -53,11 +53,20 @@ class Thresholds:
     chosen_on: dict
 
     def save(self, path: str | os.PathLike[str]) -> Path:
-        record = {"format": FORMAT, "candidates": list(self.candidates), "median_seconds": self.median_seconds,
-                  "chosen_on": self.chosen_on,
-                  "classes": [{"mid": mid, "clip": float(self.clip[k]),
-                               **({} if self.event is None else {"event": float(self.event[k])})}
-                              for k, mid in enumerate(self.mids)]}
+        record = {
+            "format": FORMAT,
+            "candidates": list(self.candidates),
+            "median_seconds": self.median_seconds,
+            "chosen_on": self.chosen_on,
+            "classes": [
+                {
+                    "mid": mid,
+                    "clip": float(self.clip[k]),
+                    **({} if self.event is None else {"event": float(self.event[k])}),
+                }
+                for k, mid in enumerate(self.mids)
+            ],
+        }
         atomic_write(Path(path), lambda f: f.write(json.dumps(record, indent=1).encode() + b"\n"))
         return Path(path)
 
@@ -77,12 +86,18 @@ class Thresholds:
             median_seconds = float(record["median_seconds"])
             candidates = tuple(float(t) for t in record["candidates"])
         except FileNotFoundError:
-            raise FileNotFoundError(f"{path}: no such thresholds file; write one with `python -m panns_lite calibrate`") from None
+            raise FileNotFoundError(
+                f"{path}: no such thresholds file; write one with `python -m panns_lite calibrate`"
+            ) from None
         except (ValueError, KeyError, TypeError, AttributeError, UnicodeDecodeError):
-            raise ValueError(f"{path}: not a thresholds file written by `python -m panns_lite calibrate`") from None
+            raise ValueError(
+                f"{path}: not a thresholds file written by `python -m panns_lite calibrate`"
+            ) from None
         if mids != tuple(labels.mids):
-            raise ValueError(f"{path}: thresholds for {len(mids)} other classes than this model's {len(labels)}; "
-                             "calibrate this model")
+            raise ValueError(
+                f"{path}: thresholds for {len(mids)} other classes than this model's {len(labels)}; "
+                "calibrate this model"
+            )
         values = np.concatenate([clip, event if event is not None else []])
         if not np.all((values > 0) & (values <= 1)):
             raise ValueError(f"{path}: thresholds must be in (0, 1]")
@@ -100,13 +115,15 @@ def f1_thresholds(targets: np.ndarray, outputs: np.ndarray, candidates: Sequence
     targets, outputs = np.asarray(targets, dtype=bool), np.asarray(outputs)
     candidates = _checked_candidates(candidates)
     if targets.shape != outputs.shape or targets.ndim != 2:
-        raise ValueError(f"targets and outputs must be (clips, classes) of one shape, got {targets.shape}, {outputs.shape}")
-    decided = outputs[None] >= np.asarray(candidates)[:, None, None]            # (candidates, clips, classes)
+        raise ValueError(
+            f"targets and outputs must be (clips, classes) of one shape, got {targets.shape}, {outputs.shape}"
+        )
+    decided = outputs[None] >= np.asarray(candidates)[:, None, None]  # (candidates, clips, classes)
     tp = (decided & targets).sum(1)
     fp = (decided & ~targets).sum(1)
     fn = targets.sum(0) - tp
     f1 = 2 * tp / np.maximum(2 * tp + fp + fn, 1)
-    best = len(candidates) - 1 - np.argmax(f1[::-1], axis=0)                 # last maximum: the higher threshold
+    best = len(candidates) - 1 - np.argmax(f1[::-1], axis=0)  # last maximum: the higher threshold
     best[targets.sum(0) == 0] = len(candidates) - 1
     return np.asarray(candidates)[best]
 
@@ -119,35 +136,66 @@ def clip_f1(targets: np.ndarray, outputs: np.ndarray, thresholds: float | np.nda
     return float(2 * tp / max(decided.sum() + targets.sum(), 1))
 
 
-def calibrate(tagger: Tagger, clips: ClipDataset, strong: Mapping[str, Sequence[Event]] | None = None,
-              candidates: Sequence[float] = DEFAULT_CANDIDATES, median_seconds: float = 0.5) -> Thresholds:
+def calibrate(
+    tagger: Tagger,
+    clips: ClipDataset,
+    strong: Mapping[str, Sequence[Event]] | None = None,
+    candidates: Sequence[float] = DEFAULT_CANDIDATES,
+    median_seconds: float = 0.5,
+) -> Thresholds:
     """Thresholds for ``tagger`` chosen on ``clips`` (waveforms and clip labels, e.g. a packed validation
     split); event thresholds too when ``strong`` maps clips (by file stem, as
     :func:`~panns_lite.sed.read_strong_labels` keys them) to their reference events."""
     candidates = _checked_candidates(candidates)
     if clips.targets.shape[1] != len(tagger.labels):
-        raise ValueError(f"{clips.source}: {clips.targets.shape[1]} classes, the model has {len(tagger.labels)}")
-    annotated = set() if strong is None else {i for i, name in enumerate(clips.names) if Path(name).stem in strong}
+        raise ValueError(
+            f"{clips.source}: {clips.targets.shape[1]} classes, the model has {len(tagger.labels)}"
+        )
+    annotated = (
+        set() if strong is None else {i for i, name in enumerate(clips.names) if Path(name).stem in strong}
+    )
     if strong is not None and not annotated:
-        raise ValueError(f"none of the {len(clips)} calibration clips has strong labels (keys are file stems, "
-                         "e.g. Y<YTID>); give the strong labels of these clips")
+        raise ValueError(
+            f"none of the {len(clips)} calibration clips has strong labels (keys are file stems, "
+            "e.g. Y<YTID>); give the strong labels of these clips"
+        )
     outputs, tracks, durations = [], {}, {}
     for i in range(len(clips)):
         waveform, _, name = clips[i]
-        analysis = tagger.analyze(np.asarray(waveform, dtype=np.float32), clips.sample_rate, framewise=i in annotated)
+        analysis = tagger.analyze(
+            np.asarray(waveform, dtype=np.float32), clips.sample_rate, framewise=i in annotated
+        )
         outputs.append(analysis.clipwise)
         if analysis.framewise is not None:
-            tracks[Path(name).stem], durations[Path(name).stem] = analysis.framewise.probabilities, analysis.duration
+            tracks[Path(name).stem], durations[Path(name).stem] = (
+                analysis.framewise.probabilities,
+                analysis.duration,
+            )
     clip = f1_thresholds(clips.targets, np.stack(outputs), candidates)
     event = None
     if strong is not None:
         event = np.full(len(tagger.labels), candidates[-1])  # classes without a reference event: the highest
         reference = {name: list(strong[name]) for name in tracks}
-        present = sorted({tagger.labels.index(e.mid) for events in reference.values() for e in events
-                          if e.mid in tagger.labels})
-        scored = ClassLabels(tuple(tagger.labels.mids[k] for k in present), tuple(tagger.labels.names[k] for k in present))
-        event[present] = tune_thresholds({n: t[:, present] for n, t in tracks.items()}, reference, scored,
-                                         tagger.frame_hop, candidates, median_seconds, durations)
+        present = sorted(
+            {
+                tagger.labels.index(e.mid)
+                for events in reference.values()
+                for e in events
+                if e.mid in tagger.labels
+            }
+        )
+        scored = ClassLabels(
+            tuple(tagger.labels.mids[k] for k in present), tuple(tagger.labels.names[k] for k in present)
+        )
+        event[present] = tune_thresholds(
+            {n: t[:, present] for n, t in tracks.items()},
+            reference,
+            scored,
+            tagger.frame_hop,
+            candidates,
+            median_seconds,
+            durations,
+        )
     chosen_on = {"clips": len(clips), "clips_with_strong_labels": len(annotated), "source": clips.source}
     return Thresholds(tuple(tagger.labels.mids), clip, event, median_seconds, candidates, chosen_on)
 

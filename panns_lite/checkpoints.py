@@ -130,9 +130,15 @@ def load_checkpoint(
 def _check_finite(state_dict: Mapping[str, Any], name: str) -> None:
     """Refuse NaN or infinite weights, naming the first such tensor: they would load and predict NaN."""
     for key, value in state_dict.items():
-        if isinstance(value, torch.Tensor) and value.is_floating_point() and not bool(torch.isfinite(value).all()):
-            raise CheckpointError(f"{name}: tensor {key!r} holds NaN or infinite values; the file is damaged, "
-                                  "restore it or train again")
+        if (
+            isinstance(value, torch.Tensor)
+            and value.is_floating_point()
+            and not bool(torch.isfinite(value).all())
+        ):
+            raise CheckpointError(
+                f"{name}: tensor {key!r} holds NaN or infinite values; the file is damaged, "
+                "restore it or train again"
+            )
 
 
 def read_payload(path: PathLike) -> Any:
@@ -143,7 +149,9 @@ def read_payload(path: PathLike) -> Any:
     stays ``FileNotFoundError``."""
     path = Path(path)
     if path.is_dir():
-        raise CheckpointError(f"{path} is a folder; give the checkpoint file inside it (e.g. {path / 'model.pt'})")
+        raise CheckpointError(
+            f"{path} is a folder; give the checkpoint file inside it (e.g. {path / 'model.pt'})"
+        )
     if not path.exists():
         raise FileNotFoundError(f"{path} does not exist; check the checkpoint path")
     try:
@@ -168,15 +176,23 @@ def _build_own(payload: Mapping[str, Any], name: str) -> tuple[AudioTagger, dict
         cls = MODELS[arch["name"]]
         kwargs = dict(arch["kwargs"])
         kwargs["frontend"] = frontend = FrontEndConfig(**kwargs["frontend"])
-        if not (0 < frontend.n_fft <= MAX_N_FFT and 0 < frontend.n_mels <= frontend.n_fft // 2 + 1
-                and 0 < frontend.hop_length and 0 < frontend.sample_rate):
-            raise ValueError(f"front end {frontend} is out of range (n_fft ≤ {MAX_N_FFT}, n_mels ≤ n_fft/2+1)")
+        if not (
+            0 < frontend.n_fft <= MAX_N_FFT
+            and 0 < frontend.n_mels <= frontend.n_fft // 2 + 1
+            and 0 < frontend.hop_length
+            and 0 < frontend.sample_rate
+        ):
+            raise ValueError(
+                f"front end {frontend} is out of range (n_fft ≤ {MAX_N_FFT}, n_mels ≤ n_fft/2+1)"
+            )
         with torch.device("meta"):
             skeleton = cls(**kwargs)
     except (KeyError, TypeError, ValueError) as err:
         known = f"; known models: {sorted(MODELS)}" if isinstance(err, KeyError) else ""
-        raise CheckpointError(f"{name}: malformed architecture record ({type(err).__name__}: {err}){known}; "
-                              "the file is damaged, restore it or train again") from None
+        raise CheckpointError(
+            f"{name}: malformed architecture record ({type(err).__name__}: {err}){known}; "
+            "the file is damaged, restore it or train again"
+        ) from None
     _check_keys_and_shapes(skeleton, state_dict, name)
     return cls(**kwargs), dict(state_dict)
 
@@ -188,9 +204,13 @@ def _build_cnn14(state_dict: Mapping[str, Any], expected_sample_rate: int | None
         raise CheckpointError(f"not a state dict: non-tensor entries {not_tensors}")
     blocks = sorted({int(m.group(1)) for k in state_dict if (m := re.match(r"conv_block(\d+)\.", k))})
     if blocks != list(range(1, CNN14_BLOCKS + 1)):
-        raise CheckpointError(f"not a CNN14 layout: found conv blocks {blocks}, CNN14 has blocks 1-{CNN14_BLOCKS}")
+        raise CheckpointError(
+            f"not a CNN14 layout: found conv blocks {blocks}, CNN14 has blocks 1-{CNN14_BLOCKS}"
+        )
     width_keys = [f"conv_block{i}.conv{j}.weight" for i in range(1, CNN14_BLOCKS + 1) for j in (1, 2)]
-    missing = [k for k in (*width_keys, "bn0.weight", "fc1.weight", "fc_audioset.weight") if k not in state_dict]
+    missing = [
+        k for k in (*width_keys, "bn0.weight", "fc1.weight", "fc_audioset.weight") if k not in state_dict
+    ]
     if missing:
         raise CheckpointError(f"not a CNN14 layout: missing keys {missing}")
     kernels = {tuple(state_dict[k].shape[2:]) for k in width_keys}
@@ -207,8 +227,11 @@ def _build_cnn14(state_dict: Mapping[str, Any], expected_sample_rate: int | None
     return model, {k: v for k, v in state_dict.items() if k not in FRONTEND_KEYS}
 
 
-def _infer_frontend(state_dict: Mapping[str, Any], expected_sample_rate: int | None, n_mels: int) -> FrontEndConfig:
-    """Pick the PANNs preset whose n_fft matches the stored kernels (513 bins → 32 kHz, 257 → 16k, 129 → 8k)."""
+def _infer_frontend(
+    state_dict: Mapping[str, Any], expected_sample_rate: int | None, n_mels: int
+) -> FrontEndConfig:
+    """Pick the PANNs preset whose n_fft matches the stored kernels (513 bins → 32 kHz, 257 → 16k,
+    129 → 8k)."""
     if CONV_REAL in state_dict:
         n_fft = state_dict[CONV_REAL].shape[-1]
     elif MEL_W in state_dict:
@@ -222,7 +245,9 @@ def _infer_frontend(state_dict: Mapping[str, Any], expected_sample_rate: int | N
         )
     by_n_fft = {cfg.n_fft: cfg for cfg in PRESETS.values()}
     if n_fft not in by_n_fft:
-        raise CheckpointError(f"front end with n_fft={n_fft} matches no PANNs preset (n_fft {sorted(by_n_fft)})")
+        raise CheckpointError(
+            f"front end with n_fft={n_fft} matches no PANNs preset (n_fft {sorted(by_n_fft)})"
+        )
     return replace(by_n_fft[n_fft], n_mels=n_mels)
 
 
@@ -254,12 +279,14 @@ def _verify_frontend(logmel: LogMel, state_dict: Mapping[str, torch.Tensor]) -> 
         err = (stored - expected).abs().max().item() / scale
         if err > FRONTEND_RTOL:
             raise CheckpointError(
-                f"front-end tensor {key} differs from LogMel({logmel.config}) by {err:.2e} (relative to its max); "
-                "the checkpoint was trained with a different front end"
+                f"front-end tensor {key} differs from LogMel({logmel.config}) by {err:.2e} (relative to "
+                "its max); the checkpoint was trained with a different front end"
             )
 
 
-def _check_expectations(model: AudioTagger, expected_sample_rate: int | None, classes_num: int | None) -> None:
+def _check_expectations(
+    model: AudioTagger, expected_sample_rate: int | None, classes_num: int | None
+) -> None:
     sample_rate = model.logmel.config.sample_rate
     if expected_sample_rate is not None and sample_rate != expected_sample_rate:
         raise CheckpointError(
@@ -276,11 +303,15 @@ def _check_keys_and_shapes(model: AudioTagger, state_dict: Mapping[str, torch.Te
     missing = sorted(own.keys() - state_dict.keys())
     unexpected = sorted(state_dict.keys() - own.keys())
     if missing or unexpected:
-        raise CheckpointError(f"{name}: {type(model).__name__} keys do not match: missing {missing}, "
-                              f"unexpected {unexpected}")
-    mismatched = [f"{k} {tuple(v.shape) if isinstance(v, torch.Tensor) else type(v).__name__} vs model "
-                  f"{tuple(own[k].shape)}" for k, v in state_dict.items()
-                  if not isinstance(v, torch.Tensor) or v.shape != own[k].shape]
+        raise CheckpointError(
+            f"{name}: {type(model).__name__} keys do not match: missing {missing}, unexpected {unexpected}"
+        )
+    mismatched = [
+        f"{k} {tuple(v.shape) if isinstance(v, torch.Tensor) else type(v).__name__} vs model "
+        f"{tuple(own[k].shape)}"
+        for k, v in state_dict.items()
+        if not isinstance(v, torch.Tensor) or v.shape != own[k].shape
+    ]
     if mismatched:
         more = f" and {len(mismatched) - 3} more" if len(mismatched) > 3 else ""
         raise CheckpointError(f"{name}: {type(model).__name__} shape mismatch: {mismatched[:3]}{more}")

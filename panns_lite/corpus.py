@@ -40,8 +40,9 @@ from panns_lite.inference import Tagger
 from panns_lite.pretraining import resolve_checkpoint
 from panns_lite.recovery import file_digest
 
-AUDIO_SUFFIXES = frozenset({".wav", ".flac", ".ogg", ".oga", ".opus", ".mp3", ".aif", ".aiff", ".au", ".caf",
-                            ".w64"})
+AUDIO_SUFFIXES = frozenset(
+    {".wav", ".flac", ".ogg", ".oga", ".opus", ".mp3", ".aif", ".aiff", ".au", ".caf", ".w64"}
+)
 """File suffixes taken as audio (any case); others in the folder are ignored."""
 COMMIT_EVERY = 32
 """Files between commits of the partial file: at most this much work is redone after a SIGKILL."""
@@ -68,13 +69,22 @@ class EmbedReport:
 
 def audio_files(folder: Path) -> list[str]:
     """Paths (relative, ``/``-separated, sorted) of the audio files under ``folder``."""
-    return sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*")
-                  if p.suffix.lower() in AUDIO_SUFFIXES and p.is_file())
+    return sorted(
+        p.relative_to(folder).as_posix()
+        for p in folder.rglob("*")
+        if p.suffix.lower() in AUDIO_SUFFIXES and p.is_file()
+    )
 
 
-def embed_folder(folder: str | os.PathLike[str], out: str | os.PathLike[str],
-                 checkpoint: str | os.PathLike[str] = "pretrained", frame_every: int | None = None,
-                 overwrite: bool = False, device: str = "cpu", progress: bool = False) -> EmbedReport:
+def embed_folder(
+    folder: str | os.PathLike[str],
+    out: str | os.PathLike[str],
+    checkpoint: str | os.PathLike[str] = "pretrained",
+    frame_every: int | None = None,
+    overwrite: bool = False,
+    device: str = "cpu",
+    progress: bool = False,
+) -> EmbedReport:
     """Embed every audio file under ``folder`` into ``out`` (see the module docstring).
 
     ``frame_every``: also store the embedding of every ``frame_every``-th model frame (32: one per
@@ -95,14 +105,22 @@ def embed_folder(folder: str | os.PathLike[str], out: str | os.PathLike[str],
     weights = resolve_checkpoint(checkpoint)
     model = load_checkpoint(weights)
     tagger = Tagger(model, device=device)
-    attrs = {"format_version": FORMAT_VERSION, "model": str(checkpoint), "model_sha256": file_digest(weights),
-             "architecture": json.dumps(model.architecture(), sort_keys=True), "classes": tagger.backend.classes_num,
-             "embed_dim": int(model.fc1.out_features), "sample_rate": tagger.sample_rate,
-             "frame_every": frame_every or 0, "frame_hop_seconds": (frame_every or 0) * tagger.frame_hop,
-             "panns_lite_version": __version__}
+    attrs = {
+        "format_version": FORMAT_VERSION,
+        "model": str(checkpoint),
+        "model_sha256": file_digest(weights),
+        "architecture": json.dumps(model.architecture(), sort_keys=True),
+        "classes": tagger.backend.classes_num,
+        "embed_dim": int(model.fc1.out_features),
+        "sample_rate": tagger.sample_rate,
+        "frame_every": frame_every or 0,
+        "frame_hop_seconds": (frame_every or 0) * tagger.frame_hop,
+        "panns_lite_version": __version__,
+    }
     stats = [(f, (folder / f).stat()) for f in files]
-    attrs["fingerprint"] = hashlib.sha256(json.dumps(
-        [attrs, [(f, s.st_size, s.st_mtime_ns) for f, s in stats]], sort_keys=True).encode()).hexdigest()
+    attrs["fingerprint"] = hashlib.sha256(
+        json.dumps([attrs, [(f, s.st_size, s.st_mtime_ns) for f, s in stats]], sort_keys=True).encode()
+    ).hexdigest()
     partial = out.with_name(out.name + ".partial")
     with _open_partial(partial, attrs, int(model.fc1.out_features)) as h5:
         resumed = done = int(h5.attrs["_done"])
@@ -112,7 +130,9 @@ def embed_folder(folder: str | os.PathLike[str], out: str | os.PathLike[str],
             for name in tqdm(files[done:], initial=done, total=len(files), unit="file", disable=not progress):
                 try:
                     embedding = tagger.embed(folder / name)
-                    frames = tagger.frame_embeddings(folder / name, every=frame_every) if frame_every else None
+                    frames = (
+                        tagger.frame_embeddings(folder / name, every=frame_every) if frame_every else None
+                    )
                     rows.append((name, embedding, frames))
                 except AudioReadError as err:
                     skipped.append((name, str(err).splitlines()[0].removeprefix(f"{folder / name}: ")))
@@ -151,8 +171,12 @@ def _open_partial(path: Path, attrs: dict, dim: int) -> h5py.File:
     return h5
 
 
-def _commit(h5: h5py.File, rows: list[tuple[str, np.ndarray, np.ndarray | None]], skipped: list[tuple[str, str]],
-            done: int) -> None:
+def _commit(
+    h5: h5py.File,
+    rows: list[tuple[str, np.ndarray, np.ndarray | None]],
+    skipped: list[tuple[str, str]],
+    done: int,
+) -> None:
     """Append the rows and skips, record ``done`` files processed, flush."""
     if rows:
         _append(h5["name"], np.array([r[0] for r in rows], dtype=object))

@@ -54,8 +54,10 @@ class ClipDataset(ABC):
         if len(names) == 0:
             raise ValueError(f"{source}: empty dataset (no clips)")
         if targets.dtype != bool or targets.shape[0] != len(names):
-            raise ValueError(f"{source}: targets must be bool with one row per name, got {targets.dtype} "
-                             f"{targets.shape} for {len(names)} names")
+            raise ValueError(
+                f"{source}: targets must be bool with one row per name, got {targets.dtype} "
+                f"{targets.shape} for {len(names)} names"
+            )
         targets.flags.writeable = False  # shared with the samplers: nobody may edit it in place
         self.targets = targets
         self.names = names
@@ -80,9 +82,11 @@ class ClipDataset(ABC):
         another rate: a 32 kHz front end on 16 kHz samples computes a log-mel of audio played twice
         as fast, a wrong answer without any error."""
         if rate != self.sample_rate:
-            raise ValueError(f"{self.source} holds {self.sample_rate} Hz audio but {user} expects {rate} Hz; "
-                             f"pack the audio again at {rate} Hz (packing resamples) or use a {self.sample_rate} Hz "
-                             "model")
+            raise ValueError(
+                f"{self.source} holds {self.sample_rate} Hz audio but {user} expects {rate} Hz; "
+                f"pack the audio again at {rate} Hz (packing resamples) or use a {self.sample_rate} Hz "
+                "model"
+            )
 
     def fingerprint(self) -> str:
         """Digest of the names, targets and sample rate: what a :class:`LogMelCache` is checked against.
@@ -105,7 +109,11 @@ class ClipDataset(ABC):
     def _read(self, indices: Indices) -> tuple[np.ndarray, np.ndarray, list[str]]:
         index = self._checked(indices)
         unique, where = np.unique(index, return_inverse=True)
-        return self._rows(unique)[where], self.targets[index].astype(np.float32), [self.names[i] for i in index]
+        return (
+            self._rows(unique)[where],
+            self.targets[index].astype(np.float32),
+            [self.names[i] for i in index],
+        )
 
     def _checked(self, indices: Indices) -> np.ndarray:
         index = np.asarray(indices, dtype=np.int64)
@@ -160,7 +168,7 @@ class PackedDataset(ClipDataset):
         waveform = self._file()["waveform"]
         rows = np.empty((len(sorted_unique), waveform.shape[1]), dtype=waveform.dtype)
         for k, index in enumerate(sorted_unique):
-            waveform.read_direct(rows, np.s_[index: index + 1], np.s_[k: k + 1])
+            waveform.read_direct(rows, np.s_[index : index + 1], np.s_[k : k + 1])
         return int16_to_float(rows)
 
     def _file(self) -> h5py.File:
@@ -182,10 +190,17 @@ class FolderDataset(ClipDataset):
     that passes the header check but fails to decode later raises ``AudioReadError`` naming it.
     """
 
-    def __init__(self, csv_path: str | os.PathLike[str], audio_dir: str | os.PathLike[str], *,
-                 labels: ClassLabels | None = None, unknown_labels: UnknownLabels = "error") -> None:
-        plan = _make_plan(Path(csv_path), Path(audio_dir), load_class_labels() if labels is None else labels,
-                          unknown_labels)
+    def __init__(
+        self,
+        csv_path: str | os.PathLike[str],
+        audio_dir: str | os.PathLike[str],
+        *,
+        labels: ClassLabels | None = None,
+        unknown_labels: UnknownLabels = "error",
+    ) -> None:
+        plan = _make_plan(
+            Path(csv_path), Path(audio_dir), load_class_labels() if labels is None else labels, unknown_labels
+        )
         self.skipped: list[tuple[str, str]] = list(plan.label_skips)
         keep = []
         for row, (name, path) in enumerate(zip(plan.names, plan.paths)):
@@ -195,8 +210,12 @@ class FolderDataset(ClipDataset):
             else:
                 keep.append(row)
         self.paths = [plan.paths[row] for row in keep]
-        super().__init__(plan.targets[keep], [plan.names[row] for row in keep], PANNS_SAMPLE_RATE,
-                         f"{csv_path} with {audio_dir} ({len(self.skipped)} rows skipped)")
+        super().__init__(
+            plan.targets[keep],
+            [plan.names[row] for row in keep],
+            PANNS_SAMPLE_RATE,
+            f"{csv_path} with {audio_dir} ({len(self.skipped)} rows skipped)",
+        )
 
     def _rows(self, sorted_unique: np.ndarray) -> np.ndarray:
         return np.stack([fix_length(load_audio(self.paths[i], self.sample_rate)) for i in sorted_unique])
@@ -227,17 +246,26 @@ class LogMelCache(ClipDataset):
 
     FORMAT = 2  # 2: the record holds the audio's content key
 
-    def __init__(self, store: np.ndarray, dataset: ClipDataset, rounding_error_db: float,
-                 path: Path | None = None) -> None:
-        super().__init__(dataset.targets, dataset.names, dataset.sample_rate, f"log-mel cache of {len(dataset)} clips")
+    def __init__(
+        self, store: np.ndarray, dataset: ClipDataset, rounding_error_db: float, path: Path | None = None
+    ) -> None:
+        super().__init__(
+            dataset.targets, dataset.names, dataset.sample_rate, f"log-mel cache of {len(dataset)} clips"
+        )
         self._store: np.ndarray | None = store
         self.rounding_error_db = rounding_error_db
         self.path = path
 
     @classmethod
-    def build(cls, dataset: ClipDataset, frontend: nn.Module, batch_size: int = 32,
-              dtype: torch.dtype = torch.float16, path: str | os.PathLike[str] | None = None,
-              progress: bool = False) -> LogMelCache:
+    def build(
+        cls,
+        dataset: ClipDataset,
+        frontend: nn.Module,
+        batch_size: int = 32,
+        dtype: torch.dtype = torch.float16,
+        path: str | os.PathLike[str] | None = None,
+        progress: bool = False,
+    ) -> LogMelCache:
         """Run ``frontend`` ((B, L) waveforms → (B, 1, T, M)) once over ``dataset`` and keep the output.
 
         With ``path``: an existing complete cache there is opened instead, after checking it was built
@@ -249,36 +277,48 @@ class LogMelCache(ClipDataset):
             raise ValueError(f"dtype must be torch.float16 or torch.float32, got {dtype}")
         if batch_size < 1:
             raise ValueError(f"batch_size must be ≥ 1, got {batch_size}")
-        record = {"format": cls.FORMAT, "frontend": frontend_signature(frontend),
-                  "dataset": dataset.fingerprint(), "content": dataset.content_key(), "clips": len(dataset),
-                  "dtype": str(dtype)}
+        record = {
+            "format": cls.FORMAT,
+            "frontend": frontend_signature(frontend),
+            "dataset": dataset.fingerprint(),
+            "content": dataset.content_key(),
+            "clips": len(dataset),
+            "dtype": str(dtype),
+        }
         if path is not None and _meta_path(Path(path)).is_file():
             return cls._open(Path(path), record, dataset)
         store, error = None, 0.0
         for start in tqdm(range(0, len(dataset), batch_size), unit="batch", disable=not progress):
-            logmel = _frontend_output(frontend, dataset, np.arange(start, min(start + batch_size, len(dataset))))
+            logmel = _frontend_output(
+                frontend, dataset, np.arange(start, min(start + batch_size, len(dataset)))
+            )
             if store is None:
                 store = _allocate(path, (len(dataset), *logmel.shape[1:]), dtype)
             stored = logmel.to(dtype)
             error = max(error, (stored.float() - logmel).abs().max().item())
-            store[start:start + len(logmel)] = stored.numpy()
+            store[start : start + len(logmel)] = stored.numpy()
         if path is None:
             return cls(store, dataset, error)
-        return cls._publish(Path(path), store, record | {"shape": list(store.shape), "rounding_error_db": error},
-                            dataset)
+        return cls._publish(
+            Path(path), store, record | {"shape": list(store.shape), "rounding_error_db": error}, dataset
+        )
 
     @classmethod
     def _open(cls, path: Path, expected: dict[str, Any], dataset: ClipDataset) -> LogMelCache:
         record = json.loads(_meta_path(path).read_text(encoding="utf-8"))
         differ = [key for key in expected if record.get(key) != expected[key]]
         if differ:
-            raise ValueError(f"{path}: cache built from another {', '.join(differ)} "
-                             f"(recorded {[record.get(k) for k in differ]}, now {[expected[k] for k in differ]}); "
-                             "delete it (and its .json) to rebuild")
+            raise ValueError(
+                f"{path}: cache built from another {', '.join(differ)} "
+                f"(recorded {[record.get(k) for k in differ]}, now {[expected[k] for k in differ]}); "
+                "delete it (and its .json) to rebuild"
+            )
         return cls(np.load(path, mmap_mode="r"), dataset, record["rounding_error_db"], path)
 
     @classmethod
-    def _publish(cls, path: Path, store: np.memmap, record: dict[str, Any], dataset: ClipDataset) -> LogMelCache:
+    def _publish(
+        cls, path: Path, store: np.memmap, record: dict[str, Any], dataset: ClipDataset
+    ) -> LogMelCache:
         store.flush()
         del store
         os.replace(_partial_path(path), path)
@@ -303,10 +343,14 @@ def frontend_signature(frontend: nn.Module) -> str:
     """
     settings = []
     for name, module in frontend.named_modules():
-        attributes = {k: repr(v) for k, v in sorted(vars(module).items()) if not k.startswith("_") and k != "training"}
+        attributes = {
+            k: repr(v) for k, v in sorted(vars(module).items()) if not k.startswith("_") and k != "training"
+        }
         settings.append(f"{name or '.'}: {type(module).__module__}.{type(module).__qualname__} {attributes}")
     digest = hashlib.sha256()
-    for name, tensor in sorted(chain(frontend.named_parameters(), frontend.named_buffers()), key=lambda kv: kv[0]):
+    for name, tensor in sorted(
+        chain(frontend.named_parameters(), frontend.named_buffers()), key=lambda kv: kv[0]
+    ):
         digest.update(name.encode() + str(tensor.dtype).encode())
         digest.update(tensor.detach().cpu().contiguous().view(torch.uint8).numpy().tobytes())
     return "; ".join(settings) + f"; tensors sha256 {digest.hexdigest()}"

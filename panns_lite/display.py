@@ -54,7 +54,9 @@ def _check_audio(audio: np.ndarray, sample_rate: int) -> np.ndarray:
     return x.astype(np.float32, copy=False)
 
 
-def excerpt(audio: np.ndarray, sample_rate: int, start: float = 0.0, seconds: float = MAX_SECONDS) -> np.ndarray:
+def excerpt(
+    audio: np.ndarray, sample_rate: int, start: float = 0.0, seconds: float = MAX_SECONDS
+) -> np.ndarray:
     """``seconds`` of ``audio`` from ``start`` (clipped to the end of the clip).
 
     ``seconds`` may not exceed :data:`MAX_SECONDS` and ``start`` must lie inside the clip, so a
@@ -88,7 +90,9 @@ def loudest_window(audio: np.ndarray, sample_rate: int, seconds: float = MAX_SEC
     return round(best / sample_rate, 3)
 
 
-def audio_data_uri(audio: np.ndarray, sample_rate: int, display_rate: int = DISPLAY_RATE, codec: str = "mp3") -> str:
+def audio_data_uri(
+    audio: np.ndarray, sample_rate: int, display_rate: int = DISPLAY_RATE, codec: str = "mp3"
+) -> str:
     """``data:<mime>;base64,…`` of ``audio`` resampled to ``display_rate`` and encoded with ``codec``.
 
     Audio longer than :data:`MAX_SECONDS` is refused (cut it with :func:`excerpt`), so no path
@@ -100,18 +104,29 @@ def audio_data_uri(audio: np.ndarray, sample_rate: int, display_rate: int = DISP
     if codec not in CODECS:
         raise ValueError(f"unknown codec {codec!r}; choose from {sorted(CODECS)}")
     if len(x) > round(MAX_SECONDS * sample_rate):
-        raise ValueError(f"{len(x) / sample_rate:.2f} s is longer than {MAX_SECONDS} s; cut it with excerpt() first")
+        raise ValueError(
+            f"{len(x) / sample_rate:.2f} s is longer than {MAX_SECONDS} s; cut it with excerpt() first"
+        )
     file_format, subtype, mime = CODECS[codec]
     buffer = io.BytesIO()
-    sf.write(buffer, float_to_int16(resample(x, sample_rate, display_rate)), display_rate, format=file_format,
-             subtype=subtype)
+    sf.write(
+        buffer,
+        float_to_int16(resample(x, sample_rate, display_rate)),
+        display_rate,
+        format=file_format,
+        subtype=subtype,
+    )
     return f"data:{mime};base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
-def audio_html(audio: np.ndarray, sample_rate: int, display_rate: int = DISPLAY_RATE, codec: str = "mp3") -> str:
+def audio_html(
+    audio: np.ndarray, sample_rate: int, display_rate: int = DISPLAY_RATE, codec: str = "mp3"
+) -> str:
     """One ``<audio controls>`` element with the audio embedded (at most :data:`MAX_SECONDS`)."""
-    return (f'<audio controls preload="metadata" style="width:100%;min-width:12em" '
-            f'src="{audio_data_uri(audio, sample_rate, display_rate, codec)}"></audio>')
+    return (
+        f'<audio controls preload="metadata" style="width:100%;min-width:12em" '
+        f'src="{audio_data_uri(audio, sample_rate, display_rate, codec)}"></audio>'
+    )
 
 
 @dataclass(frozen=True, eq=False)
@@ -139,8 +154,9 @@ class HTML:
         return self.markup
 
 
-def audio_table(players: Sequence[Player], columns: int = 2, display_rate: int = DISPLAY_RATE,
-                codec: str = "mp3") -> HTML:
+def audio_table(
+    players: Sequence[Player], columns: int = 2, display_rate: int = DISPLAY_RATE, codec: str = "mp3"
+) -> HTML:
     """Players side by side in an HTML table, ``columns`` per row, each with its title and caption.
 
     Listening to several clips next to each other (the FMP idea) is how a reader compares them;
@@ -161,8 +177,11 @@ def audio_table(players: Sequence[Player], columns: int = 2, display_rate: int =
             f"{audio_html(clip, p.sample_rate, display_rate, codec)}</td>"
         )
     rows = ["<tr>" + "".join(cells[i : i + columns]) + "</tr>" for i in range(0, len(cells), columns)]
-    return HTML('<table class="panns-audio-table" style="width:100%;table-layout:fixed;border:none">'
-                + "".join(rows) + "</table>")
+    return HTML(
+        '<table class="panns-audio-table" style="width:100%;table-layout:fixed;border:none">'
+        + "".join(rows)
+        + "</table>"
+    )
 
 
 class LiveLine(io.TextIOBase):
@@ -218,8 +237,13 @@ def figure_bytes(fig: Figure, dpi: int = 80, image_format: str = "png") -> bytes
     return buffer.getvalue()
 
 
-def slider_explorer(render: Callable[..., Figure], choices: Mapping[str, Sequence[Any]], dpi: int = 72,
-                    labels: Mapping[str, str] | None = None, image_format: str = "jpeg") -> ipywidgets.VBox:
+def slider_explorer(
+    render: Callable[..., Figure],
+    choices: Mapping[str, Sequence[Any]],
+    dpi: int = 72,
+    labels: Mapping[str, str] | None = None,
+    image_format: str = "jpeg",
+) -> ipywidgets.VBox:
     """One slider per parameter over a precomputed figure for every combination of ``choices``.
 
     ``render(**params)`` must return a matplotlib Figure; it is called once per combination (the
@@ -242,23 +266,32 @@ def slider_explorer(render: Callable[..., Figure], choices: Mapping[str, Sequenc
     if unknown:
         raise ValueError(f"labels for unknown parameters {sorted(unknown)}")
     sliders = [
-        widgets.SelectionSlider(options=[(str(v), v) for v in choices[n]], description=labels.get(n, n),
-                                continuous_update=True, style={"description_width": "initial"},
-                                layout=widgets.Layout(width="60%"))
+        widgets.SelectionSlider(
+            options=[(str(v), v) for v in choices[n]],
+            description=labels.get(n, n),
+            continuous_update=True,
+            style={"description_width": "initial"},
+            layout=widgets.Layout(width="60%"),
+        )
         for n in names
     ]
     images: dict[tuple[Any, ...], widgets.Image] = {}
     for combination in itertools.product(*(choices[n] for n in names)):
         fig = render(**dict(zip(names, combination)))
-        images[combination] = widgets.Image(value=figure_bytes(fig, dpi, image_format), format=image_format,
-                                            layout=widgets.Layout(max_width="100%", height="auto"))
+        images[combination] = widgets.Image(
+            value=figure_bytes(fig, dpi, image_format),
+            format=image_format,
+            layout=widgets.Layout(max_width="100%", height="auto"),
+        )
         plt.close(fig)
     links = []
 
     def level(depth: int, prefix: tuple[Any, ...]) -> widgets.Widget:
         if depth == len(names):
             return images[prefix]
-        stack = widgets.Stack([level(depth + 1, prefix + (v,)) for v in choices[names[depth]]], selected_index=0)
+        stack = widgets.Stack(
+            [level(depth + 1, prefix + (v,)) for v in choices[names[depth]]], selected_index=0
+        )
         links.append(widgets.jslink((sliders[depth], "index"), (stack, "selected_index")))
         return stack
 

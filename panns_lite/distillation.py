@@ -38,12 +38,15 @@ LABEL_WEIGHT = 0.1
 
 
 class Teacher(Protocol):
-    def probabilities(self, x: torch.Tensor, mixup_lambda: torch.Tensor | None, names: list[str]) -> torch.Tensor:
+    def probabilities(
+        self, x: torch.Tensor, mixup_lambda: torch.Tensor | None, names: list[str]
+    ) -> torch.Tensor:
         """(B, C) teacher probabilities for the batch the student sees (B = clips after mixup)."""
 
 
-def distillation_loss(student: torch.Tensor, labels: torch.Tensor, teacher: torch.Tensor,
-                      label_weight: float = LABEL_WEIGHT) -> torch.Tensor:
+def distillation_loss(
+    student: torch.Tensor, labels: torch.Tensor, teacher: torch.Tensor, label_weight: float = LABEL_WEIGHT
+) -> torch.Tensor:
     """λ · BCE(student, labels) + (1 − λ) · BCE(student, teacher), each a mean over batch × classes."""
     bce = torch.nn.functional.binary_cross_entropy
     student = student.float()
@@ -53,17 +56,25 @@ def distillation_loss(student: torch.Tensor, labels: torch.Tensor, teacher: torc
 class ModelTeacher:
     """A model run on the student's input (waveforms, or the log-mels of the training cache)."""
 
-    def __init__(self, model: AudioTagger, student: AudioTagger, logmel_input: bool, device: torch.device) -> None:
+    def __init__(
+        self, model: AudioTagger, student: AudioTagger, logmel_input: bool, device: torch.device
+    ) -> None:
         if model.fc_audioset.out_features != student.fc_audioset.out_features:
-            raise ValueError(f"the teacher predicts {model.fc_audioset.out_features} classes, the student "
-                             f"{student.fc_audioset.out_features}")
+            raise ValueError(
+                f"the teacher predicts {model.fc_audioset.out_features} classes, the student "
+                f"{student.fc_audioset.out_features}"
+            )
         if logmel_input and frontend_signature(model.logmel) != frontend_signature(student.logmel):
-            raise ValueError("the teacher's front end differs from the student's, whose log-mels the training "
-                             "cache holds; train without the cache (cache_logmel=False) or use a logits file")
+            raise ValueError(
+                "the teacher's front end differs from the student's, whose log-mels the training "
+                "cache holds; train without the cache (cache_logmel=False) or use a logits file"
+            )
         self.model = model.eval().to(device)
         self.net = FeaturesPath(self.model) if logmel_input else self.model
 
-    def probabilities(self, x: torch.Tensor, mixup_lambda: torch.Tensor | None, names: list[str]) -> torch.Tensor:
+    def probabilities(
+        self, x: torch.Tensor, mixup_lambda: torch.Tensor | None, names: list[str]
+    ) -> torch.Tensor:
         with torch.no_grad():
             return self.net(x, mixup_lambda)["clipwise_output"].float()
 
@@ -76,17 +87,26 @@ class LogitsTeacher:
             with np.load(path, allow_pickle=False) as data:
                 names, logits = [str(n) for n in data["names"]], np.asarray(data["logits"], dtype=np.float32)
         except (OSError, KeyError, ValueError) as err:
-            raise ValueError(f"{path}: not a teacher logits file (.npz with names and logits; "
-                             f"write one with write_teacher_logits): {err}") from None
+            raise ValueError(
+                f"{path}: not a teacher logits file (.npz with names and logits; "
+                f"write one with write_teacher_logits): {err}"
+            ) from None
         if logits.shape != (len(names), classes):
-            raise ValueError(f"{path}: logits of shape {logits.shape} for {len(names)} clips; the student has {classes} classes")
+            raise ValueError(
+                f"{path}: logits of shape {logits.shape} for {len(names)} clips; "
+                f"the student has {classes} classes"
+            )
         self.path, self.rows = path, {name: i for i, name in enumerate(names)}
         self.probs = torch.sigmoid(torch.from_numpy(logits))
 
-    def probabilities(self, x: torch.Tensor, mixup_lambda: torch.Tensor | None, names: list[str]) -> torch.Tensor:
+    def probabilities(
+        self, x: torch.Tensor, mixup_lambda: torch.Tensor | None, names: list[str]
+    ) -> torch.Tensor:
         missing = [n for n in names if n not in self.rows]
         if missing:
-            raise ValueError(f"{self.path}: no teacher logits for clip {missing[0]!r}; write them for the training set")
+            raise ValueError(
+                f"{self.path}: no teacher logits for clip {missing[0]!r}; write them for the training set"
+            )
         probs = self.probs[[self.rows[n] for n in names]].to(x.device)
         return mix_targets(probs, mixup_lambda) if mixup_lambda is not None else probs
 
@@ -98,8 +118,9 @@ def load_teacher(source: str, student: AudioTagger, logmel_input: bool, device: 
     return ModelTeacher(load_checkpoint(source), student, logmel_input, device)
 
 
-def write_teacher_logits(model: AudioTagger, data: ClipDataset, path: str | os.PathLike[str],
-                         batch_size: int = 32) -> Path:
+def write_teacher_logits(
+    model: AudioTagger, data: ClipDataset, path: str | os.PathLike[str], batch_size: int = 32
+) -> Path:
     """The model's logits for every clip of ``data`` (waveforms or its log-mel cache) → ``path`` (.npz)."""
     net = FeaturesPath(model.eval()) if isinstance(data, LogMelCache) else model.eval()
     rows = []

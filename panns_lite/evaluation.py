@@ -12,9 +12,10 @@ A MiniSet has two evaluation splits in the same packed format, the mixture clips
 (``config.eval_data``) and the whole recordings (``config.natural_eval_data``): an mAP is reported
 for both, so score a model with one :func:`evaluate_checkpoint` call per split.
 
-The trainer's own evaluations run on its float16 log-mel cache (:class:`~panns_lite.datasets.LogMelCache`);
-this runs the model on the waveforms, as inference does, so its mAP can differ from the last entry
-of ``statistics.json`` (``mAP``, ``natural_mAP``) by that cache's rounding (at most 1/32 dB per log-mel value).
+The trainer's own evaluations run on its float16 log-mel cache
+(:class:`~panns_lite.datasets.LogMelCache`); this runs the model on the waveforms, as inference does,
+so its mAP can differ from the last entry of ``statistics.json`` (``mAP``, ``natural_mAP``) by that
+cache's rounding (at most 1/32 dB per log-mel value).
 """
 
 from __future__ import annotations
@@ -46,19 +47,25 @@ class Evaluation:
     scores: Scores
 
 
-def evaluate_checkpoint(model_path: str | os.PathLike[str], packed_eval: str | os.PathLike[str],
-                        batch_size: int = 32, device: str = "cpu") -> Evaluation:
+def evaluate_checkpoint(
+    model_path: str | os.PathLike[str],
+    packed_eval: str | os.PathLike[str],
+    batch_size: int = 32,
+    device: str = "cpu",
+) -> Evaluation:
     """Run the checkpoint over every clip of ``packed_eval`` and score it (mAP, mAUC, d′, per class).
 
     Raises ``FileNotFoundError`` for a missing file and ``ValueError`` when the model's number of
     classes differs from the file's (a fine-tuned head cannot be scored on AudioSet labels).
     """
-    return evaluate_model(load_checkpoint(model_path), PackedDataset(packed_eval), batch_size, device,
-                          name=str(model_path))
+    return evaluate_model(
+        load_checkpoint(model_path), PackedDataset(packed_eval), batch_size, device, name=str(model_path)
+    )
 
 
-def evaluate_model(model: AudioTagger, data: ClipDataset, batch_size: int = 32, device: str = "cpu",
-                   name: str = "the model") -> Evaluation:
+def evaluate_model(
+    model: AudioTagger, data: ClipDataset, batch_size: int = 32, device: str = "cpu", name: str = "the model"
+) -> Evaluation:
     """Score ``model`` on every clip of ``data``: waveforms (a packed file), or their log-mels.
 
     Given a :class:`~panns_lite.datasets.LogMelCache` of the evaluation set (built once with the
@@ -87,11 +94,17 @@ def evaluate_runtime(runtime: OnnxModel, data: PackedDataset, batch_size: int = 
     if runtime.mode != "waveform":
         raise ValueError(f"{runtime.path} takes log-mels; scoring packed clips needs a waveform-mode export")
     if data.targets.shape[1] != runtime.classes_num:
-        raise ValueError(f"{runtime.path} predicts {runtime.classes_num} classes, the evaluation set has "
-                         f"{data.targets.shape[1]}")
+        raise ValueError(
+            f"{runtime.path} predicts {runtime.classes_num} classes, the evaluation set has "
+            f"{data.targets.shape[1]}"
+        )
     data.check_sample_rate(runtime.sample_rate, str(runtime.path))
-    outputs = [runtime.run(data.get_batch(np.arange(start, min(start + batch_size, len(data.names))))[0].numpy())
-               ["clipwise_output"] for start in range(0, len(data.names), batch_size)]
+    outputs = [
+        runtime.run(data.get_batch(np.arange(start, min(start + batch_size, len(data.names))))[0].numpy())[
+            "clipwise_output"
+        ]
+        for start in range(0, len(data.names), batch_size)
+    ]
     outputs = np.concatenate(outputs).astype(np.float32)
     return Evaluation(data.names, data.targets, outputs, evaluate(data.targets, outputs))
 
@@ -121,14 +134,18 @@ def bootstrap_map(targets: np.ndarray, outputs: np.ndarray, resamples: int = 100
     if resamples < 1:
         raise ValueError(f"resamples must be ≥ 1, got {resamples}")
     if targets.ndim != 2 or targets.shape != outputs.shape or len(targets) == 0:
-        raise ValueError(f"targets and outputs must both be non-empty (clips, classes); got {targets.shape} and "
-                         f"{outputs.shape}")
+        raise ValueError(
+            f"targets and outputs must both be non-empty (clips, classes); got {targets.shape} and "
+            f"{outputs.shape}"
+        )
     rng = np.random.default_rng(seed)
     draws = rng.integers(0, len(targets), size=(resamples, len(targets)))
     return Bootstrap(*resampled_maps(targets, outputs, draws))
 
 
-def resampled_maps(targets: np.ndarray, outputs: np.ndarray, draws: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def resampled_maps(
+    targets: np.ndarray, outputs: np.ndarray, draws: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
     """The mAP of every resample ``targets[idx], outputs[idx]`` for ``idx`` in the rows of ``draws``,
     and the number of classes each averaged: :func:`~panns_lite.metrics.mean_average_precision` per
     row, to rounding, without re-sorting the scores for every resample.
@@ -174,13 +191,15 @@ class PairedBootstrap(NamedTuple):
 
     @property
     def resolved(self) -> bool:
-        """True when the 95 % interval excludes 0: the sign of the difference is beyond the clip-draw noise."""
+        """True when the 95 % interval excludes 0: the sign of the difference is beyond the clip-draw
+        noise."""
         low, high = self.interval
         return low > 0 or high < 0
 
 
-def paired_bootstrap(targets: np.ndarray, outputs_a: np.ndarray, outputs_b: np.ndarray, resamples: int = 1000,
-                     seed: int = 0) -> PairedBootstrap:
+def paired_bootstrap(
+    targets: np.ndarray, outputs_a: np.ndarray, outputs_b: np.ndarray, resamples: int = 1000, seed: int = 0
+) -> PairedBootstrap:
     """Compare two systems' mAP on the same clips, resampling the clips with replacement (paired).
 
     Both systems are scored on each resample, over the same classes (those with a positive in it), so
@@ -190,8 +209,10 @@ def paired_bootstrap(targets: np.ndarray, outputs_a: np.ndarray, outputs_b: np.n
     """
     targets, outputs_a, outputs_b = np.asarray(targets), np.asarray(outputs_a), np.asarray(outputs_b)
     if resamples < 1 or not (targets.shape == outputs_a.shape == outputs_b.shape) or targets.ndim != 2:
-        raise ValueError(f"need resamples ≥ 1 and (clips, classes) arrays of one shape; got {resamples}, "
-                         f"{targets.shape}, {outputs_a.shape}, {outputs_b.shape}")
+        raise ValueError(
+            f"need resamples ≥ 1 and (clips, classes) arrays of one shape; got {resamples}, "
+            f"{targets.shape}, {outputs_a.shape}, {outputs_b.shape}"
+        )
     draws = np.random.default_rng(seed).integers(0, len(targets), size=(resamples, len(targets)))
     full = mean_average_precision(targets, outputs_a)[0] - mean_average_precision(targets, outputs_b)[0]
     resampled = resampled_maps(targets, outputs_a, draws)[0] - resampled_maps(targets, outputs_b, draws)[0]
@@ -205,7 +226,14 @@ EVAL_SPLITS = {"mixture eval": "", "natural eval": "natural_"}
 def split_statistics(statistics: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
     """The trainer's statistics rows as one series per evaluation split (unprefixed keys), for plots and
     tables that set the two splits side by side; a split the run did not score is left out."""
-    return {name: [{"iteration": row["iteration"], **{key: row[f"{prefix}{key}"]
-                                                      for key in ("mAP", "classes", "mAUC", "d_prime")}}
-                   for row in statistics]
-            for name, prefix in EVAL_SPLITS.items() if statistics and f"{prefix}mAP" in statistics[0]}
+    return {
+        name: [
+            {
+                "iteration": row["iteration"],
+                **{key: row[f"{prefix}{key}"] for key in ("mAP", "classes", "mAUC", "d_prime")},
+            }
+            for row in statistics
+        ]
+        for name, prefix in EVAL_SPLITS.items()
+        if statistics and f"{prefix}mAP" in statistics[0]
+    }

@@ -128,7 +128,9 @@ class ExportGraph(nn.Module):
 
 def _eval_graph(model: AudioTagger, mode: ExportMode, framewise: bool) -> ExportGraph:
     if model.training:
-        raise ValueError("export needs a model in eval mode (dropout and BatchNorm statistics); call model.eval()")
+        raise ValueError(
+            "export needs a model in eval mode (dropout and BatchNorm statistics); call model.eval()"
+        )
     return ExportGraph(model, mode, framewise).eval()
 
 
@@ -146,7 +148,10 @@ def export_onnx(
     if mode == "waveform":
         dims = {0: torch.export.Dim("batch", min=1), 1: torch.export.Dim("samples", min=1)}
     else:
-        dims = {0: torch.export.Dim("batch", min=1), 2: torch.export.Dim("frames", min=model.time_downsampling)}
+        dims = {
+            0: torch.export.Dim("batch", min=1),
+            2: torch.export.Dim("frames", min=model.time_downsampling),
+        }
     with torch.no_grad():
         program = torch.onnx.export(
             graph,
@@ -211,8 +216,13 @@ class OnnxModel:
             options.inter_op_num_threads = 1
         try:
             self.session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
-        except (ort_errors.InvalidProtobuf, ort_errors.InvalidGraph, ort_errors.InvalidArgument, ort_errors.Fail,
-                ort_errors.NotImplemented) as err:
+        except (
+            ort_errors.InvalidProtobuf,
+            ort_errors.InvalidGraph,
+            ort_errors.InvalidArgument,
+            ort_errors.Fail,
+            ort_errors.NotImplemented,
+        ) as err:
             reason = "the file is empty" if path.stat().st_size == 0 else str(err).splitlines()[0]
             raise ValueError(f"{path}: cannot load ONNX model ({reason}); export it again") from None
         raw = self.session.get_modelmeta().custom_metadata_map.get(METADATA_KEY)
@@ -234,7 +244,9 @@ class OnnxModel:
     def infer(self, waveform: np.ndarray, framewise: bool) -> dict[str, np.ndarray]:
         """The :class:`~panns_lite.inference.Backend` call: a waveform-mode graph only."""
         if self.mode != "waveform":
-            raise ValueError(f"{self.path} takes log-mels; tagging audio needs an export with mode='waveform'")
+            raise ValueError(
+                f"{self.path} takes log-mels; tagging audio needs an export with mode='waveform'"
+            )
         if framewise and "framewise_output" not in self.outputs:
             raise ValueError(f"{self.path} has no framewise output; export it with framewise=True")
         return self.run(waveform)

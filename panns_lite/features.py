@@ -52,7 +52,9 @@ def slaney_mel_matrix(sample_rate: int, n_fft: int, n_mels: int, f_min: float, f
     previous = torch.get_default_dtype()
     torch.set_default_dtype(torch.float64)
     try:
-        with torch.device("cpu"):  # on CPU even under a ``meta`` default device (the checkpoint loader's dry build)
+        with torch.device(
+            "cpu"
+        ):  # on CPU even under a ``meta`` default device (the checkpoint loader's dry build)
             mel_fb = torchaudio.functional.melscale_fbanks(
                 n_freqs=n_fft // 2 + 1,
                 f_min=f_min,
@@ -115,7 +117,13 @@ class LogMel(nn.Module):
     def from_config(cls, config: FrontEndConfig, min_frames: int = DEFAULT_MIN_FRAMES) -> "LogMel":
         """Build the front end for a preset such as ``PANNS_16K``."""
         return cls(
-            config.sample_rate, config.n_fft, config.hop_length, config.n_mels, config.f_min, config.f_max, min_frames
+            config.sample_rate,
+            config.n_fft,
+            config.hop_length,
+            config.n_mels,
+            config.f_min,
+            config.f_max,
+            min_frames,
         )
 
     def num_frames(self, num_samples: int) -> int:

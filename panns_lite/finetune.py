@@ -132,15 +132,18 @@ class FineTuneReport:
     skipped: tuple[tuple[str, str], ...]
 
     def summary(self) -> str:
-        head = (f"{self.model_path}: {self.mode} fine-tuning on {self.train_clips} clips, {len(self.classes)} "
-                f"classes; validation mAP {self.validation_mAP:.3f} on {self.validation_clips} clips (chance "
-                f"{self.chance_mAP:.3f}), {self.chosen}; skipped {len(self.skipped)}")
+        head = (
+            f"{self.model_path}: {self.mode} fine-tuning on {self.train_clips} clips, {len(self.classes)} "
+            f"classes; validation mAP {self.validation_mAP:.3f} on {self.validation_clips} clips (chance "
+            f"{self.chance_mAP:.3f}), {self.chosen}; skipped {len(self.skipped)}"
+        )
         return "\n".join([head] + [f"  {name}: {reason}" for name, reason in self.skipped])
 
 
 # ------------------------------------------------------------------------------ the folder
-def read_labelled_folder(folder: str | os.PathLike[str],
-                         labels_csv: str | os.PathLike[str] | None = None) -> LabelledFolder:
+def read_labelled_folder(
+    folder: str | os.PathLike[str], labels_csv: str | os.PathLike[str] | None = None
+) -> LabelledFolder:
     """Read ``labels_csv`` (default ``FOLDER/labels.csv``); a malformed CSV raises ``ValueError`` naming
     the file, the line and the fix. Rows whose file is absent are kept out and listed in ``missing``."""
     folder = Path(folder)
@@ -148,14 +151,18 @@ def read_labelled_folder(folder: str | os.PathLike[str],
         raise ValueError(f"{folder} is not a folder; give the folder holding your audio and {LABELS_CSV}")
     csv_path = Path(labels_csv) if labels_csv is not None else folder / LABELS_CSV
     if not csv_path.is_file():
-        raise ValueError(f"{csv_path} does not exist; write it with the columns file,labels (labels separated "
-                         f"by '{LABEL_SEPARATOR}'), or name another CSV with --labels")
+        raise ValueError(
+            f"{csv_path} does not exist; write it with the columns file,labels (labels separated "
+            f"by '{LABEL_SEPARATOR}'), or name another CSV with --labels"
+        )
     with open(csv_path, newline="", encoding="utf-8") as fh:
         reader = csv.DictReader(fh)
         columns = set(reader.fieldnames or ())
         if not {"file", "labels"} <= columns:
-            raise ValueError(f"{csv_path}: the header must name the columns file and labels (optional: group, "
-                             f"split), found {sorted(columns)}")
+            raise ValueError(
+                f"{csv_path}: the header must name the columns file and labels (optional: group, "
+                f"split), found {sorted(columns)}"
+            )
         rows = [(line, row) for line, row in enumerate(reader, start=2)]
     files, label_sets, groups, splits, missing, seen = [], [], [], [], [], {}
     for line, row in rows:
@@ -164,8 +171,10 @@ def read_labelled_folder(folder: str | os.PathLike[str],
         if not name or not names:
             raise ValueError(f"{csv_path}:{line}: every row needs a file and at least one label")
         if name in seen:
-            raise ValueError(f"{csv_path}:{line}: {name} is listed twice (lines {seen[name]} and {line}); "
-                             "give each file one row with all its labels")
+            raise ValueError(
+                f"{csv_path}:{line}: {name} is listed twice (lines {seen[name]} and {line}); "
+                "give each file one row with all its labels"
+            )
         seen[name] = line
         split = (row.get("split") or "").strip()
         if "split" in columns and split not in SPLITS:
@@ -186,8 +195,15 @@ def read_labelled_folder(folder: str | os.PathLike[str],
     targets = np.zeros((len(files), len(classes)), dtype=bool)
     for row, names in enumerate(label_sets):
         targets[row, [index[n] for n in names]] = True
-    return LabelledFolder(folder, tuple(files), classes, targets, tuple(groups),
-                          tuple(splits) if "split" in columns else None, tuple(missing))
+    return LabelledFolder(
+        folder,
+        tuple(files),
+        classes,
+        targets,
+        tuple(groups),
+        tuple(splits) if "split" in columns else None,
+        tuple(missing),
+    )
 
 
 def validation_mask(data: LabelledFolder, share: float, seed: int) -> np.ndarray:
@@ -206,8 +222,10 @@ def validation_mask(data: LabelledFolder, share: float, seed: int) -> np.ndarray
         for c in np.argsort(group_targets.sum(0), kind="stable"):
             members = np.flatnonzero(group_targets[:, c])
             if len(members) < 2:
-                raise ValueError(f"class {data.classes[c]!r} has {len(members)} group(s) of clips: it needs at "
-                                 "least 2 (one to train on, one to validate); add recordings of it")
+                raise ValueError(
+                    f"class {data.classes[c]!r} has {len(members)} group(s) of clips: it needs at "
+                    "least 2 (one to train on, one to validate); add recordings of it"
+                )
             wanted = min(len(members) - 1, math.ceil(share * len(members)))
             for g in rng.permutation(members):
                 if held[group_targets[:, c]].sum() >= wanted:
@@ -218,8 +236,10 @@ def validation_mask(data: LabelledFolder, share: float, seed: int) -> np.ndarray
     for name, part in (("training", ~mask), ("validation", mask)):
         absent = [c for c, present in zip(data.classes, data.targets[part].any(0)) if not present]
         if absent:
-            raise ValueError(f"the {name} clips have no example of {absent}; add clips of these classes or "
-                             "change the split column")
+            raise ValueError(
+                f"the {name} clips have no example of {absent}; add clips of these classes or "
+                "change the split column"
+            )
     return mask
 
 
@@ -244,13 +264,15 @@ def stage(data: LabelledFolder, mask: np.ndarray, out: Path, progress: bool = Fa
     by_name = dict(zip((f"Y{i}.wav" for i in ids), data.files))
     packed, skipped = {}, []
     for split, rows in (("train", np.flatnonzero(~mask)), ("validation", np.flatnonzero(mask))):
-        segments = [Segment(ids[r], 0.0, 10.0, tuple(vocabulary.mids[c] for c in np.flatnonzero(data.targets[r])))
-                    for r in rows]
+        segments = [
+            Segment(ids[r], 0.0, 10.0, tuple(vocabulary.mids[c] for c in np.flatnonzero(data.targets[r])))
+            for r in rows
+        ]
         h5, reasons = staged / f"{split}.h5", staged / f"{split}_skipped.json"
         if not (h5.is_file() and reasons.is_file()):  # not packed yet (pack resumes a stopped packing)
             write_segments(staged / f"{split}_segments.csv", segments, created="by panns_lite finetune")
             report = pack(staged / f"{split}_segments.csv", audio, h5, labels=vocabulary, progress=progress)
-            atomic_write(reasons, lambda fh: fh.write(json.dumps(report.skipped).encode()))
+            atomic_write(reasons, lambda fh, skipped=report.skipped: fh.write(json.dumps(skipped).encode()))
         skipped += [(by_name.get(name, name), reason) for name, reason in json.loads(reasons.read_text())]
         packed[split] = h5
     return {"packed": packed, "skipped": skipped}
@@ -263,9 +285,14 @@ def class_vocabulary(classes: Sequence[str]) -> ClassLabels:
 
 
 # ------------------------------------------------------------------------------ the job
-def finetune(folder: str | os.PathLike[str], out: str | os.PathLike[str],
-             settings: FineTuneSettings = FineTuneSettings(), labels_csv: str | os.PathLike[str] | None = None,
-             overwrite: bool = False, progress: bool = False) -> FineTuneReport:
+def finetune(
+    folder: str | os.PathLike[str],
+    out: str | os.PathLike[str],
+    settings: FineTuneSettings = FineTuneSettings(),
+    labels_csv: str | os.PathLike[str] | None = None,
+    overwrite: bool = False,
+    progress: bool = False,
+) -> FineTuneReport:
     """Fine-tune ``settings.checkpoint`` on the labelled ``folder``; the model goes to ``out/model.pt``.
 
     ``out`` holding another job (another folder, CSV content or settings) is refused unless
@@ -273,9 +300,14 @@ def finetune(folder: str | os.PathLike[str], out: str | os.PathLike[str],
     data = read_labelled_folder(folder, labels_csv)
     mask = validation_mask(data, settings.validation_share, settings.seed)
     out = Path(out)
-    job = {"folder": str(data.folder.resolve()), "files": list(data.files), "classes": list(data.classes),
-           "targets_sha256": hashlib.sha256(np.packbits(data.targets).tobytes()).hexdigest(),
-           "validation": [f for f, v in zip(data.files, mask) if v], "settings": asdict(settings)}
+    job = {
+        "folder": str(data.folder.resolve()),
+        "files": list(data.files),
+        "classes": list(data.classes),
+        "targets_sha256": hashlib.sha256(np.packbits(data.targets).tobytes()).hexdigest(),
+        "validation": [f for f, v in zip(data.files, mask) if v],
+        "settings": asdict(settings),
+    }
     claim(out, job, overwrite)
     if (out / MODEL_NAME).is_file():  # this job, finished
         return report_of(out / MODEL_NAME, data.classes)
@@ -285,27 +317,46 @@ def finetune(folder: str | os.PathLike[str], out: str | os.PathLike[str],
     train_set, validation_set = (PackedDataset(staged["packed"][s]) for s in SPLITS)
     for name, part in (("training", train_set), ("validation", validation_set)):
         if not part.targets.any(0).all():
-            raise ValueError(f"after skipping unreadable files the {name} clips lack a class; fix or replace the "
-                             f"files listed: {', '.join(f for f, _ in skipped)}")
+            raise ValueError(
+                f"after skipping unreadable files the {name} clips lack a class; fix or replace the "
+                f"files listed: {', '.join(f for f, _ in skipped)}"
+            )
     if settings.mode == "probe":
         model, chosen, score = probe(base, train_set, validation_set, settings)
     else:
         model, chosen, score = gradient(base, staged["packed"], len(data.classes), out, settings, progress)
     prevalence = np.broadcast_to(train_set.targets.mean(0), validation_set.targets.shape)
     chance = mean_average_precision(validation_set.targets, prevalence)[0]
-    save_checkpoint(model, out / MODEL_NAME, class_names=list(data.classes), mode=settings.mode,
-                    source=str(settings.checkpoint), validation_mAP=score, chance_mAP=float(chance), chosen=chosen,
-                    train_clips=len(train_set), validation_clips=len(validation_set),
-                    skipped=[list(s) for s in skipped])
+    save_checkpoint(
+        model,
+        out / MODEL_NAME,
+        class_names=list(data.classes),
+        mode=settings.mode,
+        source=str(settings.checkpoint),
+        validation_mAP=score,
+        chance_mAP=float(chance),
+        chosen=chosen,
+        train_clips=len(train_set),
+        validation_clips=len(validation_set),
+        skipped=[list(s) for s in skipped],
+    )
     return report_of(out / MODEL_NAME, data.classes)
 
 
 def report_of(model_path: Path, classes: tuple[str, ...]) -> FineTuneReport:
     """The report a finished job's ``model.pt`` records."""
     extra = load_extra(model_path)
-    return FineTuneReport(model_path, extra["mode"], classes, extra["train_clips"], extra["validation_clips"],
-                          extra["validation_mAP"], extra["chance_mAP"], extra["chosen"],
-                          tuple(tuple(s) for s in extra["skipped"]))
+    return FineTuneReport(
+        model_path,
+        extra["mode"],
+        classes,
+        extra["train_clips"],
+        extra["validation_clips"],
+        extra["validation_mAP"],
+        extra["chance_mAP"],
+        extra["chosen"],
+        tuple(tuple(s) for s in extra["skipped"]),
+    )
 
 
 def claim(out: Path, job: dict[str, Any], overwrite: bool) -> None:
@@ -317,8 +368,10 @@ def claim(out: Path, job: dict[str, Any], overwrite: bool) -> None:
         if json.loads(record.read_text()) == job:
             return
         if not overwrite:
-            raise ValueError(f"{out} holds another fine-tuning job (other folder, labels or settings); pass "
-                             "--overwrite to replace it, or choose another --out")
+            raise ValueError(
+                f"{out} holds another fine-tuning job (other folder, labels or settings); pass "
+                "--overwrite to replace it, or choose another --out"
+            )
         shutil.rmtree(out)
     elif out.is_dir() and any(out.iterdir()) and not overwrite:
         raise ValueError(f"{out} is not empty and holds no fine-tuning job; choose another --out")
@@ -328,8 +381,9 @@ def claim(out: Path, job: dict[str, Any], overwrite: bool) -> None:
     atomic_write(record, lambda fh: fh.write(json.dumps(job, indent=1).encode()))
 
 
-def probe(base: Path, train_set: PackedDataset, validation_set: PackedDataset,
-          settings: FineTuneSettings) -> tuple[torch.nn.Module, str, float]:
+def probe(
+    base: Path, train_set: PackedDataset, validation_set: PackedDataset, settings: FineTuneSettings
+) -> tuple[torch.nn.Module, str, float]:
     """A logistic regression per class on the frozen embedding, ``C`` chosen on the validation mAP, folded
     into a new head: ``head(e) = (w/σ)·e + b − Σ w μ/σ`` for the standardisation (μ, σ) it was fitted on."""
     from sklearn.linear_model import LogisticRegression
@@ -339,14 +393,18 @@ def probe(base: Path, train_set: PackedDataset, validation_set: PackedDataset,
 
     configure_cpu(settings.threads)
     model = load_checkpoint(base)
-    x_train, x_val = (embeddings(model, LogMelCache.build(part, model.logmel)) for part in (train_set, validation_set))
+    x_train, x_val = (
+        embeddings(model, LogMelCache.build(part, model.logmel)) for part in (train_set, validation_set)
+    )
     mean, scale = x_train.mean(0), x_train.std(0)
     scale[scale == 0] = 1.0
     z_train, z_val = (x_train - mean) / scale, (x_val - mean) / scale
     best = None
     for c in PROBE_C:
-        fits = [LogisticRegression(C=c, max_iter=2000).fit(z_train, train_set.targets[:, k])
-                for k in range(train_set.targets.shape[1])]
+        fits = [
+            LogisticRegression(C=c, max_iter=2000).fit(z_train, train_set.targets[:, k])
+            for k in range(train_set.targets.shape[1])
+        ]
         weight = np.stack([f.coef_[0] for f in fits])
         bias = np.array([f.intercept_[0] for f in fits])
         score = mean_average_precision(validation_set.targets, z_val @ weight.T + bias)[0]
@@ -360,8 +418,9 @@ def probe(base: Path, train_set: PackedDataset, validation_set: PackedDataset,
     return model.eval(), f"C = {c:g}", float(score)
 
 
-def gradient(base: Path, packed: dict[str, Path], classes: int, out: Path,
-             settings: FineTuneSettings, progress: bool) -> tuple[torch.nn.Module, str, float]:
+def gradient(
+    base: Path, packed: dict[str, Path], classes: int, out: Path, settings: FineTuneSettings, progress: bool
+) -> tuple[torch.nn.Module, str, float]:
     """Train (``frozen``: the head; ``all``: every weight) in segments of ``eval_every`` iterations,
     keeping the best model so far (``best.pt``) and stopping ``patience`` evaluations after the last
     improvement. The fresh head at iteration 0 is never kept.
@@ -370,12 +429,24 @@ def gradient(base: Path, packed: dict[str, Path], classes: int, out: Path,
     segment, so an interrupted job resumes with it."""
     from panns_lite.train import CHECKPOINT_NAME, TrainConfig, train
 
-    config = TrainConfig(train_data=str(packed["train"]), eval_data=str(packed["validation"]), out_dir=str(out / "run"),
-                         init_checkpoint=str(base), new_head=classes, freeze_base=settings.mode == "frozen",
-                         batch_size=settings.batch_size, lr=settings.learning_rate, iterations=settings.max_iterations,
-                         eval_every=settings.eval_every, checkpoint_every=settings.eval_every,
-                         augment=AugmentConfig(mixup=False), seed=settings.seed, threads=settings.threads,
-                         device="cpu", progress=progress)
+    config = TrainConfig(
+        train_data=str(packed["train"]),
+        eval_data=str(packed["validation"]),
+        out_dir=str(out / "run"),
+        init_checkpoint=str(base),
+        new_head=classes,
+        freeze_base=settings.mode == "frozen",
+        batch_size=settings.batch_size,
+        lr=settings.learning_rate,
+        iterations=settings.max_iterations,
+        eval_every=settings.eval_every,
+        checkpoint_every=settings.eval_every,
+        augment=AugmentConfig(mixup=False),
+        seed=settings.seed,
+        threads=settings.threads,
+        device="cpu",
+        progress=progress,
+    )
     run, best_path = Path(config.out_dir), out / BEST_NAME
     while True:
         checkpoint = run / CHECKPOINT_NAME
@@ -393,7 +464,9 @@ def gradient(base: Path, packed: dict[str, Path], classes: int, out: Path,
 
 def best_evaluation(statistics: list[dict[str, Any]]) -> dict[str, Any]:
     """The evaluation with the best validation mAP after iteration 0 (the earliest on ties)."""
-    return max((row for row in statistics if row["iteration"] > 0), key=lambda row: (row["mAP"], -row["iteration"]))
+    return max(
+        (row for row in statistics if row["iteration"] > 0), key=lambda row: (row["mAP"], -row["iteration"])
+    )
 
 
 def stopped(statistics: list[dict[str, Any]], patience: int) -> bool:

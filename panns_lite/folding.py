@@ -21,7 +21,9 @@ from panns_lite.models import AudioTagger, ConvBlock
 def fold_conv_bn(conv: nn.Conv2d, bn: nn.BatchNorm2d) -> nn.Conv2d:
     """A new Conv2d (with bias) equal to ``bn(conv(x))`` in eval mode; computed in float64, then cast back."""
     if not bn.track_running_stats or bn.running_var is None:
-        raise ValueError("cannot fold a BatchNorm2d without running statistics (it normalises with batch statistics)")
+        raise ValueError(
+            "cannot fold a BatchNorm2d without running statistics (it normalises with batch statistics)"
+        )
     if bn.num_features != conv.out_channels:
         raise ValueError(f"BN has {bn.num_features} channels, the conv {conv.out_channels} outputs")
     weight = conv.weight.detach().to(torch.float64)
@@ -33,9 +35,17 @@ def fold_conv_bn(conv: nn.Conv2d, bn: nn.BatchNorm2d) -> nn.Conv2d:
     if conv.bias is not None:
         bias = bias + conv.bias.detach().to(torch.float64) * scale
     folded = nn.Conv2d(
-        conv.in_channels, conv.out_channels, conv.kernel_size, stride=conv.stride, padding=conv.padding,
-        dilation=conv.dilation, groups=conv.groups, bias=True, padding_mode=conv.padding_mode,
-        device=conv.weight.device, dtype=conv.weight.dtype,
+        conv.in_channels,
+        conv.out_channels,
+        conv.kernel_size,
+        stride=conv.stride,
+        padding=conv.padding,
+        dilation=conv.dilation,
+        groups=conv.groups,
+        bias=True,
+        padding_mode=conv.padding_mode,
+        device=conv.weight.device,
+        dtype=conv.weight.dtype,
     )
     with torch.no_grad():
         folded.weight.copy_(weight * scale.view(-1, 1, 1, 1))

@@ -5,8 +5,8 @@ an audio representation on many tasks through three calls on a module, which thi
 
     from panns_lite import hear
     model = hear.load_model()                  # the shipped pretrained tagger; or a checkpoint path
-    scene = hear.get_scene_embeddings(audio, model)             # (n_sounds, embedding size)
-    frames, ms = hear.get_timestamp_embeddings(audio, model)    # (n_sounds, n_times, size), (n_sounds, n_times)
+    scene = hear.get_scene_embeddings(audio, model)           # (n_sounds, embedding size)
+    frames, ms = hear.get_timestamp_embeddings(audio, model)  # (n_sounds, n_times, size), (n_sounds, n_times)
 
 ``audio`` is a (n_sounds, n_samples) float tensor at ``model.sample_rate``. What the choices are and why:
 
@@ -66,7 +66,9 @@ class HearModel(nn.Module):
         self.timestamp_hop_ms = FRAMES_PER_TIMESTAMP * config.hop_length * 1000 / config.sample_rate
 
     def _inference(self) -> Tagger:
-        return Tagger(self.network, device=next(self.network.parameters()).device, chunk_seconds=self.chunk_seconds)
+        return Tagger(
+            self.network, device=next(self.network.parameters()).device, chunk_seconds=self.chunk_seconds
+        )
 
     def scene_embedding(self, waveform: np.ndarray) -> np.ndarray:
         """(samples,) at 48 kHz → (embed_dim,)."""
@@ -76,7 +78,9 @@ class HearModel(nn.Module):
         """(samples,) at 48 kHz → (n_times, embed_dim) embeddings and their (n_times,) centres in ms
         (:meth:`Tagger.frame_embeddings <panns_lite.inference.Tagger.frame_embeddings>` every
         :data:`FRAMES_PER_TIMESTAMP` frames)."""
-        embeddings = self._inference().frame_embeddings(waveform, HEAR_SAMPLE_RATE, every=FRAMES_PER_TIMESTAMP)
+        embeddings = self._inference().frame_embeddings(
+            waveform, HEAR_SAMPLE_RATE, every=FRAMES_PER_TIMESTAMP
+        )
         return embeddings, np.arange(len(embeddings), dtype=np.float64) * self.timestamp_hop_ms
 
 
@@ -91,9 +95,16 @@ def load_model(model_file_path: str | os.PathLike[str] = "") -> HearModel:
 def _sounds(audio: torch.Tensor, model: HearModel) -> list[np.ndarray]:
     if not isinstance(model, HearModel):
         raise TypeError(f"model must come from panns_lite.hear.load_model, got {type(model).__name__}")
-    if not isinstance(audio, torch.Tensor) or audio.ndim != 2 or not audio.is_floating_point() or audio.shape[1] < 1:
+    if (
+        not isinstance(audio, torch.Tensor)
+        or audio.ndim != 2
+        or not audio.is_floating_point()
+        or audio.shape[1] < 1
+    ):
         shape = tuple(audio.shape) if isinstance(audio, torch.Tensor) else type(audio).__name__
-        raise ValueError(f"audio must be a (n_sounds, n_samples) float tensor at {model.sample_rate} Hz, got {shape}")
+        raise ValueError(
+            f"audio must be a (n_sounds, n_samples) float tensor at {model.sample_rate} Hz, got {shape}"
+        )
     return [row for row in audio.detach().float().cpu().numpy()]
 
 

@@ -37,9 +37,9 @@ Edge cases:
   reference §1) and the result is whatever the model says about it (a trained AudioSet model ranks
   "Silence" first);
 * **unusable input** raises, never returns garbage: :class:`~panns_lite.audio.AudioReadError` for a
-  missing, empty or undecodable file, :class:`~panns_lite.audio.InvalidAudioError` for NaN/inf samples or samples beyond ±1000, an empty array,
-  a non-float array or an ambiguous shape. Both are ``ValueError`` s with a one-line message naming
-  the input.
+  missing, empty or undecodable file, :class:`~panns_lite.audio.InvalidAudioError` for NaN/inf
+  samples or samples beyond ±1000, an empty array, a non-float array or an ambiguous shape. Both are
+  ``ValueError`` s with a one-line message naming the input.
 """
 
 from __future__ import annotations
@@ -174,7 +174,9 @@ class Tagger:
             raise ValueError(f"chunk_seconds must be ≥ 1 s, got {chunk_seconds}")
         self.chunk_samples = round(chunk_seconds * rate / hop) * hop  # whole frames, so chunk frames tile
         self.min_tail_samples = round(MIN_TAIL_SECONDS * rate)
-        self.labels = labels if labels is not None else _recorded_labels(checkpoint_or_model, self.backend.classes_num)
+        self.labels = (
+            labels if labels is not None else _recorded_labels(checkpoint_or_model, self.backend.classes_num)
+        )
         if len(self.labels) != self.backend.classes_num:
             raise ValueError(f"{len(self.labels)} labels for a model with {self.backend.classes_num} classes")
 
@@ -183,7 +185,10 @@ class Tagger:
         return self.backend.sample_rate
 
     def analyze(
-        self, audio: AudioInput, sample_rate: int | None = None, framewise: bool = False,
+        self,
+        audio: AudioInput,
+        sample_rate: int | None = None,
+        framewise: bool = False,
         frames_to: Callable[[np.ndarray], object] | None = None,
     ) -> Analysis:
         """One streaming pass: clipwise (max over chunks), embedding (weighted mean), optional framewise.
@@ -227,7 +232,10 @@ class Tagger:
         )
 
     def stream(
-        self, audio: AudioInput, sample_rate: int | None = None, window_seconds: float = 10.0,
+        self,
+        audio: AudioInput,
+        sample_rate: int | None = None,
+        window_seconds: float = 10.0,
         hop_seconds: float = 1.0,
     ) -> Iterator[Window]:
         """Every ``hop_seconds``, the model's view of the last ``window_seconds``: live tagging.
@@ -243,8 +251,10 @@ class Tagger:
         rate = self.sample_rate
         window, hop = round(window_seconds * rate), round(hop_seconds * rate)
         if window < 1 or hop < 1:
-            raise ValueError(f"window_seconds and hop_seconds must be at least one sample, got {window_seconds}, "
-                             f"{hop_seconds}")
+            raise ValueError(
+                f"window_seconds and hop_seconds must be at least one sample, got {window_seconds}, "
+                f"{hop_seconds}"
+            )
         source_rate, blocks = _open(audio, sample_rate, rate, hop)
         buffer, offset, end = np.zeros(0, dtype=np.float32), 0, hop  # buffer = samples [offset, offset + len)
         for x in _stream_resample(blocks, source_rate, rate):
@@ -252,22 +262,28 @@ class Tagger:
             while offset + len(buffer) >= end:
                 yield self._window(buffer, offset, max(0, end - window), end)
                 end += hop
-            drop = max(0, end - hop - window - offset)  # samples no later window (nor a last, shorter hop) reads
+            drop = max(
+                0, end - hop - window - offset
+            )  # samples no later window (nor a last, shorter hop) reads
             buffer, offset = buffer[drop:], offset + drop
         total = offset + len(buffer)
         if total > end - hop:
             yield self._window(buffer, offset, max(0, total - window), total)
 
     def _window(self, buffer: np.ndarray, offset: int, start: int, end: int) -> Window:
-        out = self.backend.infer(buffer[start - offset: end - offset][None], framewise=False)
-        return Window(start / self.sample_rate, end / self.sample_rate, out["clipwise_output"][0], out["embedding"][0])
+        out = self.backend.infer(buffer[start - offset : end - offset][None], framewise=False)
+        return Window(
+            start / self.sample_rate, end / self.sample_rate, out["clipwise_output"][0], out["embedding"][0]
+        )
 
     @property
     def frame_hop(self) -> float:
         """Seconds between frame-wise outputs (10 ms for the 32 kHz models)."""
         return self.backend.hop_length / self.sample_rate
 
-    def frame_embeddings(self, audio: AudioInput, sample_rate: int | None = None, every: int = 1) -> np.ndarray:
+    def frame_embeddings(
+        self, audio: AudioInput, sample_rate: int | None = None, every: int = 1
+    ) -> np.ndarray:
         """(n, embed_dim): the embedding of every ``every``-th model frame, frame ``k · every`` first.
 
         A frame's embedding is ReLU(fc1) of the segment of the decision-level head that covers it (the
@@ -288,7 +304,7 @@ class Tagger:
             with torch.inference_mode():
                 out = network(torch.from_numpy(chunk[None]).to(self.backend.device), framewise=True)
                 embedding = network.frames_from_segments(out["segment_embedding"], frames)[0]
-            parts.append(embedding[(-first_frame) % every:: every].float().cpu().numpy())
+            parts.append(embedding[(-first_frame) % every :: every].float().cpu().numpy())
             first_frame += frames
         return np.concatenate(parts)
 
@@ -333,13 +349,18 @@ def _backend(source: object, device: str | torch.device) -> Backend:
     if isinstance(source, Backend):
         return source
     raise TypeError(
-        f"expected a checkpoint path, an .onnx path, an AudioTagger or an OnnxModel, got {type(source).__name__}"
+        "expected a checkpoint path, an .onnx path, an AudioTagger or an OnnxModel, "
+        f"got {type(source).__name__}"
     )
 
 
 def _recorded_labels(source: object, classes_num: int) -> ClassLabels:
     """The class names a checkpoint file records (a model from ``finetune``), else :func:`_default_labels`."""
-    if classes_num != NUM_CLASSES and isinstance(source, (str, os.PathLike)) and Path(source).suffix.lower() != ".onnx":
+    if (
+        classes_num != NUM_CLASSES
+        and isinstance(source, (str, os.PathLike))
+        and Path(source).suffix.lower() != ".onnx"
+    ):
         names = load_extra(source).get("class_names")
         if isinstance(names, list) and len(names) == classes_num:
             return ClassLabels(tuple(names), tuple(names))
@@ -369,7 +390,9 @@ def _open(
         if sample_rate is None:
             raise ValueError("a stream of sample blocks needs its sample_rate")
         return rate, _checked(_stream_blocks(audio), rate, "input stream")
-    raise TypeError(f"expected a file path, an array or an iterable of sample blocks, got {type(audio).__name__}")
+    raise TypeError(
+        f"expected a file path, an array or an iterable of sample blocks, got {type(audio).__name__}"
+    )
 
 
 def _check_rate(sample_rate: float) -> int:

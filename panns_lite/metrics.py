@@ -19,7 +19,9 @@ from sklearn.metrics import roc_auc_score
 def _check(target: np.ndarray, output: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     target, output = np.asarray(target), np.asarray(output, dtype=np.float64)
     if target.ndim != 2 or target.shape != output.shape:
-        raise ValueError(f"target and output must both be (N, classes); got {target.shape} and {output.shape}")
+        raise ValueError(
+            f"target and output must both be (N, classes); got {target.shape} and {output.shape}"
+        )
     if not np.isfinite(output).all():
         raise ValueError("output contains NaN or inf")
     return target.astype(bool), output
@@ -48,7 +50,7 @@ def average_precision(target: np.ndarray, output: np.ndarray) -> np.ndarray:
     before = np.zeros_like(tp)  # true positives at the previous threshold (tp never decreases)
     before[1:] = np.maximum.accumulate(at_end, axis=0)[:-1]
     precision = tp / np.arange(1, len(tp) + 1)[:, None]
-    ap[present] = (np.where(end, (tp - before) * precision, 0.0).sum(axis=0) / tp[-1])
+    ap[present] = np.where(end, (tp - before) * precision, 0.0).sum(axis=0) / tp[-1]
     return ap
 
 
@@ -102,7 +104,9 @@ def evaluate(target: np.ndarray, output: np.ndarray) -> Scores:
     return Scores(mean_ap, mean_auc, float(d_prime(mean_auc)), n_ap, n_auc, ap, au)
 
 
-def rarest_classes_map(ap: np.ndarray, train_counts: np.ndarray, fraction: float = 1 / 3) -> tuple[float, int]:
+def rarest_classes_map(
+    ap: np.ndarray, train_counts: np.ndarray, fraction: float = 1 / 3
+) -> tuple[float, int]:
     """Mean AP over the ``fraction`` of evaluated classes with the fewest training positives.
 
     This is where balanced sampling should help (reference §5–6): it shows the rare classes,
@@ -119,7 +123,9 @@ def rarest_classes_map(ap: np.ndarray, train_counts: np.ndarray, fraction: float
     return float(ap[rare].mean()), len(rare)
 
 
-def primary_label_ranks(output: np.ndarray, primary: np.ndarray, target: np.ndarray | None = None) -> np.ndarray:
+def primary_label_ranks(
+    output: np.ndarray, primary: np.ndarray, target: np.ndarray | None = None
+) -> np.ndarray:
     """The rank (1 = highest score) of each clip's primary label among the classes.
 
     A recording of a dog is labelled Dog and also Domestic animals and Animal (the ontology's
@@ -129,7 +135,9 @@ def primary_label_ranks(output: np.ndarray, primary: np.ndarray, target: np.ndar
     """
     output, primary = np.asarray(output, dtype=np.float64), np.asarray(primary)
     if output.ndim != 2 or primary.shape != (len(output),):
-        raise ValueError(f"output must be (clips, classes) and primary (clips,); got {output.shape}, {primary.shape}")
+        raise ValueError(
+            f"output must be (clips, classes) and primary (clips,); got {output.shape}, {primary.shape}"
+        )
     if ((primary < 0) | (primary >= output.shape[1])).any():
         raise ValueError(f"primary label indices must be in [0, {output.shape[1]})")
     own = output[np.arange(len(output)), primary][:, None]

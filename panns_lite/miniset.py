@@ -47,10 +47,25 @@ from panns_lite.paths import AUDIOSET_DIR, SOURCES_DIR
 
 SR = PANNS_SAMPLE_RATE
 SPLITS = ("balanced_train", "validation", "eval")
-NATURAL_SPLITS = {"natural_validation": "validation", "natural_eval": "eval"}  # natural split -> its recordings
+NATURAL_SPLITS = {
+    "natural_validation": "validation",
+    "natural_eval": "eval",
+}  # natural split -> its recordings
 BUILDING = "BUILDING"  # marker of a MiniSet build in progress (or interrupted)
-SPLIT_LETTER = {"balanced_train": "b", "validation": "v", "eval": "e", "natural_validation": "w", "natural_eval": "n"}
-FAMILIES = {"event": "event", "ambience": "ambience", "music": "music", "instrument": "music", "speech": "speech"}
+SPLIT_LETTER = {
+    "balanced_train": "b",
+    "validation": "v",
+    "eval": "e",
+    "natural_validation": "w",
+    "natural_eval": "n",
+}
+FAMILIES = {
+    "event": "event",
+    "ambience": "ambience",
+    "music": "music",
+    "instrument": "music",
+    "speech": "speech",
+}
 
 
 @dataclass(frozen=True)
@@ -77,8 +92,11 @@ class MiniSetConfig:
     def __post_init__(self) -> None:
         if self.n_train < 1 or self.n_eval < 1 or self.n_validation < 1:
             raise ValueError("n_train, n_validation and n_eval must be positive")
-        if not (0 < self.eval_fraction < 1 and 0 < self.validation_fraction < 1
-                and self.eval_fraction + self.validation_fraction < 1):
+        if not (
+            0 < self.eval_fraction < 1
+            and 0 < self.validation_fraction < 1
+            and self.eval_fraction + self.validation_fraction < 1
+        ):
             raise ValueError("eval_fraction and validation_fraction must be in (0, 1) and sum to less than 1")
 
 
@@ -94,13 +112,16 @@ weather, the home, tools, vehicles and music, chosen so that no parent class los
 recordings except where the parent has no other (Rail transport, with Train)."""
 
 PRESETS: dict[str, MiniSetConfig] = {
-    "ci": MiniSetConfig(n_train=1500, n_validation=200, n_eval=200, transfer_clips_per_class=16,
-                        held_out=HELD_OUT_CLASSES),
-    "laptop": MiniSetConfig(n_train=2000, n_validation=300, n_eval=500, transfer_clips_per_class=40,
-                            held_out=HELD_OUT_CLASSES),
+    "ci": MiniSetConfig(
+        n_train=1500, n_validation=200, n_eval=200, transfer_clips_per_class=16, held_out=HELD_OUT_CLASSES
+    ),
+    "laptop": MiniSetConfig(
+        n_train=2000, n_validation=300, n_eval=500, transfer_clips_per_class=40, held_out=HELD_OUT_CLASSES
+    ),
     # sized for a multi-hour CPU training run: more distinct mixtures than it can memorise
-    "pretrain": MiniSetConfig(n_train=8000, n_validation=500, n_eval=1000, transfer_clips_per_class=40,
-                              held_out=HELD_OUT_CLASSES),
+    "pretrain": MiniSetConfig(
+        n_train=8000, n_validation=500, n_eval=1000, transfer_clips_per_class=40, held_out=HELD_OUT_CLASSES
+    ),
 }
 
 
@@ -147,8 +168,16 @@ def read_bank(sources_dir: str | Path = SOURCES_DIR) -> list[BankItem]:
                 raise ValueError(f"SOURCES.tsv:{line}: bad labels {unknown} or kind {row['kind']!r}")
             if not (sources_dir / row["file"]).is_file():
                 raise FileNotFoundError(f"SOURCES.tsv:{line}: {row['file']} is missing")
-            items.append(BankItem(row["file"], row["kind"], mids, row["package"], row["licence"],
-                                  row.get("group") or Path(row["file"]).stem))
+            items.append(
+                BankItem(
+                    row["file"],
+                    row["kind"],
+                    mids,
+                    row["package"],
+                    row["licence"],
+                    row.get("group") or Path(row["file"]).stem,
+                )
+            )
     return items
 
 
@@ -169,14 +198,14 @@ def read_reserved(path: str | Path) -> list[tuple[str, str, str]]:
 class BankCoverage:
     """What the source bank holds, counted the way the book and the bank's README report it."""
 
-    files: int             # shipped Ogg files (a speech stream is one file of several recordings)
-    recordings: int        # source recordings used (every utterance of a speech stream counts)
+    files: int  # shipped Ogg files (a speech stream is one file of several recordings)
+    recordings: int  # source recordings used (every utterance of a speech stream counts)
     minutes: float
-    groups: int            # near-duplicate groups: distinct recordings
-    voices: int            # speech groups (one per speaker)
-    classes: int           # classes labelled, own labels plus ancestors of the primary label
+    groups: int  # near-duplicate groups: distinct recordings
+    voices: int  # speech groups (one per speaker)
+    classes: int  # classes labelled, own labels plus ancestors of the primary label
     classes_3_groups: int  # of them, with at least 3 distinct recordings (groups)
-    named_share: float     # share of recordings whose labels come from their own name
+    named_share: float  # share of recordings whose labels come from their own name
 
 
 def bank_coverage(sources_dir: str | Path = SOURCES_DIR) -> BankCoverage:
@@ -192,11 +221,15 @@ def bank_coverage(sources_dir: str | Path = SOURCES_DIR) -> BankCoverage:
             groups_of[mid].add(item.group)
     speech = load_class_labels().mid_of_name("Speech")
     return BankCoverage(
-        files=len(items), recordings=sum(recordings), minutes=sum(float(r["seconds"]) for r in rows) / 60,
+        files=len(items),
+        recordings=sum(recordings),
+        minutes=sum(float(r["seconds"]) for r in rows) / 60,
         groups=len({it.group for it in items}),
         voices=len({it.group for it in items if it.kind == "speech" and it.primary == speech}),
-        classes=len(groups_of), classes_3_groups=sum(len(g) >= 3 for g in groups_of.values()),
-        named_share=named / sum(recordings))
+        classes=len(groups_of),
+        classes_3_groups=sum(len(g) >= 3 for g in groups_of.values()),
+        named_share=named / sum(recordings),
+    )
 
 
 def bank_checksum(sources_dir: str | Path = SOURCES_DIR) -> str:
@@ -208,8 +241,9 @@ def bank_checksum(sources_dir: str | Path = SOURCES_DIR) -> str:
     return h.hexdigest()
 
 
-def split_bank(items: Sequence[BankItem], seed: int, eval_fraction: float = 0.25,
-               validation_fraction: float = 0.15) -> dict[str, list[BankItem]]:
+def split_bank(
+    items: Sequence[BankItem], seed: int, eval_fraction: float = 0.25, validation_fraction: float = 0.15
+) -> dict[str, list[BankItem]]:
     """Assign each near-duplicate group (so each recording) to exactly one split (module docstring).
 
     Groups are stratified by the (family, primary label) of their first file, so every label with
@@ -306,7 +340,7 @@ def loop_to(x: np.ndarray, n: int, fade: int = SR // 20) -> np.ndarray:
     out = x.copy()
     while len(out) < n:
         head = out[:-fade] if fade else out
-        joint = out[len(out) - fade:] * (1 - ramp) + x[:fade] * ramp
+        joint = out[len(out) - fade :] * (1 - ramp) + x[:fade] * ramp
         out = np.concatenate([head, joint, x[fade:]])
     return out[:n]
 
@@ -314,8 +348,9 @@ def loop_to(x: np.ndarray, n: int, fade: int = SR // 20) -> np.ndarray:
 class Mixer:
     """Builds clips from decoded bank recordings with the Zipf long-tailed prior."""
 
-    def __init__(self, items: Sequence[BankItem], audio: dict[str, np.ndarray], seed: int,
-                 zipf_exponent: float = 1.0) -> None:
+    def __init__(
+        self, items: Sequence[BankItem], audio: dict[str, np.ndarray], seed: int, zipf_exponent: float = 1.0
+    ) -> None:
         self.audio = audio
         self.closure = {it.file: label_closure(it) for it in items}
         groups = sorted({(it.family, it.primary) for it in items})
@@ -340,8 +375,16 @@ class Mixer:
         members = by_group[keys[rng.choice(len(keys), p=w / w.sum())]]
         return members[rng.integers(len(members))]
 
-    def place(self, clip: Clip, rng: np.random.Generator, item: BankItem, seconds: float, gain_db: float,
-              onset: float | None = None, loop: bool = False) -> None:
+    def place(
+        self,
+        clip: Clip,
+        rng: np.random.Generator,
+        item: BankItem,
+        seconds: float,
+        gain_db: float,
+        onset: float | None = None,
+        loop: bool = False,
+    ) -> None:
         x = self.audio[item.file]
         n = min(int(seconds * SR), len(clip.audio))
         if loop:
@@ -354,8 +397,16 @@ class Mixer:
         i = int(onset * SR)
         x = x[: len(clip.audio) - i]
         clip.audio[i : i + len(x)] += db(gain_db) * x
-        clip.placements.append(Placement(item.file, item.kind, round(i / SR, 3), round((i + len(x)) / SR, 3),
-                                         round(gain_db, 2), self.closure[item.file]))
+        clip.placements.append(
+            Placement(
+                item.file,
+                item.kind,
+                round(i / SR, 3),
+                round((i + len(x)) / SR, 3),
+                round(gain_db, 2),
+                self.closure[item.file],
+            )
+        )
 
     def background(self, rng: np.random.Generator, n: int) -> np.ndarray:
         colour = "pink" if rng.random() < 0.5 else "brown"
@@ -374,20 +425,28 @@ class Mixer:
         x = self.audio[item.file][:CLIP_SAMPLES]
         clip = Clip(ytid, split, np.zeros(CLIP_SAMPLES, np.float32))
         clip.audio[: len(x)] = x
-        clip.placements.append(Placement(item.file, item.kind, 0.0, round(len(x) / SR, 3), 0.0,
-                                         self.closure[item.file]))
+        clip.placements.append(
+            Placement(item.file, item.kind, 0.0, round(len(x) / SR, 3), 0.0, self.closure[item.file])
+        )
         return clip
 
-    def tagging_clip(self, rng: np.random.Generator, pool: Sequence[BankItem], ytid: str, split: str,
-                     config: MiniSetConfig) -> Clip:
+    def tagging_clip(
+        self, rng: np.random.Generator, pool: Sequence[BankItem], ytid: str, split: str, config: MiniSetConfig
+    ) -> Clip:
         clip = Clip(ytid, split, self.background(rng, CLIP_SAMPLES))
         if rng.random() < config.p_speech:
             self.place(clip, rng, self.pick(rng, pool, "speech"), rng.uniform(3, 8), rng.uniform(-6, 0))
         if rng.random() < config.p_music:
             self.place(clip, rng, self.pick(rng, pool, "music"), rng.uniform(4, 8), rng.uniform(-14, -2))
         if rng.random() < config.p_ambience:
-            self.place(clip, rng, self.pick(rng, pool, "ambience"), rng.uniform(5, 10), rng.uniform(-16, -4),
-                       loop=True)
+            self.place(
+                clip,
+                rng,
+                self.pick(rng, pool, "ambience"),
+                rng.uniform(5, 10),
+                rng.uniform(-16, -4),
+                loop=True,
+            )
         n_events = int(rng.integers(0, config.max_events + 1))
         if not clip.placements:
             n_events = max(1, n_events)
@@ -424,8 +483,9 @@ def write_wav(path: Path, x: np.ndarray) -> None:
     sf.write(path, float_to_int16(x), SR, subtype="PCM_16")
 
 
-def build_miniset(out_dir: str | Path, config: MiniSetConfig | str = "ci",
-                  sources_dir: str | Path = SOURCES_DIR) -> MiniSetSummary:
+def build_miniset(
+    out_dir: str | Path, config: MiniSetConfig | str = "ci", sources_dir: str | Path = SOURCES_DIR
+) -> MiniSetSummary:
     """Build the MiniSet (tagging splits + transfer set) into ``out_dir`` in AudioSet layout.
 
     Layout: ``audios/<split>/Y<id>.wav`` and ``<split>_segments.csv`` for the mixture splits
@@ -450,7 +510,9 @@ def build_miniset(out_dir: str | Path, config: MiniSetConfig | str = "ci",
     if out.exists():
         shutil.rmtree(out)
     out.mkdir(parents=True)
-    (out / BUILDING).write_text("a MiniSet build is under way or was interrupted; the next build replaces it\n")
+    (out / BUILDING).write_text(
+        "a MiniSet build is under way or was interrupted; the next build replaces it\n"
+    )
     labels = load_class_labels()
     shutil.copy(AUDIOSET_DIR / "class_labels_indices.csv", out / "class_labels_indices.csv")
     shutil.copy(AUDIOSET_DIR / "ontology.json", out / "ontology.json")
@@ -466,8 +528,13 @@ def build_miniset(out_dir: str | Path, config: MiniSetConfig | str = "ci",
             return
         split_id = SPLITS.index(name)
         for i in range(sizes[name]):
-            yield mixer.tagging_clip(np.random.default_rng([config.seed, split_id, i]), split[name],
-                                     ytid_for(name, config.seed, i), name, config)
+            yield mixer.tagging_clip(
+                np.random.default_rng([config.seed, split_id, i]),
+                split[name],
+                ytid_for(name, config.seed, i),
+                name,
+                config,
+            )
 
     n_clips = {}
     for name in (*SPLITS, *NATURAL_SPLITS):
@@ -479,25 +546,41 @@ def build_miniset(out_dir: str | Path, config: MiniSetConfig | str = "ci",
             segments.append(Segment(clip.ytid, 0.0, 10.0, clip.labels))
             counts.update(labels.name_of(m) for m in clip.labels)
             for p in clip.placements:
-                provenance.append([clip.ytid, name, p.source, p.kind, p.onset, p.offset, p.gain_db,
-                                   ",".join(p.labels)])
-                strong += [[f"{clip.ytid}_0", f"{p.onset:.3f}", f"{p.offset:.3f}", m] for m in explicit[p.source]]
-        write_segments(out / f"{name}_segments.csv", segments,
-                       created=f"by the panns-lite MiniSet builder (seed {config.seed})")
+                provenance.append(
+                    [clip.ytid, name, p.source, p.kind, p.onset, p.offset, p.gain_db, ",".join(p.labels)]
+                )
+                strong += [
+                    [f"{clip.ytid}_0", f"{p.onset:.3f}", f"{p.offset:.3f}", m] for m in explicit[p.source]
+                ]
+        write_segments(
+            out / f"{name}_segments.csv",
+            segments,
+            created=f"by the panns-lite MiniSet builder (seed {config.seed})",
+        )
         class_counts[name] = dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
         n_clips[name] = len(segments)
-    write_table(out / "clip_sources.tsv",
-              ["ytid", "split", "source", "kind", "onset", "offset", "gain_db", "labels"], provenance)
-    write_table(out / "strong_labels.tsv", ["segment_id", "start_time_seconds", "end_time_seconds", "label"],
-              strong)
+    write_table(
+        out / "clip_sources.tsv",
+        ["ytid", "split", "source", "kind", "onset", "offset", "gain_db", "labels"],
+        provenance,
+    )
+    write_table(
+        out / "strong_labels.tsv", ["segment_id", "start_time_seconds", "end_time_seconds", "label"], strong
+    )
     kept = {it.file for it in tagging}
-    transfer = build_transfer_set(out / "transfer", mixer, [it for it in items if it.file not in kept], config)
+    transfer = build_transfer_set(
+        out / "transfer", mixer, [it for it in items if it.file not in kept], config
+    )
     summary = MiniSetSummary(
-        config=asdict(config), bank_sha256=bank_checksum(sources_dir),
+        config=asdict(config),
+        bank_sha256=bank_checksum(sources_dir),
         clips=n_clips,
         recordings={k: len(v) for k, v in split.items()},
-        groups={k: len({it.group for it in v}) for k, v in split.items()}, class_counts=class_counts,
-        transfer_classes=transfer, transfer_clips=len(transfer) * config.transfer_clips_per_class)
+        groups={k: len({it.group for it in v}) for k, v in split.items()},
+        class_counts=class_counts,
+        transfer_classes=transfer,
+        transfer_clips=len(transfer) * config.transfer_clips_per_class,
+    )
     (out / "build_info.json").write_text(json.dumps(asdict(summary), indent=1, sort_keys=True) + "\n")
     (out / BUILDING).unlink()
     return summary
@@ -510,14 +593,20 @@ def primary_labels(miniset_dir: str | Path, split: str) -> dict[str, str]:
     mixture clip has several sources and no primary label, so only the natural splits are accepted.
     """
     if split not in NATURAL_SPLITS:
-        raise ValueError(f"only the natural splits {sorted(NATURAL_SPLITS)} have one primary label per clip, "
-                         f"not {split!r}")
+        raise ValueError(
+            f"only the natural splits {sorted(NATURAL_SPLITS)} have one primary label per clip, not {split!r}"
+        )
     path = Path(miniset_dir) / "clip_sources.tsv"
     if not path.is_file():
-        raise FileNotFoundError(f"{path} is missing; prepare the MiniSet first (python -m panns_lite prepare)")
+        raise FileNotFoundError(
+            f"{path} is missing; prepare the MiniSet first (python -m panns_lite prepare)"
+        )
     with open(path, newline="", encoding="utf-8") as fh:
-        return {row["ytid"]: row["labels"].split(",")[0] for row in csv.DictReader(fh, delimiter="\t")
-                if row["split"] == split}
+        return {
+            row["ytid"]: row["labels"].split(",")[0]
+            for row in csv.DictReader(fh, delimiter="\t")
+            if row["split"] == split
+        }
 
 
 def write_table(path: Path, header: list[str], rows: list[list]) -> None:
@@ -553,8 +642,10 @@ def build_transfer_set(out: Path, mixer: Mixer, pool: Sequence[BankItem], config
         by_class[held_out_class(item, config.held_out)][item.group].append(item)
     short = {name: len(groups) for name, groups in by_class.items() if len(groups) < config.transfer_folds}
     if short:
-        raise ValueError(f"held-out classes with fewer distinct recordings than the {config.transfer_folds} "
-                         f"transfer folds: {short}")
+        raise ValueError(
+            f"held-out classes with fewer distinct recordings than the {config.transfer_folds} "
+            f"transfer folds: {short}"
+        )
     chosen = list(config.held_out)
     (out / "audio").mkdir(parents=True)
     labels = load_class_labels()
@@ -585,8 +676,9 @@ def slug(text: str) -> str:
     return "-".join(filter(None, "".join(c if c.isalnum() else "-" for c in text.lower()).split("-")))
 
 
-def prepare_miniset(out_dir: str | Path, config: MiniSetConfig | str = "ci",
-                    sources_dir: str | Path = SOURCES_DIR) -> dict[str, Path]:
+def prepare_miniset(
+    out_dir: str | Path, config: MiniSetConfig | str = "ci", sources_dir: str | Path = SOURCES_DIR
+) -> dict[str, Path]:
     """Build the MiniSet into ``out_dir`` unless an identical build is there, then pack both splits.
 
     Returns the packed HDF5 file of every split (``out_dir/packed/<split>.h5``, keys ``balanced_train``,

@@ -131,7 +131,12 @@ class AudioTagger(nn.Module):
         self.spec_augment = spec_augment
         self.fc1 = nn.Linear(feature_dim, embed_dim, bias=True)
         self.fc_audioset = nn.Linear(embed_dim, classes_num, bias=True)
-        self._arch_kwargs = {**arch_kwargs, "classes_num": classes_num, "embed_dim": embed_dim, "frontend": frontend}
+        self._arch_kwargs = {
+            **arch_kwargs,
+            "classes_num": classes_num,
+            "embed_dim": embed_dim,
+            "frontend": frontend,
+        }
 
     def architecture(self) -> dict[str, Any]:
         """Class name and constructor kwargs as plain data, enough to rebuild the model (checkpoints).
@@ -156,7 +161,9 @@ class AudioTagger(nn.Module):
         """Change dropout probabilities by constructor argument name (e.g. to fine-tune a loaded model)."""
         unknown = sorted(set(rates) - set(self.dropout_rates()))
         if unknown:
-            raise ValueError(f"{type(self).__name__} has no {', '.join(unknown)} (it has {sorted(self.dropout_rates())})")
+            raise ValueError(
+                f"{type(self).__name__} has no {', '.join(unknown)} (it has {sorted(self.dropout_rates())})"
+            )
         for name, rate in rates.items():
             setattr(self, name, _check_dropout(rate, name))
 
@@ -240,8 +247,9 @@ class FeaturesPath(nn.Module):
         super().__init__()
         self.model = model
 
-    def forward(self, logmel: torch.Tensor, mixup_lambda: torch.Tensor | None = None,
-                framewise: bool = False) -> dict[str, torch.Tensor]:
+    def forward(
+        self, logmel: torch.Tensor, mixup_lambda: torch.Tensor | None = None, framewise: bool = False
+    ) -> dict[str, torch.Tensor]:
         return self.model.forward_features(logmel, mixup_lambda, framewise)
 
 
@@ -249,7 +257,9 @@ def mix_pairs(x: torch.Tensor, mixup_lambda: torch.Tensor) -> torch.Tensor:
     """PANNs ``do_mixup`` (reference §4): out_k = λ_{2k}·x_{2k} + λ_{2k+1}·x_{2k+1}, batch N → N/2."""
     n = x.shape[0]
     if mixup_lambda.shape != (n,) or n % 2:
-        raise ValueError(f"mixup_lambda must have shape ({n},) for an even batch of {n}, got {tuple(mixup_lambda.shape)}")
+        raise ValueError(
+            f"mixup_lambda must have shape ({n},) for an even batch of {n}, got {tuple(mixup_lambda.shape)}"
+        )
     lam = mixup_lambda.to(dtype=x.dtype, device=x.device).view(n, *([1] * (x.dim() - 1)))
     return lam[0::2] * x[0::2] + lam[1::2] * x[1::2]
 

@@ -5,9 +5,9 @@ datasets ``audio_name`` (``S20``, ``b"Y<YTID>.wav"`` as PANNs' ``read_metadata``
 extension the file we actually decoded had), ``waveform`` (N, 320000) int16 and ``target``
 (N, 527) bool, plus the attribute ``sample_rate`` = 32000 (int32). We add the attribute
 ``waveform_sha256``, the digest of the waveforms, computed once when the file is complete: the
-log-mel caches are keyed by it, so changed audio never reuses a cache built from the old audio. Each clip goes through
-:func:`panns_lite.audio.load_audio` (mono, 32 kHz), :func:`fix_length` (zero-pad at the end or
-truncate to 10 s) and :func:`float_to_int16`.
+log-mel caches are keyed by it, so changed audio never reuses a cache built from the old audio.
+Each clip goes through :func:`panns_lite.audio.load_audio` (mono, 32 kHz), :func:`fix_length`
+(zero-pad at the end or truncate to 10 s) and :func:`float_to_int16`.
 
 Where we differ from the original, on purpose:
 
@@ -43,8 +43,14 @@ import h5py
 import numpy as np
 from tqdm import tqdm
 
-from panns_lite.audio import (CLIP_SAMPLES, PANNS_SAMPLE_RATE, AudioReadError, fix_length, float_to_int16,
-                              load_audio)
+from panns_lite.audio import (
+    CLIP_SAMPLES,
+    PANNS_SAMPLE_RATE,
+    AudioReadError,
+    fix_length,
+    float_to_int16,
+    load_audio,
+)
 from panns_lite.audioset import ClassLabels, Segment, load_class_labels, read_segments, segment_targets
 
 FORMAT_VERSION = 1
@@ -142,9 +148,13 @@ def packed_info(path: str | os.PathLike[str]) -> dict[str, Any]:
         if h5["waveform"].shape != (n, CLIP_SAMPLES) or h5["target"].shape[0] != n:
             raise ValueError(f"{path}: audio_name, waveform and target have inconsistent shapes")
         digest = h5.attrs.get(DIGEST_ATTR)
-        return {"n": n, "sample_rate": int(h5.attrs["sample_rate"]), "classes": h5["target"].shape[1],
-                "names": [name.decode() for name in h5["audio_name"][:]],
-                DIGEST_ATTR: digest.decode() if isinstance(digest, bytes) else digest}
+        return {
+            "n": n,
+            "sample_rate": int(h5.attrs["sample_rate"]),
+            "classes": h5["target"].shape[1],
+            "names": [name.decode() for name in h5["audio_name"][:]],
+            DIGEST_ATTR: digest.decode() if isinstance(digest, bytes) else digest,
+        }
 
 
 # --------------------------------------------------------------------------- planning
@@ -160,8 +170,9 @@ def _make_plan(csv_path: Path, audio_dir: Path, labels: ClassLabels, unknown_lab
     return _Plan(audio_dir, names, paths, targets, label_skips, fingerprint)
 
 
-def _labelled(segments: list[Segment], labels: ClassLabels, source: str,
-              unknown_labels: UnknownLabels) -> tuple[list[Segment], np.ndarray, list[tuple[str, str]]]:
+def _labelled(
+    segments: list[Segment], labels: ClassLabels, source: str, unknown_labels: UnknownLabels
+) -> tuple[list[Segment], np.ndarray, list[tuple[str, str]]]:
     """Segments to pack, their targets, and the (name, reason) of rows skipped for unknown label ids."""
     if unknown_labels == "error":
         return segments, segment_targets(segments, labels, source), []
@@ -196,20 +207,28 @@ def _audio_files(audio_dir: Path) -> dict[str, Path]:
     return found
 
 
-def _fingerprint(csv_path: Path, audio_dir: Path, labels: ClassLabels, unknown_labels: str,
-                 paths: Sequence[Path | None]) -> str:
+def _fingerprint(
+    csv_path: Path, audio_dir: Path, labels: ClassLabels, unknown_labels: str, paths: Sequence[Path | None]
+) -> str:
     """Identity of a packing job, so only the job that wrote a partial file resumes it.
 
     Audio files count by name, size and mtime: hashing up to 1.1 TB of audio (reference §5) is out
     of the question, and a re-downloaded, edited, added or removed file changes this.
     """
     digest = hashlib.sha256()
-    for part in (f"panns_lite.packing v{FORMAT_VERSION}", str(audio_dir.resolve()), unknown_labels, *labels.mids):
+    for part in (
+        f"panns_lite.packing v{FORMAT_VERSION}",
+        str(audio_dir.resolve()),
+        unknown_labels,
+        *labels.mids,
+    ):
         digest.update(part.encode() + b"\0")
     digest.update(csv_path.read_bytes())
     for path in paths:
         stat = path.stat() if path else None
-        digest.update(f"{path.name}:{stat.st_size}:{stat.st_mtime_ns}\0".encode() if path and stat else b"-\0")
+        digest.update(
+            f"{path.name}:{stat.st_size}:{stat.st_mtime_ns}\0".encode() if path and stat else b"-\0"
+        )
     return digest.hexdigest()
 
 
@@ -237,13 +256,18 @@ class _PartialFile:
         h5.attrs.create("sample_rate", PANNS_SAMPLE_RATE, dtype=np.int32)
         h5.create_dataset("audio_name", (0,), NAME_DTYPE, maxshape=(None,), chunks=(FLUSH_EVERY,))
         # one chunk per clip: training reads single rows at random
-        h5.create_dataset("waveform", (0, CLIP_SAMPLES), np.int16, maxshape=(None, CLIP_SAMPLES),
-                          chunks=(1, CLIP_SAMPLES))
-        h5.create_dataset("target", (0, classes), bool, maxshape=(None, classes), chunks=(FLUSH_EVERY, classes))
+        h5.create_dataset(
+            "waveform", (0, CLIP_SAMPLES), np.int16, maxshape=(None, CLIP_SAMPLES), chunks=(1, CLIP_SAMPLES)
+        )
+        h5.create_dataset(
+            "target", (0, classes), bool, maxshape=(None, classes), chunks=(FLUSH_EVERY, classes)
+        )
         group = h5.create_group(PROGRESS)
         group.attrs["fingerprint"] = fingerprint
         group.attrs["rows_done"] = 0
-        group.create_dataset("skipped", (0, 2), h5py.string_dtype(), maxshape=(None, 2), chunks=(FLUSH_EVERY, 2))
+        group.create_dataset(
+            "skipped", (0, 2), h5py.string_dtype(), maxshape=(None, 2), chunks=(FLUSH_EVERY, 2)
+        )
         h5.flush()
         return cls(h5)
 
@@ -272,8 +296,12 @@ class _PartialFile:
         if shutil.disk_usage(folder).free < needed:
             self._rows, self.skipped = [], self.skipped[: self._committed_skips]
             self.rows_done = self._committed_rows
-            raise OSError(errno.ENOSPC, f"No space left on device: {needed / 2**20:.0f} MiB needed for the next "
-                                        f"rows of {self.h5.filename}", self.h5.filename)
+            raise OSError(
+                errno.ENOSPC,
+                f"No space left on device: {needed / 2**20:.0f} MiB needed for the next "
+                f"rows of {self.h5.filename}",
+                self.h5.filename,
+            )
         if self._rows:
             names, waveforms, targets = zip(*self._rows)
             _append(self.h5["audio_name"], np.array([n.encode() for n in names], dtype=NAME_DTYPE))
@@ -282,7 +310,9 @@ class _PartialFile:
             self.packed += len(self._rows)
             self._rows = []
         if len(self.skipped) > self._committed_skips:
-            _append(self.h5[PROGRESS]["skipped"], np.array(self.skipped[self._committed_skips:], dtype=object))
+            _append(
+                self.h5[PROGRESS]["skipped"], np.array(self.skipped[self._committed_skips :], dtype=object)
+            )
             self._committed_skips = len(self.skipped)
         self.h5[PROGRESS].attrs["rows_done"] = self.rows_done
         self.h5.flush()
@@ -291,8 +321,9 @@ class _PartialFile:
     def __enter__(self) -> _PartialFile:
         return self
 
-    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
-                 trace: TracebackType | None) -> None:
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
+    ) -> None:
         try:
             if not (isinstance(error, OSError) and error.errno == errno.ENOSPC):
                 self.commit()
@@ -328,8 +359,10 @@ def _resume_problem(path: Path, plan: _Plan) -> str | None:
             rows_done = int(progress.attrs["rows_done"])
             names = [name.decode() for name in h5["audio_name"][:]]
             skipped = {name for name, _ in progress["skipped"].asstr()[:]}
-            shapes_ok = (h5["waveform"].shape == (len(names), CLIP_SAMPLES)
-                         and h5["target"].shape == (len(names), plan.targets.shape[1]))
+            shapes_ok = h5["waveform"].shape == (len(names), CLIP_SAMPLES) and h5["target"].shape == (
+                len(names),
+                plan.targets.shape[1],
+            )
     except (OSError, KeyError, ValueError) as err:
         return f"unreadable: {err}"
     expected = [name for name in plan.names[:rows_done] if name not in skipped]

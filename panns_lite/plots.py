@@ -39,8 +39,9 @@ class Event(NamedTuple):
     offset: float
 
 
-def subplots(nrows: int = 1, ncols: int = 1, figsize: tuple[float, float] | None = None,
-             **kwargs: Any) -> tuple[Figure, Any]:
+def subplots(
+    nrows: int = 1, ncols: int = 1, figsize: tuple[float, float] | None = None, **kwargs: Any
+) -> tuple[Figure, Any]:
     """``plt.subplots`` without pyplot: a Figure that is displayed only when returned or ``display``-ed."""
     fig = Figure(figsize=figsize or (7.0, 3.0 * nrows), layout="constrained")
     return fig, fig.subplots(nrows, ncols, squeeze=True, **kwargs)
@@ -95,9 +96,19 @@ def mel_centre_frequencies(frontend: FrontEndConfig = PANNS_32K) -> np.ndarray:
     return _slaney_mel_to_hz(edges[1:-1])
 
 
-def plot_spectrogram(spec_db: Any, sample_rate: int, hop_length: int, bin_hz: Sequence[float], *,
-                     events: Iterable[tuple[str, float, float]] = (), title: str = "", ax: Axes | None = None,
-                     vmin: float | None = None, vmax: float | None = None, colorbar: bool = True) -> Figure:
+def plot_spectrogram(
+    spec_db: Any,
+    sample_rate: int,
+    hop_length: int,
+    bin_hz: Sequence[float],
+    *,
+    events: Iterable[tuple[str, float, float]] = (),
+    title: str = "",
+    ax: Axes | None = None,
+    vmin: float | None = None,
+    vmax: float | None = None,
+    colorbar: bool = True,
+) -> Figure:
     """A (frames, bins) dB spectrogram, time in seconds, bins labelled with their frequency in Hz.
 
     ``bin_hz`` gives each bin's frequency, so the same function draws linear STFT bins and mel
@@ -125,8 +136,16 @@ def plot_spectrogram(spec_db: Any, sample_rate: int, hop_length: int, bin_hz: Se
     else:
         fig, roll = ax.figure, None
     seconds = spec.shape[0] * hop_length / sample_rate
-    image = ax.imshow(spec.T, origin="lower", aspect="auto", cmap="magma", vmin=vmin, vmax=vmax,
-                      extent=(0, seconds, -0.5, spec.shape[1] - 0.5), interpolation="nearest")
+    image = ax.imshow(
+        spec.T,
+        origin="lower",
+        aspect="auto",
+        cmap="magma",
+        vmin=vmin,
+        vmax=vmax,
+        extent=(0, seconds, -0.5, spec.shape[1] - 0.5),
+        interpolation="nearest",
+    )
     ticks = np.unique(np.linspace(0, spec.shape[1] - 1, 6).round().astype(int))
     ax.set_yticks(ticks, [_hz_label(bin_hz[t]) for t in ticks])
     ax.set_ylabel("frequency (Hz)")
@@ -137,11 +156,21 @@ def plot_spectrogram(spec_db: Any, sample_rate: int, hop_length: int, bin_hz: Se
     for e in events:
         lane = len(labels) - 1 - labels.index(e.label)  # first label on top, as in the roll
         height = spec.shape[1] / len(labels)
-        ax.add_patch(Rectangle((e.onset, -0.5 + lane * height), e.offset - e.onset, height, fill=False,
-                               edgecolor=colours[e.label], linewidth=1.5))
+        ax.add_patch(
+            Rectangle(
+                (e.onset, -0.5 + lane * height),
+                e.offset - e.onset,
+                height,
+                fill=False,
+                edgecolor=colours[e.label],
+                linewidth=1.5,
+            )
+        )
     if roll is not None:
         for e in events:
-            roll.barh(labels.index(e.label), e.offset - e.onset, left=e.onset, color=colours[e.label], height=0.7)
+            roll.barh(
+                labels.index(e.label), e.offset - e.onset, left=e.onset, color=colours[e.label], height=0.7
+            )
         roll.set_yticks(range(len(labels)), labels, fontsize=7)
         roll.invert_yaxis()
         roll.set_xlim(0, seconds)
@@ -151,19 +180,45 @@ def plot_spectrogram(spec_db: Any, sample_rate: int, hop_length: int, bin_hz: Se
     return fig
 
 
-def plot_logmel(logmel: Any, frontend: FrontEndConfig = PANNS_32K, *, events: Iterable[tuple[str, float, float]] = (),
-                title: str = "", ax: Axes | None = None, vmin: float | None = None, vmax: float | None = None,
-                colorbar: bool = True) -> Figure:
+def plot_logmel(
+    logmel: Any,
+    frontend: FrontEndConfig = PANNS_32K,
+    *,
+    events: Iterable[tuple[str, float, float]] = (),
+    title: str = "",
+    ax: Axes | None = None,
+    vmin: float | None = None,
+    vmax: float | None = None,
+    colorbar: bool = True,
+) -> Figure:
     """A log-mel (frames, mel bins) — or LogMel's (1, 1, frames, mels) output — with its mel axis in Hz."""
     spec = _as_array(logmel, "logmel", 2)
     if spec.shape[1] != frontend.n_mels:
         raise ValueError(f"logmel has {spec.shape[1]} bins, the front end {frontend.n_mels}")
-    return plot_spectrogram(spec, frontend.sample_rate, frontend.hop_length, mel_centre_frequencies(frontend),
-                            events=events, title=title, ax=ax, vmin=vmin, vmax=vmax, colorbar=colorbar)
+    return plot_spectrogram(
+        spec,
+        frontend.sample_rate,
+        frontend.hop_length,
+        mel_centre_frequencies(frontend),
+        events=events,
+        title=title,
+        ax=ax,
+        vmin=vmin,
+        vmax=vmax,
+        colorbar=colorbar,
+    )
 
 
-def plot_framing(audio: Any, sample_rate: int, n_fft: int, hop_length: int, *, start: float = 0.0, frames: int = 4,
-                 ax: Axes | None = None) -> Figure:
+def plot_framing(
+    audio: Any,
+    sample_rate: int,
+    n_fft: int,
+    hop_length: int,
+    *,
+    start: float = 0.0,
+    frames: int = 4,
+    ax: Axes | None = None,
+) -> Figure:
     """A stretch of waveform with the Hann windows of ``frames`` consecutive centred STFT frames.
 
     Frame ``t`` is centred on sample ``t·hop_length`` (``center=True``), so the picture shows how
@@ -184,7 +239,13 @@ def plot_framing(audio: Any, sample_rate: int, n_fft: int, hop_length: int, *, s
     window = 0.5 - 0.5 * np.cos(2 * np.pi * np.arange(n_fft) / n_fft)
     for i, c in enumerate(centres):
         idx = np.arange(c - n_fft // 2, c + n_fft // 2)
-        ax.plot(idx / sample_rate * 1000, peak * window, color=f"C{i % 10}", linewidth=1.5, label=f"frame {first + i}")
+        ax.plot(
+            idx / sample_rate * 1000,
+            peak * window,
+            color=f"C{i % 10}",
+            linewidth=1.5,
+            label=f"frame {first + i}",
+        )
         ax.axvline(c / sample_rate * 1000, color=f"C{i % 10}", linestyle=":", linewidth=1)
     ax.set_xlabel("time (ms)")
     ax.set_ylabel("amplitude")
@@ -209,8 +270,9 @@ def plot_mel_filterbank(mel_fb: Any, sample_rate: int, *, ax: Axes | None = None
     return fig
 
 
-def plot_label_counts(counts: Mapping[str, int], *, annotate: int = 6, title: str = "", log: bool = True,
-                      ax: Axes | None = None) -> Figure:
+def plot_label_counts(
+    counts: Mapping[str, int], *, annotate: int = 6, title: str = "", log: bool = True, ax: Axes | None = None
+) -> Figure:
     """Clips per class, sorted: the long tail of a multi-label data set.
 
     The ``annotate`` most frequent classes are named on the plot; the text box gives how much of
@@ -227,20 +289,39 @@ def plot_label_counts(counts: Mapping[str, int], *, annotate: int = 6, title: st
     if log:
         ax.set_yscale("log")
     for rank, (name, value) in enumerate(ranked[:annotate], start=1):
-        ax.annotate(name, (rank, value), xytext=(6, 0), textcoords="offset points", fontsize=7, rotation=0,
-                    va="center")
+        ax.annotate(
+            name,
+            (rank, value),
+            xytext=(6, 0),
+            textcoords="offset points",
+            fontsize=7,
+            rotation=0,
+            va="center",
+        )
     top = max(1, round(len(values) / 10))
     share = values[:top].sum() / max(values.sum(), 1)
-    ax.text(0.98, 0.95, f"{len(values)} classes; the top {top} hold {share:.0%} of the labels",
-            transform=ax.transAxes, ha="right", va="top", fontsize=8)
+    ax.text(
+        0.98,
+        0.95,
+        f"{len(values)} classes; the top {top} hold {share:.0%} of the labels",
+        transform=ax.transAxes,
+        ha="right",
+        va="top",
+        fontsize=8,
+    )
     ax.set_xlabel("class rank")
     ax.set_ylabel("clips")
     ax.set_title(title)
     return fig
 
 
-def plot_learning_curves(runs: Mapping[str, Sequence[Mapping[str, Any]]], metric: str = "mAP", *,
-                         ax: Axes | None = None, title: str = "") -> Figure:
+def plot_learning_curves(
+    runs: Mapping[str, Sequence[Mapping[str, Any]]],
+    metric: str = "mAP",
+    *,
+    ax: Axes | None = None,
+    title: str = "",
+) -> Figure:
     """``metric`` against iteration for each run's statistics (the trainer's ``statistics.json`` rows).
 
     Each legend entry gives the last value and, when the rows have it, the number of classes that
@@ -268,8 +349,15 @@ def plot_learning_curves(runs: Mapping[str, Sequence[Mapping[str, Any]]], metric
     return fig
 
 
-def plot_class_ap(ap: Sequence[float | None], names: Sequence[str], *, top: int = 10, bottom: int = 10,
-                  ax: Axes | None = None, title: str = "") -> Figure:
+def plot_class_ap(
+    ap: Sequence[float | None],
+    names: Sequence[str],
+    *,
+    top: int = 10,
+    bottom: int = 10,
+    ax: Axes | None = None,
+    title: str = "",
+) -> Figure:
     """Horizontal bars of the ``top`` best and ``bottom`` worst classes by average precision.
 
     Classes whose AP is undefined (``None``/NaN: no positive clip in the evaluation set) are left
@@ -283,7 +371,7 @@ def plot_class_ap(ap: Sequence[float | None], names: Sequence[str], *, top: int 
     if not defined:
         raise ValueError("no class has a defined AP")
     defined.sort(key=lambda t: (-t[0], t[1]))
-    shown = defined if top + bottom >= len(defined) else defined[:top] + defined[len(defined) - bottom:]
+    shown = defined if top + bottom >= len(defined) else defined[:top] + defined[len(defined) - bottom :]
     fig, ax = _axes(ax, (7.0, 0.22 * len(shown) + 1.0))
     y = np.arange(len(shown))
     colours = ["C2" if i < top else "C3" for i in range(len(shown))] if len(shown) < len(defined) else "C0"
@@ -322,9 +410,18 @@ def plot_layer_costs(profiles: Mapping[str, ModelProfile], *, title: str = "") -
     return fig
 
 
-def plot_tradeoff(names: Sequence[str], cost: Sequence[float], score: Sequence[float], *,
-                  size: Sequence[float] | None = None, xlabel: str = "cost", ylabel: str = "score",
-                  logx: bool = True, ax: Axes | None = None, title: str = "") -> Figure:
+def plot_tradeoff(
+    names: Sequence[str],
+    cost: Sequence[float],
+    score: Sequence[float],
+    *,
+    size: Sequence[float] | None = None,
+    xlabel: str = "cost",
+    ylabel: str = "score",
+    logx: bool = True,
+    ax: Axes | None = None,
+    title: str = "",
+) -> Figure:
     """A labelled scatter of score against cost (e.g. mAP against MACs), marker area ∝ ``size``."""
     if not (len(names) == len(cost) == len(score)) or not names:
         raise ValueError("names, cost and score must be non-empty and of equal length")
@@ -346,8 +443,15 @@ def plot_tradeoff(names: Sequence[str], cost: Sequence[float], score: Sequence[f
     return fig
 
 
-def plot_class_shares(series: Mapping[str, Sequence[float]], *, xlabel: str = "class rank", ylabel: str = "share",
-                      log: bool = True, ax: Axes | None = None, title: str = "") -> Figure:
+def plot_class_shares(
+    series: Mapping[str, Sequence[float]],
+    *,
+    xlabel: str = "class rank",
+    ylabel: str = "share",
+    log: bool = True,
+    ax: Axes | None = None,
+    title: str = "",
+) -> Figure:
     """One line per series of per-class values over the same classes, in the given order.
 
     Made for comparing samplers (reference §5): with the classes ranked by their training clips,
@@ -358,15 +462,24 @@ def plot_class_shares(series: Mapping[str, Sequence[float]], *, xlabel: str = "c
         raise ValueError("series is empty")
     lengths = {len(v) for v in series.values()}
     if len(lengths) != 1 or 0 in lengths:
-        raise ValueError(f"every series needs the same, non-zero number of classes; got lengths {sorted(lengths)}")
+        raise ValueError(
+            f"every series needs the same, non-zero number of classes; got lengths {sorted(lengths)}"
+        )
     if any(min(v) < 0 for v in series.values()):
         raise ValueError("values must be non-negative")
     fig, ax = _axes(ax, (7.0, 3.2))
     rank = np.arange(1, lengths.pop() + 1)
     for i, (name, values) in enumerate(series.items()):
         y = np.asarray(values, dtype=np.float64)
-        ax.plot(rank, np.where(y > 0, y, np.nan) if log else y, marker="o", markersize=2.5, linewidth=1,
-                color=f"C{i % 10}", label=name)
+        ax.plot(
+            rank,
+            np.where(y > 0, y, np.nan) if log else y,
+            marker="o",
+            markersize=2.5,
+            linewidth=1,
+            color=f"C{i % 10}",
+            label=name,
+        )
     if log:
         ax.set_yscale("log")
     ax.set_xlabel(xlabel)
@@ -377,8 +490,16 @@ def plot_class_shares(series: Mapping[str, Sequence[float]], *, xlabel: str = "c
     return fig
 
 
-def plot_ap_by_count(ap: Sequence[float | None], counts: Sequence[float], names: Sequence[str], *, annotate: int = 3,
-                     lines: Mapping[str, float] | None = None, ax: Axes | None = None, title: str = "") -> Figure:
+def plot_ap_by_count(
+    ap: Sequence[float | None],
+    counts: Sequence[float],
+    names: Sequence[str],
+    *,
+    annotate: int = 3,
+    lines: Mapping[str, float] | None = None,
+    ax: Axes | None = None,
+    title: str = "",
+) -> Figure:
     """Per-class AP against the class's training positives (log axis): does AP follow the long tail?
 
     Classes without a defined AP (no evaluation positive) or without training positives (not on a
@@ -390,8 +511,11 @@ def plot_ap_by_count(ap: Sequence[float | None], counts: Sequence[float], names:
         raise ValueError(f"{len(ap)} AP values, {len(counts)} counts and {len(names)} names")
     if annotate < 0:
         raise ValueError("annotate must be >= 0")
-    shown = [(float(c), float(a), n) for a, c, n in zip(ap, counts, names)
-             if a is not None and not math.isnan(a) and c > 0]
+    shown = [
+        (float(c), float(a), n)
+        for a, c, n in zip(ap, counts, names)
+        if a is not None and not math.isnan(a) and c > 0
+    ]
     if not shown:
         raise ValueError("no class has both a defined AP and a training positive")
     fig, ax = _axes(ax, (6.5, 3.6))
@@ -411,8 +535,14 @@ def plot_ap_by_count(ap: Sequence[float | None], counts: Sequence[float], names:
     return fig
 
 
-def plot_fold_scores(scores: Mapping[str, Sequence[float]], *, chance: float | None = None,
-                     xlabel: str = "accuracy", ax: Axes | None = None, title: str = "") -> Figure:
+def plot_fold_scores(
+    scores: Mapping[str, Sequence[float]],
+    *,
+    chance: float | None = None,
+    xlabel: str = "accuracy",
+    ax: Axes | None = None,
+    title: str = "",
+) -> Figure:
     """One horizontal bar per method at its mean over folds, ± one standard deviation, each fold a dot.
 
     Cross-validation on a small set gives few, spread-out numbers; showing every fold beside the
@@ -450,9 +580,17 @@ def _as_event(event: Any) -> Event:
     return Event(*event)
 
 
-def plot_framewise(probabilities: Any, frame_hop: float, names: Sequence[str], *,
-                   reference: Iterable[Any] = (), detected: Iterable[Any] = (), threshold: float | None = None,
-                   title: str = "", ax: Axes | None = None) -> Figure:
+def plot_framewise(
+    probabilities: Any,
+    frame_hop: float,
+    names: Sequence[str],
+    *,
+    reference: Iterable[Any] = (),
+    detected: Iterable[Any] = (),
+    threshold: float | None = None,
+    title: str = "",
+    ax: Axes | None = None,
+) -> Figure:
     """Framewise probabilities (frames, classes), one line per class, over the clip's events.
 
     Frame ``k`` is drawn at ``k · frame_hop`` seconds (as :class:`panns_lite.inference.Framewise`
@@ -499,11 +637,25 @@ def plot_framewise(probabilities: Any, frame_hop: float, names: Sequence[str], *
         ax.set_xlabel("time (s)")
         return fig
     for e in groups["reference"]:
-        roll.barh(names.index(e.label) - 0.12, e.offset - e.onset, left=e.onset, height=0.45,
-                  color=colours[e.label], alpha=0.6)
+        roll.barh(
+            names.index(e.label) - 0.12,
+            e.offset - e.onset,
+            left=e.onset,
+            height=0.45,
+            color=colours[e.label],
+            alpha=0.6,
+        )
     for e in groups["detected"]:
-        roll.barh(names.index(e.label) + 0.28, e.offset - e.onset, left=e.onset, height=0.22, fill=False,
-                  edgecolor=colours[e.label], linewidth=1.2, hatch="////")
+        roll.barh(
+            names.index(e.label) + 0.28,
+            e.offset - e.onset,
+            left=e.onset,
+            height=0.22,
+            fill=False,
+            edgecolor=colours[e.label],
+            linewidth=1.2,
+            hatch="////",
+        )
     for lane in range(1, len(names)):
         roll.axhline(lane - 0.5, color="0.85", linewidth=0.6)
     roll.set_yticks(range(len(names)), names, fontsize=7)
@@ -512,8 +664,15 @@ def plot_framewise(probabilities: Any, frame_hop: float, names: Sequence[str], *
     return fig
 
 
-def plot_embedding_map(points: Any, labels: Sequence[str], *, top: int = 8, title: str = "",
-                       ax: Axes | None = None, legend: bool = True) -> Figure:
+def plot_embedding_map(
+    points: Any,
+    labels: Sequence[str],
+    *,
+    top: int = 8,
+    title: str = "",
+    ax: Axes | None = None,
+    legend: bool = True,
+) -> Figure:
     """A 2-D projection of embeddings (n, 2), one colour per label for the ``top`` most frequent.
 
     More than about ten colours cannot be told apart, so the rarer labels are drawn in light grey
@@ -537,7 +696,9 @@ def plot_embedding_map(points: Any, labels: Sequence[str], *, top: int = 8, titl
         ax.scatter(xy[other, 0], xy[other, 1], s=12, color="0.8", label=f"other ({int(other.sum())})")
     for i, label in enumerate(shown):
         mask = array == label
-        ax.scatter(xy[mask, 0], xy[mask, 1], s=18, color=f"C{i}", alpha=0.85, label=f"{label} ({counts[label]})")
+        ax.scatter(
+            xy[mask, 0], xy[mask, 1], s=18, color=f"C{i}", alpha=0.85, label=f"{label} ({counts[label]})"
+        )
     ax.set_xticks([])
     ax.set_yticks([])
     if legend:
@@ -546,8 +707,15 @@ def plot_embedding_map(points: Any, labels: Sequence[str], *, top: int = 8, titl
     return fig
 
 
-def draw_reference(ax: Axes, value: float, label: str, *, spread: float | None = None, colour: str = "0.35",
-                   legend: bool = True) -> Figure:
+def draw_reference(
+    ax: Axes,
+    value: float,
+    label: str,
+    *,
+    spread: float | None = None,
+    colour: str = "0.35",
+    legend: bool = True,
+) -> Figure:
     """A dashed horizontal line at ``value`` on an existing panel, with a shaded ±``spread`` band.
 
     Comparing a pruned or smaller model with the full one is the question of the E-PANNs chapters;
@@ -568,8 +736,16 @@ def draw_reference(ax: Axes, value: float, label: str, *, spread: float | None =
     return ax.figure
 
 
-def plot_matrix(matrix: Any, *, xlabel: str = "", ylabel: str = "", title: str = "", vmax: float | None = None,
-                colorbar: bool = True, ax: Axes | None = None) -> Figure:
+def plot_matrix(
+    matrix: Any,
+    *,
+    xlabel: str = "",
+    ylabel: str = "",
+    title: str = "",
+    vmax: float | None = None,
+    colorbar: bool = True,
+    ax: Axes | None = None,
+) -> Figure:
     """A 2-D array as an image (row 0 at the top) on a diverging colour scale centred on zero.
 
     Made for conv weights and their projections, where the sign carries meaning: zero is white and
@@ -594,9 +770,15 @@ def plot_matrix(matrix: Any, *, xlabel: str = "", ylabel: str = "", title: str =
     return fig
 
 
-def plot_sorted_scores(scores: Mapping[str, Sequence[float]], *, cuts: Sequence[float] = (),
-                       ylabel: str = "score / largest score", log: bool = False, ax: Axes | None = None,
-                       title: str = "") -> Figure:
+def plot_sorted_scores(
+    scores: Mapping[str, Sequence[float]],
+    *,
+    cuts: Sequence[float] = (),
+    ylabel: str = "score / largest score",
+    log: bool = False,
+    ax: Axes | None = None,
+    title: str = "",
+) -> Figure:
     """Each criterion's per-filter scores, divided by their maximum and sorted from most to least important.
 
     The x axis is the fraction of the layer's filters ranked so far, so layers or criteria of any
@@ -615,14 +797,29 @@ def plot_sorted_scores(scores: Mapping[str, Sequence[float]], *, cuts: Sequence[
         top = v.max()
         ranked = np.sort(v / top if top > 0 else v)[::-1]
         x = (np.arange(len(ranked)) + 0.5) / len(ranked)
-        ax.plot(x, np.where(ranked > 0, ranked, np.nan) if log else ranked, color=f"C{i % 10}", linewidth=1.5,
-                label=name)
+        ax.plot(
+            x,
+            np.where(ranked > 0, ranked, np.nan) if log else ranked,
+            color=f"C{i % 10}",
+            linewidth=1.5,
+            label=name,
+        )
     for p in cuts:
         if not 0 < p < 1:
             raise ValueError(f"cuts are pruning ratios in (0, 1), got {p}")
         ax.axvline(1 - p, color="0.4", linestyle=":", linewidth=1)
-        ax.annotate(f"{p:.0%} removed", (1 - p, 0.5), xycoords=("data", "axes fraction"), xytext=(-2, 0),
-                    textcoords="offset points", fontsize=7, color="0.3", rotation=90, ha="right", va="center")
+        ax.annotate(
+            f"{p:.0%} removed",
+            (1 - p, 0.5),
+            xycoords=("data", "axes fraction"),
+            xytext=(-2, 0),
+            textcoords="offset points",
+            fontsize=7,
+            color="0.3",
+            rotation=90,
+            ha="right",
+            va="center",
+        )
     if log:
         ax.set_yscale("log")
     ax.set_xlim(0, 1)
@@ -634,13 +831,26 @@ def plot_sorted_scores(scores: Mapping[str, Sequence[float]], *, cuts: Sequence[
     return fig
 
 
-AGREEMENT: tuple[tuple[str, str], ...] = (("kept by both", "C2"), ("kept by x only", "C0"),
-                                          ("kept by y only", "C1"), ("removed by both", "0.6"))
+AGREEMENT: tuple[tuple[str, str], ...] = (
+    ("kept by both", "C2"),
+    ("kept by x only", "C0"),
+    ("kept by y only", "C1"),
+    ("removed by both", "0.6"),
+)
 """Categories (and colours) of :func:`plot_score_agreement`, in drawing order."""
 
 
-def plot_score_agreement(x: Sequence[float], y: Sequence[float], keep_x: Sequence[bool], keep_y: Sequence[bool], *,
-                         xlabel: str = "x", ylabel: str = "y", ax: Axes | None = None, title: str = "") -> Figure:
+def plot_score_agreement(
+    x: Sequence[float],
+    y: Sequence[float],
+    keep_x: Sequence[bool],
+    keep_y: Sequence[bool],
+    *,
+    xlabel: str = "x",
+    ylabel: str = "y",
+    ax: Axes | None = None,
+    title: str = "",
+) -> Figure:
     """One point per filter at its score (or rank) under two criteria, coloured by which of them keeps it.
 
     Two pruning criteria can rank filters differently and still keep mostly the same ones; the
@@ -651,8 +861,10 @@ def plot_score_agreement(x: Sequence[float], y: Sequence[float], keep_x: Sequenc
     xs, ys = _as_array(x, "x", 1), _as_array(y, "y", 1)
     kx, ky = np.asarray(keep_x, dtype=bool), np.asarray(keep_y, dtype=bool)
     if not len(xs) == len(ys) == len(kx) == len(ky):
-        raise ValueError(f"x, y, keep_x and keep_y need one entry per filter; got {len(xs)}, {len(ys)}, "
-                         f"{len(kx)}, {len(ky)}")
+        raise ValueError(
+            f"x, y, keep_x and keep_y need one entry per filter; got {len(xs)}, {len(ys)}, "
+            f"{len(kx)}, {len(ky)}"
+        )
     fig, ax = _axes(ax, (4.8, 4.2))
     masks = (kx & ky, kx & ~ky, ~kx & ky, ~kx & ~ky)
     for (name, colour), mask in zip(AGREEMENT, masks):
@@ -666,9 +878,16 @@ def plot_score_agreement(x: Sequence[float], y: Sequence[float], keep_x: Sequenc
     return fig
 
 
-def plot_metric_by_ratio(results: Mapping[str, Mapping[float, float]], *, reference: float | None = None,
-                         reference_label: str = "unpruned", spread: float | None = None, ylabel: str = "mAP",
-                         ax: Axes | None = None, title: str = "") -> Figure:
+def plot_metric_by_ratio(
+    results: Mapping[str, Mapping[float, float]],
+    *,
+    reference: float | None = None,
+    reference_label: str = "unpruned",
+    spread: float | None = None,
+    ylabel: str = "mAP",
+    ax: Axes | None = None,
+    title: str = "",
+) -> Figure:
     """A metric against the pruning ratio, one line per criterion (``{criterion: {ratio: value}}``).
 
     With ``reference`` the unpruned model's value is drawn across (:func:`draw_reference`, with a

@@ -9,8 +9,8 @@ It is *not* a PANNs model: it saw the MiniSet's mixtures of a few thousand real 
 million YouTube clips, and it predicts the same 527 AudioSet classes only in name. Two files in
 ``data/models/``:
 
-* ``pretrained.pt``: float16 weights in our checkpoint format (:func:`~panns_lite.checkpoints.save_checkpoint`),
-  loaded back as float32;
+* ``pretrained.pt``: float16 weights in our checkpoint format
+  (:func:`~panns_lite.checkpoints.save_checkpoint`), loaded back as float32;
 * ``pretrained.json``: the record: the config, the data's fingerprints, the MiniSet preset, the git
   commit of each training segment, device, torch version, wall time, every evaluation on both
   evaluation splits, the file's sha256 (checked on every load) and the losses of the first steps as
@@ -37,7 +37,16 @@ from panns_lite.miniset import prepare_miniset
 from panns_lite.models import AudioTagger, count_parameters
 from panns_lite.paths import DATA_DIR
 from panns_lite.recovery import file_digest
-from panns_lite.train import TrainConfig, cpu_amx, cpu_bf16, data_fingerprints, data_sets, preset, train, workspace
+from panns_lite.train import (
+    TrainConfig,
+    cpu_amx,
+    cpu_bf16,
+    data_fingerprints,
+    data_sets,
+    preset,
+    train,
+    workspace,
+)
 
 MODELS_DIR = DATA_DIR / "models"
 WEIGHTS_NAME = "pretrained.pt"
@@ -57,20 +66,24 @@ def read_record(models_dir: str | os.PathLike[str] | None = None) -> dict[str, A
     try:
         return json.loads(path.read_text())
     except json.JSONDecodeError as err:
-        raise ValueError(f"{path} is not valid JSON ({err}); restore it with `git checkout {path.name}` or "
-                         f"{RETRAIN_HINT}") from None
+        raise ValueError(
+            f"{path} is not valid JSON ({err}); restore it with `git checkout {path.name}` or {RETRAIN_HINT}"
+        ) from None
 
 
 def pretrained_path(models_dir: str | os.PathLike[str] | None = None) -> Path:
-    """The weights file, after checking its sha256 against the record (a changed or truncated file is refused)."""
+    """The weights file, after checking its sha256 against the record (a changed or truncated file is
+    refused)."""
     record = read_record(models_dir)
     path = Path(models_dir or MODELS_DIR) / record["file"]
     if not path.is_file():
         raise FileNotFoundError(f"{path} is missing; {RETRAIN_HINT}")
     digest = file_digest(path)
     if digest != record["sha256"]:
-        raise CheckpointError(f"{path}: sha256 {digest[:12]}… differs from the record's {record['sha256'][:12]}… "
-                              f"({RECORD_NAME}); restore the file (git checkout) or {RETRAIN_HINT}")
+        raise CheckpointError(
+            f"{path}: sha256 {digest[:12]}… differs from the record's {record['sha256'][:12]}… "
+            f"({RECORD_NAME}); restore the file (git checkout) or {RETRAIN_HINT}"
+        )
     return path
 
 
@@ -84,12 +97,18 @@ def pretrained_config(models_dir: str | os.PathLike[str] | None = None) -> Train
 
     The base of every run that starts from the shipped model (chapter 7: pruned models fine-tuned
     with the recipe that trained them, and the unpruned control), in ``<workspace>/runs/pretrained``.
-    The MiniSet is not prepared here (:func:`~panns_lite.miniset.prepare_miniset`, preset ``record['preset']``).
+    The MiniSet is not prepared here (:func:`~panns_lite.miniset.prepare_miniset`, preset
+    ``record['preset']``).
     """
     record = read_record(models_dir)
     local = preset(record["preset"])
-    return replace(TrainConfig.from_plain(record["config"]), train_data=local.train_data, eval_data=local.eval_data,
-                   natural_eval_data=local.natural_eval_data, out_dir=str(workspace() / "runs" / NAME))
+    return replace(
+        TrainConfig.from_plain(record["config"]),
+        train_data=local.train_data,
+        eval_data=local.eval_data,
+        natural_eval_data=local.natural_eval_data,
+        out_dir=str(workspace() / "runs" / NAME),
+    )
 
 
 def resolve_checkpoint(checkpoint: str | os.PathLike[str]) -> Path:
@@ -98,7 +117,8 @@ def resolve_checkpoint(checkpoint: str | os.PathLike[str]) -> Path:
 
 
 def half_precision(model: AudioTagger) -> dict[str, torch.Tensor]:
-    """The state dict with floating tensors stored as float16 (counters such as ``num_batches_tracked`` kept)."""
+    """The state dict with floating tensors stored as float16 (counters such as ``num_batches_tracked``
+    kept)."""
     return {k: v.half() if v.is_floating_point() else v for k, v in model.state_dict().items()}
 
 
@@ -107,8 +127,11 @@ def scalar_statistics(statistics: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [{k: v for k, v in row.items() if not k.endswith(("ap", "auc"))} for row in statistics]
 
 
-def export_pretrained(run_dir: str | os.PathLike[str], models_dir: str | os.PathLike[str] | None = None,
-                      provenance: dict[str, Any] | None = None) -> Path:
+def export_pretrained(
+    run_dir: str | os.PathLike[str],
+    models_dir: str | os.PathLike[str] | None = None,
+    provenance: dict[str, Any] | None = None,
+) -> Path:
     """Write the finished run's model as float16 weights and its record; returns the weights path.
 
     ``run_dir`` holds the trainer's ``model.pt`` and ``checkpoint.pt`` (the step losses and the
@@ -124,15 +147,26 @@ def export_pretrained(run_dir: str | os.PathLike[str], models_dir: str | os.Path
     model = load_checkpoint(model_path)
     models_dir.mkdir(parents=True, exist_ok=True)
     weights = models_dir / WEIGHTS_NAME
-    payload = {"format": "panns_lite", "version": 1, "architecture": model.architecture(),
-               "state_dict": half_precision(model), "extra": {"iteration": extra["iteration"], "config": extra["config"],
-                                                              "data": extra["data"], "weights_dtype": "float16"}}
+    payload = {
+        "format": "panns_lite",
+        "version": 1,
+        "architecture": model.architecture(),
+        "state_dict": half_precision(model),
+        "extra": {
+            "iteration": extra["iteration"],
+            "config": extra["config"],
+            "data": extra["data"],
+            "weights_dtype": "float16",
+        },
+    }
     atomic_write(weights, lambda fh: torch.save(payload, fh))
     steps, config = training["step_losses"], TrainConfig.from_plain(extra["config"])
     record = {
         "name": NAME,
-        "description": (f"{model.architecture()['name']} at width {extra['config']['width']:g}, trained by panns-lite "
-                        f"on the MiniSet ({PRESET} preset), not on AudioSet"),
+        "description": (
+            f"{model.architecture()['name']} at width {extra['config']['width']:g}, trained by panns-lite "
+            f"on the MiniSet ({PRESET} preset), not on AudioSet"
+        ),
         "file": WEIGHTS_NAME,
         "sha256": file_digest(weights),
         "bytes": weights.stat().st_size,
@@ -151,7 +185,9 @@ def export_pretrained(run_dir: str | os.PathLike[str], models_dir: str | os.Path
         "shipped_scores": shipped_scores(weights, config),
         "provenance": provenance or {},
     }
-    atomic_write(models_dir / RECORD_NAME, lambda fh: fh.write((json.dumps(record, indent=1) + "\n").encode()))
+    atomic_write(
+        models_dir / RECORD_NAME, lambda fh: fh.write((json.dumps(record, indent=1) + "\n").encode())
+    )
     return weights
 
 
@@ -166,16 +202,27 @@ def shipped_scores(weights: Path, config: TrainConfig) -> dict[str, Any]:
     for prefix, path in (("", config.eval_data), ("natural_", config.natural_eval_data)):
         if path:
             result = evaluate_checkpoint(weights, path).scores
-            scores.update({f"{prefix}mAP": result.mAP, f"{prefix}classes": result.classes_ap,
-                           f"{prefix}mAUC": result.mAUC, f"{prefix}d_prime": result.d_prime})
+            scores.update(
+                {
+                    f"{prefix}mAP": result.mAP,
+                    f"{prefix}classes": result.classes_ap,
+                    f"{prefix}mAUC": result.mAUC,
+                    f"{prefix}d_prime": result.d_prime,
+                }
+            )
     return scores
 
 
 def replay_environment(config: TrainConfig) -> dict[str, Any]:
     """What a bit-for-bit CPU replay depends on besides the recipe: torch, threads, bf16 kernels (native
     bf16 at all, and AMX tiles or not)."""
-    return {"torch": torch.__version__, "threads": config.threads, "cpu_bf16": cpu_bf16(), "cpu_amx": cpu_amx(),
-            "machine": platform.machine()}
+    return {
+        "torch": torch.__version__,
+        "threads": config.threads,
+        "cpu_bf16": cpu_bf16(),
+        "cpu_amx": cpu_amx(),
+        "machine": platform.machine(),
+    }
 
 
 LEGACY_ENVIRONMENT = {"cpu_amx": False}
@@ -188,8 +235,11 @@ def replay_references(record: dict[str, Any]) -> list[dict[str, Any]]:
     run's own first losses, then ``replay_references`` recorded for other CPU kernels (the same recipe,
     data and trainer replayed on a machine whose bf16 kernels differ, so that a replay there is still
     compared bit for bit with something)."""
-    own = {"environment": {**LEGACY_ENVIRONMENT, **record["replay"]}, "losses": record["first_losses"],
-           "source": "the training run"}
+    own = {
+        "environment": {**LEGACY_ENVIRONMENT, **record["replay"]},
+        "losses": record["first_losses"],
+        "source": "the training run",
+    }
     return [own, *record.get("replay_references", [])]
 
 
@@ -210,8 +260,11 @@ class Replay:
         return next((i for i, (a, b) in enumerate(zip(self.recorded, self.replayed)) if a != b), None)
 
 
-def replay(models_dir: str | os.PathLike[str] | None = None, steps: int = REPLAY_STEPS,
-           data: dict[str, str] | None = None) -> Replay:
+def replay(
+    models_dir: str | os.PathLike[str] | None = None,
+    steps: int = REPLAY_STEPS,
+    data: dict[str, str] | None = None,
+) -> Replay:
     """Train the recorded recipe from scratch for ``steps`` iterations on CPU and return both loss lists.
 
     ``data`` maps the config's data fields (``train_data``, ``eval_data``, ``natural_eval_data``) to
@@ -224,23 +277,39 @@ def replay(models_dir: str | os.PathLike[str] | None = None, steps: int = REPLAY
     """
     record = read_record(models_dir)
     if not 1 <= steps <= len(record["first_losses"]):
-        raise ValueError(f"steps must be in [1, {len(record['first_losses'])}] (the recorded losses), got {steps}")
+        raise ValueError(
+            f"steps must be in [1, {len(record['first_losses'])}] (the recorded losses), got {steps}"
+        )
     recorded = TrainConfig.from_plain(record["config"])
     if data is None:
         paths = prepare_miniset(workspace() / f"miniset-{record['preset']}", record["preset"])
-        data = {"train_data": str(paths["balanced_train"]), "eval_data": str(paths["eval"]),
-                "natural_eval_data": str(paths["natural_eval"]) if recorded.natural_eval_data else ""}
+        data = {
+            "train_data": str(paths["balanced_train"]),
+            "eval_data": str(paths["eval"]),
+            "natural_eval_data": str(paths["natural_eval"]) if recorded.natural_eval_data else "",
+        }
     with tempfile.TemporaryDirectory(prefix="panns-lite-replay-") as out:
-        config = replace(recorded, **data, out_dir=out, device="cpu", progress=False, eval_every=recorded.iterations)
+        config = replace(
+            recorded, **data, out_dir=out, device="cpu", progress=False, eval_every=recorded.iterations
+        )
         here = replay_environment(config)
         reference = next((r for r in replay_references(record) if r["environment"] == here), None)
-        differ: dict[str, Any] = {} if reference else {
-            k: f"{v} here, {record['replay'].get(k, LEGACY_ENVIRONMENT.get(k))} recorded" for k, v in here.items()
-            if record["replay"].get(k, LEGACY_ENVIRONMENT.get(k)) != v}
+        differ: dict[str, Any] = (
+            {}
+            if reference
+            else {
+                k: f"{v} here, {record['replay'].get(k, LEGACY_ENVIRONMENT.get(k))} recorded"
+                for k, v in here.items()
+                if record["replay"].get(k, LEGACY_ENVIRONMENT.get(k)) != v
+            }
+        )
         if data_fingerprints(data_sets(config)) != record["data"]:
             differ["data"] = "the packed files' fingerprints differ from the record's"
         if differ or reference is None:
-            raise ValueError(f"cannot replay {Path(models_dir or MODELS_DIR) / RECORD_NAME} bit for bit here: {differ}")
+            raise ValueError(
+                f"cannot replay {Path(models_dir or MODELS_DIR) / RECORD_NAME} bit for bit here: {differ}"
+            )
         result = train(config, stop_at=steps)
-    return Replay(reference["losses"][:steps], [float(v).hex() for v in result.step_losses[:steps]],
-                  reference["source"])
+    return Replay(
+        reference["losses"][:steps], [float(v).hex() for v in result.step_losses[:steps]], reference["source"]
+    )

@@ -20,7 +20,16 @@ from panns_lite.models import AudioTagger, FeaturesPath, count_parameters
 if TYPE_CHECKING:
     import pandas as pd
 
-LAYER_COLUMNS: tuple[str, ...] = ("name", "module", "in_channels", "out_channels", "kernel", "output_map", "params", "macs")
+LAYER_COLUMNS: tuple[str, ...] = (
+    "name",
+    "module",
+    "in_channels",
+    "out_channels",
+    "kernel",
+    "output_map",
+    "params",
+    "macs",
+)
 
 
 @dataclass(frozen=True)
@@ -92,14 +101,17 @@ class ModelProfile:
         """The per-layer table as a pandas DataFrame (pandas imported lazily, for the book)."""
         import pandas as pd
 
-        return pd.DataFrame([[getattr(row, c) for c in LAYER_COLUMNS] for row in self.layers], columns=LAYER_COLUMNS)
+        return pd.DataFrame(
+            [[getattr(row, c) for c in LAYER_COLUMNS] for row in self.layers], columns=LAYER_COLUMNS
+        )
 
     def to_markdown(self) -> str:
         """A summary line plus the per-layer table in Markdown (MACs in millions)."""
         lines = [
             f"**{self.model}**, {self.seconds:g} s at {self.sample_rate} Hz ({self.frames} frames): "
             f"{self.params:,} trainable params, conv+fc {self.macs / 1e9:.3f} G MACs, "
-            f"with DFT front end {self.total_macs_dft / 1e9:.3f} G, with FFT front end {self.total_macs_fft / 1e9:.3f} G",
+            f"with DFT front end {self.total_macs_dft / 1e9:.3f} G, "
+            f"with FFT front end {self.total_macs_fft / 1e9:.3f} G",
             "",
             "| layer | module | in → out | kernel | output T×F | params | MACs (M) |",
             "|---|---|---|---|---|---:|---:|",
@@ -138,7 +150,9 @@ def profile_model(model: AudioTagger, seconds: float = 10.0, sample_rate: int | 
     ]
     was_training = model.training
     try:
-        macs, _, tree = thop.profile(FeaturesPath(model), inputs=(logmel,), custom_ops=custom_ops, verbose=False, ret_layer_info=True)
+        macs, _, tree = thop.profile(
+            FeaturesPath(model), inputs=(logmel,), custom_ops=custom_ops, verbose=False, ret_layer_info=True
+        )
     finally:
         model.train(was_training)  # thop puts the wrapper (and so the model) back in train mode
         for hook in hooks:
@@ -149,7 +163,9 @@ def profile_model(model: AudioTagger, seconds: float = 10.0, sample_rate: int | 
     layer_macs = _flatten_thop_tree(tree["model"][2])
 
     n_freqs = config.n_fft // 2 + 1
-    fft_per_frame = config.n_fft + 1.25 * config.n_fft * math.log2(config.n_fft) + 2 * n_freqs + n_freqs * config.n_mels
+    fft_per_frame = (
+        config.n_fft + 1.25 * config.n_fft * math.log2(config.n_fft) + 2 * n_freqs + n_freqs * config.n_mels
+    )
     return ModelProfile(
         model=type(model).__name__,
         seconds=seconds,
@@ -192,5 +208,7 @@ def _layer_rows(
             kernel, output_map = "—", "—"
             in_ch, out_ch = module.in_features, module.out_features
         params = sum(p.numel() for p in module.parameters() if p.requires_grad)
-        rows.append(LayerProfile(name, qualified, in_ch, out_ch, kernel, output_map, params, layer_macs[qualified]))
+        rows.append(
+            LayerProfile(name, qualified, in_ch, out_ch, kernel, output_map, params, layer_macs[qualified])
+        )
     return tuple(rows)

@@ -129,13 +129,16 @@ def filter_importance(conv_weight: torch.Tensor, criterion: str, seed: int = 0) 
     if criterion not in CRITERIA:
         raise ValueError(f"unknown pruning criterion {criterion!r}; known: {sorted(CRITERIA)}")
     if not isinstance(conv_weight, torch.Tensor) or conv_weight.dim() != 4 or conv_weight.shape[0] < 1:
-        shape = tuple(conv_weight.shape) if isinstance(conv_weight, torch.Tensor) else type(conv_weight).__name__
+        shape = (
+            tuple(conv_weight.shape) if isinstance(conv_weight, torch.Tensor) else type(conv_weight).__name__
+        )
         raise ValueError(f"expected a Conv2d weight of shape (N, C, kh, kw), got {shape}")
     return CRITERIA[criterion](conv_weight, seed)
 
 
 def parse_layers(spec: str | Iterable[str]) -> tuple[str, ...]:
-    """``"C7-C12"``, ``"C7,C9"``, ``"C1-C2, C7"`` or a list of names → names in forward order, deduplicated."""
+    """``"C7-C12"``, ``"C7,C9"``, ``"C1-C2, C7"`` or a list of names → names in forward order,
+    deduplicated."""
     parts = [p.strip() for p in (spec.split(",") if isinstance(spec, str) else spec)]
     chosen: set[int] = set()
     for part in parts:
@@ -208,10 +211,17 @@ def rebuild_pruned(model: Cnn14, kept: Mapping[str, torch.Tensor]) -> Cnn14:
     for name, indices in kept.items():
         i = _layer_index(name)
         indices = torch.as_tensor(indices, dtype=torch.long)
-        if (indices.dim() != 1 or len(indices) == 0 or indices.min() < 0 or indices.max() >= widths[i]
-                or (indices.diff() <= 0).any()):
-            raise ValueError(f"kept indices of {name} must be a non-empty, strictly increasing subset of "
-                             f"range({widths[i]}), got {indices.tolist()}")
+        if (
+            indices.dim() != 1
+            or len(indices) == 0
+            or indices.min() < 0
+            or indices.max() >= widths[i]
+            or (indices.diff() <= 0).any()
+        ):
+            raise ValueError(
+                f"kept indices of {name} must be a non-empty, strictly increasing subset of "
+                f"range({widths[i]}), got {indices.tolist()}"
+            )
         index[i], widths[i] = indices, len(indices)
 
     state = model.state_dict()
@@ -227,7 +237,9 @@ def rebuild_pruned(model: Cnn14, kept: Mapping[str, torch.Tensor]) -> Cnn14:
             weight = weight.index_select(1, index[i - 1].to(weight.device))
         new_state[f"{conv}.weight"] = weight
     if index[-1] is not None:
-        new_state["fc1.weight"] = state["fc1.weight"].index_select(1, index[-1].to(state["fc1.weight"].device))
+        new_state["fc1.weight"] = state["fc1.weight"].index_select(
+            1, index[-1].to(state["fc1.weight"].device)
+        )
 
     param = next(model.parameters())
     pruned = Cnn14(
@@ -241,7 +253,9 @@ def rebuild_pruned(model: Cnn14, kept: Mapping[str, torch.Tensor]) -> Cnn14:
     return pruned.train(model.training)
 
 
-def prune(model: Cnn14, ratios: Mapping[str, float], criterion: str = "operator_norm", seed: int = 0) -> Cnn14:
+def prune(
+    model: Cnn14, ratios: Mapping[str, float], criterion: str = "operator_norm", seed: int = 0
+) -> Cnn14:
     """Score, select and rebuild in one call: ``rebuild_pruned(model, select_filters(...))``.
 
     Use :func:`select_filters` directly when the kept indices are wanted too.

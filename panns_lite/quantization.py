@@ -61,23 +61,33 @@ def calibration_clips(packed: str | os.PathLike[str], clips: int = 64, seed: int
     data = PackedDataset(packed)
     if clips < 1:
         raise ValueError(f"clips must be ≥ 1, got {clips}")
-    rows = np.sort(np.random.default_rng(seed).choice(len(data.names), min(clips, len(data.names)), replace=False))
+    rows = np.sort(
+        np.random.default_rng(seed).choice(len(data.names), min(clips, len(data.names)), replace=False)
+    )
     return data.get_batch(rows)[0].numpy()
 
 
-def quantize_onnx(float_path: str | os.PathLike[str], out: str | os.PathLike[str], calibration: np.ndarray,
-                  source: str = "") -> Path:
+def quantize_onnx(
+    float_path: str | os.PathLike[str], out: str | os.PathLike[str], calibration: np.ndarray, source: str = ""
+) -> Path:
     """Write the int8 (QDQ, per-channel weights) version of the waveform-mode graph ``float_path`` to
     ``out``, calibrated on ``calibration`` (clips, samples) at the model's rate; ``source`` (the
     calibration file) goes into the metadata."""
     import onnx
-    from onnxruntime.quantization import (CalibrationDataReader, CalibrationMethod, QuantFormat, QuantType,
-                                          quantize_static)
+    from onnxruntime.quantization import (
+        CalibrationDataReader,
+        CalibrationMethod,
+        QuantFormat,
+        QuantType,
+        quantize_static,
+    )
 
     model = onnx.load(str(float_path))
     metadata = {p.key: p.value for p in model.metadata_props}
     if METADATA_KEY not in metadata or json.loads(metadata[METADATA_KEY])["mode"] != "waveform":
-        raise ValueError(f"{float_path}: int8 export needs a waveform-mode panns_lite ONNX file (front end inside)")
+        raise ValueError(
+            f"{float_path}: int8 export needs a waveform-mode panns_lite ONNX file (front end inside)"
+        )
     calibration = np.asarray(calibration, dtype=np.float32)
     if calibration.ndim != 2 or len(calibration) == 0:
         raise ValueError(f"calibration must be (clips, samples) waveforms, got shape {calibration.shape}")
@@ -94,15 +104,26 @@ def quantize_onnx(float_path: str | os.PathLike[str], out: str | os.PathLike[str
 
     with tempfile.TemporaryDirectory() as tmp, _without_preprocessing_hint():
         staged = Path(tmp) / "int8.onnx"
-        quantize_static(str(float_path), str(staged), Clips(), quant_format=QuantFormat.QDQ, per_channel=True,
-                        activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
-                        op_types_to_quantize=list(QUANTIZED_OPS), nodes_to_exclude=front_end,
-                        calibrate_method=CalibrationMethod.MinMax)
+        quantize_static(
+            str(float_path),
+            str(staged),
+            Clips(),
+            quant_format=QuantFormat.QDQ,
+            per_channel=True,
+            activation_type=QuantType.QUInt8,
+            weight_type=QuantType.QInt8,
+            op_types_to_quantize=list(QUANTIZED_OPS),
+            nodes_to_exclude=front_end,
+            calibrate_method=CalibrationMethod.MinMax,
+        )
         quantized = onnx.load(str(staged))
     record = json.loads(metadata[METADATA_KEY])
-    record["int8"] = {"scheme": "static QDQ, per-channel int8 weights, uint8 activations, min-max",
-                      "calibration": source, "calibration_clips": len(calibration),
-                      "float_nodes": len(front_end)}
+    record["int8"] = {
+        "scheme": "static QDQ, per-channel int8 weights, uint8 activations, min-max",
+        "calibration": source,
+        "calibration_clips": len(calibration),
+        "float_nodes": len(front_end),
+    }
     del quantized.metadata_props[:]
     for key, value in {**metadata, METADATA_KEY: json.dumps(record)}.items():
         quantized.metadata_props.add(key=key, value=value)

@@ -23,9 +23,15 @@ from panns_lite.pruning import epanns_ratios, parse_layers, prune
 from panns_lite.train import TrainConfig, trained
 
 
-def pruned_checkpoint(base_model: str | Path, ratio: float, criterion: str = "operator_norm",
-                      layers: str | Iterable[str] = "C7-C12", seed: int = 0, out: str | Path | None = None,
-                      cache_dir: str | Path | None = None) -> Path:
+def pruned_checkpoint(
+    base_model: str | Path,
+    ratio: float,
+    criterion: str = "operator_norm",
+    layers: str | Iterable[str] = "C7-C12",
+    seed: int = 0,
+    out: str | Path | None = None,
+    cache_dir: str | Path | None = None,
+) -> Path:
     """``base_model`` with ``layers`` pruned by ``ratio`` (E-PANNs numbering), saved to ``out``.
 
     The file records how it was made: the source file and its SHA-256, the per-layer ratios, the
@@ -38,14 +44,21 @@ def pruned_checkpoint(base_model: str | Path, ratio: float, criterion: str = "op
     base_model = Path(base_model)
     names = parse_layers(layers)
     ratios = epanns_ratios(ratio, names)
-    record = dict(source_checkpoint=str(base_model), source_sha256=file_digest(base_model), ratios=ratios,
-                  criterion=criterion, seed=seed)
+    record = dict(
+        source_checkpoint=str(base_model),
+        source_sha256=file_digest(base_model),
+        ratios=ratios,
+        criterion=criterion,
+        seed=seed,
+    )
     if out is None:
         label = f"{names[0]}-{names[-1]}" if len(names) > 1 else names[0]
         folder = Path(cache_dir) if cache_dir is not None else base_model.parent
         folder.mkdir(parents=True, exist_ok=True)
-        out = folder / (f"pruned-{criterion}-{label}-{round(100 * ratio)}"
-                                   f"{f'-seed{seed}' if criterion == 'random' else ''}.pt")
+        out = folder / (
+            f"pruned-{criterion}-{label}-{round(100 * ratio)}"
+            f"{f'-seed{seed}' if criterion == 'random' else ''}.pt"
+        )
         if Path(out).is_file() and {k: load_extra(out).get(k) for k in record} == record:
             return Path(out)
     return save_checkpoint(prune(load_checkpoint(base_model), ratios, criterion, seed), out, **record)
@@ -60,8 +73,14 @@ def file_digest(path: Path) -> str:
     return digest.hexdigest()
 
 
-def recovery_config(base: TrainConfig, pruned: str | Path, iterations: int, eval_every: int | None = None,
-                    teacher: str | Path | None = None, seed: int | None = None) -> TrainConfig:
+def recovery_config(
+    base: TrainConfig,
+    pruned: str | Path,
+    iterations: int,
+    eval_every: int | None = None,
+    teacher: str | Path | None = None,
+    seed: int | None = None,
+) -> TrainConfig:
     """The recipe of ``base`` (same data, sampler, augmentation, optimizer, seed), started from the
     ``pruned`` checkpoint and run for ``iterations`` steps, in ``<base out_dir>-<pruned file stem>``.
 
@@ -73,14 +92,29 @@ def recovery_config(base: TrainConfig, pruned: str | Path, iterations: int, eval
     pruned = Path(pruned)
     seed = base.seed if seed is None else seed
     suffix = (f"-seed{seed}" if seed != base.seed else "") + ("-distilled" if teacher else "")
-    return replace(base, init_checkpoint=str(pruned), iterations=iterations,
-                   eval_every=eval_every or base.eval_every, checkpoint_every=iterations,
-                   out_dir=f"{base.out_dir}-{pruned.stem}{suffix}", seed=seed, teacher=str(teacher or ""))
+    return replace(
+        base,
+        init_checkpoint=str(pruned),
+        iterations=iterations,
+        eval_every=eval_every or base.eval_every,
+        checkpoint_every=iterations,
+        out_dir=f"{base.out_dir}-{pruned.stem}{suffix}",
+        seed=seed,
+        teacher=str(teacher or ""),
+    )
 
 
-def recover(base: TrainConfig, ratio: float, iterations: int, criterion: str = "operator_norm",
-            layers: str | Iterable[str] = "C7-C12", eval_every: int | None = None,
-            base_model: str | Path | None = None, distill: bool = False, seed: int | None = None) -> Path:
+def recover(
+    base: TrainConfig,
+    ratio: float,
+    iterations: int,
+    criterion: str = "operator_norm",
+    layers: str | Iterable[str] = "C7-C12",
+    eval_every: int | None = None,
+    base_model: str | Path | None = None,
+    distill: bool = False,
+    seed: int | None = None,
+) -> Path:
     """Prune the trained model of ``base`` (or ``base_model``, e.g. the shipped pretrained tagger, whose
     recipe ``base`` then is) and fine-tune it; returns the fine-tuned ``model.pt``.
 
@@ -93,5 +127,6 @@ def recover(base: TrainConfig, ratio: float, iterations: int, criterion: str = "
     """
     parent = base_model or trained(base)
     pruned = pruned_checkpoint(parent, ratio, criterion, layers, base.seed, cache_dir=Path(base.out_dir))
-    return trained(recovery_config(base, pruned, iterations, eval_every, teacher=parent if distill else None,
-                                   seed=seed))
+    return trained(
+        recovery_config(base, pruned, iterations, eval_every, teacher=parent if distill else None, seed=seed)
+    )

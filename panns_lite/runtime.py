@@ -63,7 +63,9 @@ def checked_device(name: str) -> str:
     deep inside the first ``.to()`` with a message about drivers."""
     if name == "auto" or name in available_devices():
         return name
-    raise ValueError(f"device {name!r} is not available here (this machine has: {', '.join(available_devices())})")
+    raise ValueError(
+        f"device {name!r} is not available here (this machine has: {', '.join(available_devices())})"
+    )
 
 
 def resolved_device(name: str) -> str:

@@ -197,12 +197,16 @@ class ShuffleSampler(CounterSampler):
 
     kind = "shuffle"
 
-    def __init__(self, num_items: int, batch_size: int, seed: int, rank: int = 0, world_size: int = 1) -> None:
+    def __init__(
+        self, num_items: int, batch_size: int, seed: int, rank: int = 0, world_size: int = 1
+    ) -> None:
         super().__init__(batch_size, seed, rank, world_size)
         self.num_items = operator.index(num_items)
         if self.num_items < 1:
             raise ValueError(f"empty dataset: num_items must be >= 1; got {self.num_items}")
-        self._stream = _PermutationStream(np.arange(self.num_items, dtype=np.int64), (self.seed, _SHUFFLE_STREAM))
+        self._stream = _PermutationStream(
+            np.arange(self.num_items, dtype=np.int64), (self.seed, _SHUFFLE_STREAM)
+        )
 
     def fingerprint(self) -> dict[str, Any]:
         return {"num_items": self.num_items}
@@ -244,7 +248,9 @@ class BalancedSampler(CounterSampler):
         self.num_empty_classes = self.num_classes - len(present)
         self._queue = _PermutationStream(present, (self.seed, _QUEUE_STREAM))
         members = np.split(clips[np.argsort(classes, kind="stable")].astype(np.int64), np.cumsum(counts)[:-1])
-        self._clips = {int(c): _PermutationStream(members[c], (self.seed, _CLASS_STREAM, int(c))) for c in present}
+        self._clips = {
+            int(c): _PermutationStream(members[c], (self.seed, _CLASS_STREAM, int(c))) for c in present
+        }
 
     def fingerprint(self) -> dict[str, Any]:
         return {
@@ -254,7 +260,8 @@ class BalancedSampler(CounterSampler):
         }
 
     def class_slots(self, t: int) -> np.ndarray:
-        """Class ids popped for this rank's draws of batch ``t``; clip ``batch(t)[j]`` is positive for slot ``j``."""
+        """Class ids popped for this rank's draws of batch ``t``; clip ``batch(t)[j]`` is positive for
+        slot ``j``."""
         return self._queue.take(*self._local_span(t))
 
     def _visits_before(self, draw: int) -> np.ndarray:
@@ -301,7 +308,8 @@ class AlternateSampler(CounterSampler):
 def make_sampler(
     kind: str, targets: np.ndarray, batch_size: int, seed: int, rank: int = 0, world_size: int = 1
 ) -> CounterSampler:
-    """The training sampler named by ``kind``: "balanced" (PANNs' default), "shuffle" (PANNs' "none") or "alternate"."""
+    """The training sampler named by ``kind``: "balanced" (PANNs' default), "shuffle" (PANNs' "none") or
+    "alternate"."""
     if kind == "shuffle":
         return ShuffleSampler(len(_as_targets(targets)), batch_size, seed, rank, world_size)
     if kind == "balanced":

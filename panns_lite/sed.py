@@ -151,8 +151,13 @@ class EventDetector:
     continue into the next.
     """
 
-    def __init__(self, frame_hop: float, labels: ClassLabels, threshold: float | np.ndarray = 0.5,
-                 median_seconds: float = 0.5) -> None:
+    def __init__(
+        self,
+        frame_hop: float,
+        labels: ClassLabels,
+        threshold: float | np.ndarray = 0.5,
+        median_seconds: float = 0.5,
+    ) -> None:
         self.frame_hop, self.labels = frame_hop, labels
         self.thresholds = np.broadcast_to(np.asarray(threshold, dtype=np.float64), (len(labels),))
         window = max(1, round(median_seconds / frame_hop))
@@ -167,8 +172,10 @@ class EventDetector:
     def push(self, probabilities: np.ndarray) -> None:
         """Add the next (frames, classes) block."""
         if probabilities.ndim != 2 or probabilities.shape[1] != len(self.labels):
-            raise ValueError(f"{probabilities.shape[-1]} classes of probabilities but {len(self.labels)} labels "
-                             f"(expected (frames, {len(self.labels)}), got {probabilities.shape})")
+            raise ValueError(
+                f"{probabilities.shape[-1]} classes of probabilities but {len(self.labels)} labels "
+                f"(expected (frames, {len(self.labels)}), got {probabilities.shape})"
+            )
         if not len(probabilities):
             return
         if self._buffer is None:  # the start: ``half`` copies of the first frame stand before it
@@ -213,14 +220,23 @@ class EventDetector:
                 stops = stops[1:]
             for k, start in enumerate(starts):
                 if k < len(stops):
-                    self._close(c, self._next + start, self._next + stops[k], float(raw[start : stops[k], c].max()))
+                    self._close(
+                        c, self._next + start, self._next + stops[k], float(raw[start : stops[k], c].max())
+                    )
                 else:
                     self._onset[c], self._peak[c] = self._next + start, float(raw[start:, c].max())
 
     def _close(self, c: int, start: int, stop: int, peak: float, end_time: float | None = None) -> None:
         offset = stop * self.frame_hop if end_time is None else min(stop * self.frame_hop, end_time)
-        self._events.append(Event(onset=start * self.frame_hop, offset=offset, label=self.labels.names[c],
-                                  mid=self.labels.mids[c], peak=peak))
+        self._events.append(
+            Event(
+                onset=start * self.frame_hop,
+                offset=offset,
+                label=self.labels.names[c],
+                mid=self.labels.mids[c],
+                peak=peak,
+            )
+        )
         self._onset[c] = -1
 
 
@@ -246,13 +262,20 @@ def read_events_csv(path: str | os.PathLike[str]) -> dict[str, list[Event]]:
     out: dict[str, list[Event]] = defaultdict(list)
     for line, row in _read_table(path, EVENT_COLUMNS, delimiter=","):
         peak = row["peak_probability"]
-        event = Event(_seconds(row["onset"], path, line), _seconds(row["offset"], path, line), row["label"], row["mid"],
-                      float(peak) if peak else None)
+        event = Event(
+            _seconds(row["onset"], path, line),
+            _seconds(row["offset"], path, line),
+            row["label"],
+            row["mid"],
+            float(peak) if peak else None,
+        )
         out[row["filename"]].append(event)
     return dict(out)
 
 
-def read_strong_labels(path: str | os.PathLike[str], labels: ClassLabels | None = None) -> dict[str, list[Event]]:
+def read_strong_labels(
+    path: str | os.PathLike[str], labels: ClassLabels | None = None
+) -> dict[str, list[Event]]:
     """Reference events from an AudioSet strong-label TSV (the MiniSet's ``strong_labels.tsv``).
 
     Columns ``segment_id, start_time_seconds, end_time_seconds, label`` (label = mid); times are
@@ -268,18 +291,25 @@ def read_strong_labels(path: str | os.PathLike[str], labels: ClassLabels | None 
         mid = row["label"]
         if mid not in labels:
             raise ValueError(f"{path}:{line}: unknown label id {mid!r}")
-        onset, offset = _seconds(row["start_time_seconds"], path, line), _seconds(row["end_time_seconds"], path, line)
+        onset, offset = (
+            _seconds(row["start_time_seconds"], path, line),
+            _seconds(row["end_time_seconds"], path, line),
+        )
         if offset < onset:
             raise ValueError(f"{path}:{line}: event ends ({offset}) before it starts ({onset})")
         out[f"Y{ytid}"].append(Event(onset, offset, labels.name_of(mid), mid))
     return {name: sorted(events) for name, events in out.items()}
 
 
-def _read_table(path: str | os.PathLike[str], columns: Sequence[str], delimiter: str) -> Iterable[tuple[int, dict]]:
+def _read_table(
+    path: str | os.PathLike[str], columns: Sequence[str], delimiter: str
+) -> Iterable[tuple[int, dict]]:
     with open(path, newline="", encoding="utf-8") as handle:
         reader = csv.DictReader(handle, delimiter=delimiter)
         if reader.fieldnames is None or list(reader.fieldnames) != list(columns):
-            raise ValueError(f"{path}: expected the header {delimiter.join(columns)!r}, got {reader.fieldnames}")
+            raise ValueError(
+                f"{path}: expected the header {delimiter.join(columns)!r}, got {reader.fieldnames}"
+            )
         for row in reader:
             if None in row or None in row.values():
                 raise ValueError(f"{path}:{reader.line_num}: expected {len(columns)} fields")
@@ -345,7 +375,11 @@ def event_based_scores(
         for mid in by_class_ref.keys() | by_class_est.keys():
             refs, ests = by_class_ref.get(mid, []), by_class_est.get(mid, [])
             matches = [
-                [j for j, r in enumerate(refs) if _event_match(r, e, t_collar, percentage_of_length, evaluate_offset)]
+                [
+                    j
+                    for j, r in enumerate(refs)
+                    if _event_match(r, e, t_collar, percentage_of_length, evaluate_offset)
+                ]
                 for e in ests
             ]
             count = counts[mid]
@@ -385,7 +419,10 @@ def segment_based_scores(
         else:
             length = max((e.offset for e in (*refs, *ests)), default=0.0)
         segments = math.ceil(length / segment_seconds - EPSILON)
-        ref_roll, est_roll = _activity(refs, segments, segment_seconds), _activity(ests, segments, segment_seconds)
+        ref_roll, est_roll = (
+            _activity(refs, segments, segment_seconds),
+            _activity(ests, segments, segment_seconds),
+        )
         for k in range(segments):
             both = len(ref_roll[k] & est_roll[k])
             false_pos, false_neg = len(est_roll[k] - ref_roll[k]), len(ref_roll[k] - est_roll[k])
@@ -422,10 +459,15 @@ def class_segment_counts(
     counts: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0])
     for name in reference.keys() | estimated.keys():
         refs, ests = reference.get(name, ()), estimated.get(name, ())
-        length = durations[name] if durations is not None and name in durations else max(
-            (e.offset for e in (*refs, *ests)), default=0.0)
+        length = (
+            durations[name]
+            if durations is not None and name in durations
+            else max((e.offset for e in (*refs, *ests)), default=0.0)
+        )
         segments = math.ceil(length / segment_seconds - EPSILON)
-        for r, e in zip(_activity(refs, segments, segment_seconds), _activity(ests, segments, segment_seconds)):
+        for r, e in zip(
+            _activity(refs, segments, segment_seconds), _activity(ests, segments, segment_seconds)
+        ):
             for mid in r & e:
                 counts[mid][0] += 1
             for mid in e - r:
@@ -459,9 +501,17 @@ def tune_thresholds(
     best = np.full(len(labels), candidates[-1])
     best_f1 = np.full(len(labels), -1.0)
     for threshold in reversed(candidates):
-        estimated = {name: detect_events(track, frame_hop, labels, threshold, median_seconds,
-                                         duration=None if durations is None else durations.get(name))
-                     for name, track in tracks.items()}
+        estimated = {
+            name: detect_events(
+                track,
+                frame_hop,
+                labels,
+                threshold,
+                median_seconds,
+                duration=None if durations is None else durations.get(name),
+            )
+            for name, track in tracks.items()
+        }
         counts = class_segment_counts(reference, estimated, segment_seconds, durations)
         for k, mid in enumerate(labels.mids):
             tp, fp, fn = counts.get(mid, (0, 0, 0))

@@ -46,8 +46,14 @@ from torch.nn.parallel import DistributedDataParallel
 from tqdm import tqdm
 
 from panns_lite.augment import AugmentConfig, mix_targets, mixup_lambdas
-from panns_lite.checkpoints import (CheckpointError, atomic_write, load_checkpoint, load_extra, read_payload,
-                                    save_checkpoint)
+from panns_lite.checkpoints import (
+    CheckpointError,
+    atomic_write,
+    load_checkpoint,
+    load_extra,
+    read_payload,
+    save_checkpoint,
+)
 from panns_lite.datasets import Batch, ClipDataset, LogMelCache, PackedDataset, frontend_signature
 from panns_lite.distillation import distillation_loss, load_teacher
 from panns_lite.metrics import evaluate
@@ -113,13 +119,17 @@ class TrainConfig:
         if self.batch_size < 1 or self.iterations < 0 or self.eval_every < 1 or self.checkpoint_every < 1:
             raise ValueError("batch_size, eval_every and checkpoint_every must be ≥ 1 and iterations ≥ 0")
         if self.lr_schedule not in LR_SCHEDULES or self.warmup_iterations < 0:
-            raise ValueError(f"lr_schedule must be one of {LR_SCHEDULES} and warmup_iterations ≥ 0, got "
-                             f"{self.lr_schedule!r}, {self.warmup_iterations}")
+            raise ValueError(
+                f"lr_schedule must be one of {LR_SCHEDULES} and warmup_iterations ≥ 0, got "
+                f"{self.lr_schedule!r}, {self.warmup_iterations}"
+            )
         if not 0.0 <= self.ema_decay < 1.0:
             raise ValueError(f"ema_decay must be in [0, 1), got {self.ema_decay}")
         if any(p is not None and not 0.0 <= p < 1.0 for p in (self.dropout, self.head_dropout)):
-            raise ValueError(f"dropout and head_dropout must be in [0, 1) or None (the model's published rates), "
-                             f"got {self.dropout}, {self.head_dropout}")
+            raise ValueError(
+                f"dropout and head_dropout must be in [0, 1) or None (the model's published rates), "
+                f"got {self.dropout}, {self.head_dropout}"
+            )
         if not 0.0 <= self.distill_label_weight <= 1.0:
             raise ValueError(f"distill_label_weight must be in [0, 1], got {self.distill_label_weight}")
         if self.cache_dtype not in ("float16", "float32"):
@@ -180,35 +190,74 @@ def preset(name: str, **overrides: Any) -> TrainConfig:
     """
     ws = workspace()
     presets = {
-        "ci": dict(train_data=str(ws / "miniset-ci/packed/balanced_train.h5"),
-                   eval_data=str(ws / "miniset-ci/packed/eval.h5"),
-                   natural_eval_data=str(ws / "miniset-ci/packed/natural_eval.h5"), out_dir=str(ws / "runs/ci"),
-                   width=0.125, dropout=0.1, head_dropout=0.25, iterations=1000, eval_every=100,
-                   checkpoint_every=100, threads=2, amp=True, augment=AugmentConfig(mixup=False)),
-        "laptop": dict(train_data=str(ws / "miniset-laptop/packed/balanced_train.h5"),
-                       eval_data=str(ws / "miniset-laptop/packed/eval.h5"),
-                       natural_eval_data=str(ws / "miniset-laptop/packed/natural_eval.h5"),
-                       out_dir=str(ws / "runs/laptop"),
-                       width=0.25, iterations=4000, eval_every=500, checkpoint_every=500),
-        "pretrain": dict(train_data=str(ws / "miniset-pretrain/packed/balanced_train.h5"),
-                         eval_data=str(ws / "miniset-pretrain/packed/eval.h5"),
-                         natural_eval_data=str(ws / "miniset-pretrain/packed/natural_eval.h5"),
-                         out_dir=str(ws / "runs/pretrain"), width=0.125, dropout=0.1, head_dropout=0.25,
-                         iterations=15000, lr_schedule="cosine", warmup_iterations=300, eval_every=1000,
-                         checkpoint_every=250, threads=2, amp=True, augment=AugmentConfig(mixup=True)),
-        "paper": dict(train_data="", eval_data="", out_dir=str(ws / "runs/paper"), width=1.0,
-                      iterations=600_000, eval_every=2000, checkpoint_every=20_000, cache_logmel=False,
-                      amp=True),
+        "ci": dict(
+            train_data=str(ws / "miniset-ci/packed/balanced_train.h5"),
+            eval_data=str(ws / "miniset-ci/packed/eval.h5"),
+            natural_eval_data=str(ws / "miniset-ci/packed/natural_eval.h5"),
+            out_dir=str(ws / "runs/ci"),
+            width=0.125,
+            dropout=0.1,
+            head_dropout=0.25,
+            iterations=1000,
+            eval_every=100,
+            checkpoint_every=100,
+            threads=2,
+            amp=True,
+            augment=AugmentConfig(mixup=False),
+        ),
+        "laptop": dict(
+            train_data=str(ws / "miniset-laptop/packed/balanced_train.h5"),
+            eval_data=str(ws / "miniset-laptop/packed/eval.h5"),
+            natural_eval_data=str(ws / "miniset-laptop/packed/natural_eval.h5"),
+            out_dir=str(ws / "runs/laptop"),
+            width=0.25,
+            iterations=4000,
+            eval_every=500,
+            checkpoint_every=500,
+        ),
+        "pretrain": dict(
+            train_data=str(ws / "miniset-pretrain/packed/balanced_train.h5"),
+            eval_data=str(ws / "miniset-pretrain/packed/eval.h5"),
+            natural_eval_data=str(ws / "miniset-pretrain/packed/natural_eval.h5"),
+            out_dir=str(ws / "runs/pretrain"),
+            width=0.125,
+            dropout=0.1,
+            head_dropout=0.25,
+            iterations=15000,
+            lr_schedule="cosine",
+            warmup_iterations=300,
+            eval_every=1000,
+            checkpoint_every=250,
+            threads=2,
+            amp=True,
+            augment=AugmentConfig(mixup=True),
+        ),
+        "paper": dict(
+            train_data="",
+            eval_data="",
+            out_dir=str(ws / "runs/paper"),
+            width=1.0,
+            iterations=600_000,
+            eval_every=2000,
+            checkpoint_every=20_000,
+            cache_logmel=False,
+            amp=True,
+        ),
     }
     if name not in presets:
         raise ValueError(f"unknown training preset {name!r}; choose from {sorted(presets)}")
-    if "eval_data" in overrides and "natural_eval_data" not in overrides:  # the MiniSet's split goes with its eval
+    if (
+        "eval_data" in overrides and "natural_eval_data" not in overrides
+    ):  # the MiniSet's split goes with its eval
         presets[name]["natural_eval_data"] = ""
     config = TrainConfig(**{**presets[name], **overrides})
     recipe = {k: v for k, v in overrides.items() if k not in RESUMABLE_CHANGES - {"iterations"}}
-    if recipe and "out_dir" not in overrides:  # a changed recipe gets its own run folder: the runs are a cache
-        tag = hashlib.sha256(json.dumps(plain(replace(config, out_dir="")), sort_keys=True, default=str)
-                             .encode()).hexdigest()[:8]
+    if (
+        recipe and "out_dir" not in overrides
+    ):  # a changed recipe gets its own run folder: the runs are a cache
+        tag = hashlib.sha256(
+            json.dumps(plain(replace(config, out_dir="")), sort_keys=True, default=str).encode()
+        ).hexdigest()[:8]
         config = replace(config, out_dir=f"{config.out_dir}-{tag}")
     return config
 
@@ -243,15 +292,21 @@ def build_model(config: TrainConfig) -> AudioTagger:
     """A fresh model, or one loaded from ``init_checkpoint`` (official, E-PANNs or ours), with the
     head replaced (``new_head``: PANNs' fc_transfer) and the base frozen (``freeze_base``) on request."""
     spec_augment = config.augment.spec_augmenter()
-    rates = {k: v for k, v in (("dropout", config.dropout), ("head_dropout", config.head_dropout)) if v is not None}
-    torch.manual_seed(derived_seed(config.seed, 4))  # the initial weights (and a new head) depend on the seed only
+    rates = {
+        k: v for k, v in (("dropout", config.dropout), ("head_dropout", config.head_dropout)) if v is not None
+    }
+    torch.manual_seed(
+        derived_seed(config.seed, 4)
+    )  # the initial weights (and a new head) depend on the seed only
     if config.init_checkpoint:
         model = load_checkpoint(config.init_checkpoint)
         model.spec_augment = spec_augment
         model.set_dropout(**rates)  # the run's rates replace the checkpoint's
     else:
         cls = MODELS[config.model]
-        widths = config.widths or (scaled_widths(config.width, cls.DEFAULT_WIDTHS) if config.width != 1.0 else None)
+        widths = config.widths or (
+            scaled_widths(config.width, cls.DEFAULT_WIDTHS) if config.width != 1.0 else None
+        )
         model = cls(widths=widths, spec_augment=spec_augment, **rates)
     if config.new_head is not None:
         model.reset_head(config.new_head)
@@ -261,7 +316,9 @@ def build_model(config: TrainConfig) -> AudioTagger:
     return model
 
 
-def training_source(dataset: PackedDataset, model: AudioTagger, config: TrainConfig, dist_: Distributed) -> ClipDataset:
+def training_source(
+    dataset: PackedDataset, model: AudioTagger, config: TrainConfig, dist_: Distributed
+) -> ClipDataset:
     """The log-mel cache of ``dataset`` (when enabled) or the dataset itself (waveforms).
 
     The cache is a file beside the packed data, named after the front end, the data's fingerprint,
@@ -279,7 +336,9 @@ def training_source(dataset: PackedDataset, model: AudioTagger, config: TrainCon
     path = dataset.path.with_name(f"{dataset.path.stem}.logmel-{config.cache_dtype}-{tag}.npy")
 
     def build() -> LogMelCache:
-        return LogMelCache.build(dataset, model.logmel, dtype=dtype, path=path, progress=config.progress and dist_.is_main)
+        return LogMelCache.build(
+            dataset, model.logmel, dtype=dtype, path=path, progress=config.progress and dist_.is_main
+        )
 
     if dist_.world_size > 1:
         if dist_.is_main:
@@ -334,8 +393,10 @@ def micro_batches(n: int, parts: int, even: bool) -> list[slice]:
     """``parts`` equal contiguous slices of ``range(n)``; even-sized when mixup pairs must stay together."""
     size = n // parts
     if parts < 1 or n % parts or (even and size % 2):
-        raise ValueError(f"{n} clips per process cannot be split into {parts} equal micro-batches"
-                         f"{' of even size (mixup pairs)' if even else ''}")
+        raise ValueError(
+            f"{n} clips per process cannot be split into {parts} equal micro-batches"
+            f"{' of even size (mixup pairs)' if even else ''}"
+        )
     return [slice(i * size, (i + 1) * size) for i in range(parts)]
 
 
@@ -346,7 +407,9 @@ def prefetch(source: ClipDataset, sampler: Any, start: int, stop: int, depth: in
     what is trained on.
     """
     with ThreadPoolExecutor(max_workers=1) as pool:
-        pending = deque(pool.submit(source.get_batch, sampler.batch(t)) for t in range(start, min(start + depth, stop)))
+        pending = deque(
+            pool.submit(source.get_batch, sampler.batch(t)) for t in range(start, min(start + depth, stop))
+        )
         for t in range(start, stop):
             batch = pending.popleft().result()
             if t + depth < stop:
@@ -406,23 +469,41 @@ def predict(net: torch.nn.Module, source: ClipDataset, batch_size: int, dist_: D
     return local
 
 
-def evaluation_entry(net: torch.nn.Module, sources: dict[str, ClipDataset], config: TrainConfig, dist_: Distributed,
-                     iteration: int, losses: list[float], wall: float) -> dict[str, Any]:
+def evaluation_entry(
+    net: torch.nn.Module,
+    sources: dict[str, ClipDataset],
+    config: TrainConfig,
+    dist_: Distributed,
+    iteration: int,
+    losses: list[float],
+    wall: float,
+) -> dict[str, Any]:
     """One row of statistics: for each evaluation set, mAP (with the number of classes averaged), mAUC,
-    d' and per-class AP/AUC, under the set's key prefix (``sources`` maps prefix to set, see :data:`EVAL_SETS`)."""
+    d' and per-class AP/AUC, under the set's key prefix (``sources`` maps prefix to set, see
+    :data:`EVAL_SETS`)."""
 
     def listed(a: np.ndarray) -> list[float | None]:
         return [None if np.isnan(v) else float(v) for v in a]
 
-    entry: dict[str, Any] = {"iteration": iteration, "train_loss": float(np.mean(losses)) if losses else None,
-                             "wall_seconds": round(wall, 2)}
+    entry: dict[str, Any] = {
+        "iteration": iteration,
+        "train_loss": float(np.mean(losses)) if losses else None,
+        "wall_seconds": round(wall, 2),
+    }
     if dist_.device.type == "cuda":  # what a GPU run needs to size its batch (scripts/gpu_check.sh reads it)
         entry["cuda_peak_memory_bytes"] = torch.cuda.max_memory_allocated(dist_.device)
     for prefix, source in sources.items():
         scores = evaluate(source.targets, predict(net, source, config.eval_batch_size, dist_))
-        entry.update({f"{prefix}mAP": scores.mAP, f"{prefix}classes": scores.classes_ap, f"{prefix}mAUC": scores.mAUC,
-                      f"{prefix}d_prime": scores.d_prime, f"{prefix}ap": listed(scores.ap),
-                      f"{prefix}auc": listed(scores.auc)})
+        entry.update(
+            {
+                f"{prefix}mAP": scores.mAP,
+                f"{prefix}classes": scores.classes_ap,
+                f"{prefix}mAUC": scores.mAUC,
+                f"{prefix}d_prime": scores.d_prime,
+                f"{prefix}ap": listed(scores.ap),
+                f"{prefix}auc": listed(scores.auc),
+            }
+        )
     return entry
 
 
@@ -444,8 +525,9 @@ class TrainResult:
     """The loss of every step from iteration 0, across resumes: what a replay compares bit for bit."""
 
 
-def train(config: TrainConfig, resume: bool = False, stop_at: int | None = None,
-          overwrite: bool = False) -> TrainResult:
+def train(
+    config: TrainConfig, resume: bool = False, stop_at: int | None = None, overwrite: bool = False
+) -> TrainResult:
     """Train (or resume) a run and return its statistics; only rank 0 writes files.
 
     ``stop_at`` ends the call after that many iterations, with a checkpoint, as an interruption
@@ -492,23 +574,28 @@ def claimed_run_folder(out: Path, resume: bool, overwrite: bool, is_main: bool =
         except BlockingIOError:
             lock.seek(0)
             holder = lock.read().strip() or "unknown"
-            raise ValueError(f"{out} is in use by another training process (pid {holder}); wait for it to end "
-                             "or choose another --out") from None
+            raise ValueError(
+                f"{out} is in use by another training process (pid {holder}); wait for it to end "
+                "or choose another --out"
+            ) from None
         lock.truncate(0)
         lock.write(f"{os.getpid()}\n")
         lock.flush()
         existing = [name for name in RUN_FILES if (out / name).exists()]
         if existing and not resume:
             if not overwrite:
-                raise ValueError(f"{out} holds a run ({', '.join(existing)}); pass --resume to continue it, "
-                                 "--overwrite to replace it, or choose another --out")
+                raise ValueError(
+                    f"{out} holds a run ({', '.join(existing)}); pass --resume to continue it, "
+                    "--overwrite to replace it, or choose another --out"
+                )
             for name in existing:
                 (out / name).unlink()
         yield
 
 
-def training_loop(config: TrainConfig, dist_: Distributed, started: float, resume: bool,
-                  stop_at: int | None) -> TrainResult:
+def training_loop(
+    config: TrainConfig, dist_: Distributed, started: float, resume: bool, stop_at: int | None
+) -> TrainResult:
     """The body of :func:`train`, run while the folder is claimed."""
     if dist_.device.type == "cpu":
         configure_cpu(config.threads)
@@ -519,48 +606,80 @@ def training_loop(config: TrainConfig, dist_: Distributed, started: float, resum
     train_set, data = sets["train_data"], data_fingerprints(sets)
     model = build_model(config)
     if train_set.targets.shape[1] != model.fc_audioset.out_features:
-        raise ValueError(f"the data has {train_set.targets.shape[1]} classes, the model predicts "
-                         f"{model.fc_audioset.out_features}")
+        raise ValueError(
+            f"the data has {train_set.targets.shape[1]} classes, the model predicts "
+            f"{model.fc_audioset.out_features}"
+        )
     train_src = training_source(train_set, model, config, dist_)
-    eval_srcs = {prefix: training_source(sets[key], model, config, dist_) for key, prefix in EVAL_SETS.items()
-                 if key in sets}
-    model.to(dist_.device, memory_format=torch.channels_last if config.channels_last else torch.preserve_format)
+    eval_srcs = {
+        prefix: training_source(sets[key], model, config, dist_)
+        for key, prefix in EVAL_SETS.items()
+        if key in sets
+    }
+    model.to(
+        dist_.device, memory_format=torch.channels_last if config.channels_last else torch.preserve_format
+    )
     net = FeaturesPath(model) if config.cache_logmel else model
     average = copy.deepcopy(model) if config.ema_decay else None  # the model evaluated and kept, when set
     eval_net = net if average is None else FeaturesPath(average) if config.cache_logmel else average
-    teacher = load_teacher(config.teacher, model, config.cache_logmel, dist_.device) if config.teacher else None
-    optimizer = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=config.lr,
-                                 betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0, amsgrad=True)
-    sampler = make_sampler(config.sampler, train_set.targets, config.clips_per_step, config.seed,
-                           dist_.rank, dist_.world_size)
+    teacher = (
+        load_teacher(config.teacher, model, config.cache_logmel, dist_.device) if config.teacher else None
+    )
+    optimizer = torch.optim.Adam(
+        [p for p in model.parameters() if p.requires_grad],
+        lr=config.lr,
+        betas=(0.9, 0.999),
+        eps=1e-8,
+        weight_decay=0.0,
+        amsgrad=True,
+    )
+    sampler = make_sampler(
+        config.sampler, train_set.targets, config.clips_per_step, config.seed, dist_.rank, dist_.world_size
+    )
     parts = micro_batches(sampler.local_batch_size, config.micro_batches, even=config.augment.mixup)
     iteration, statistics, step_losses, elapsed = 0, [], [], 0.0
     checkpoint_path = out / CHECKPOINT_NAME
     if resume:
-        iteration, statistics, step_losses, elapsed = restore(checkpoint_path, config, data, model, optimizer,
-                                                              sampler, average)
+        iteration, statistics, step_losses, elapsed = restore(
+            checkpoint_path, config, data, model, optimizer, sampler, average
+        )
     stop = config.iterations if stop_at is None else min(stop_at, config.iterations)
     train_net = DistributedDataParallel(net) if dist_.world_size > 1 else net
 
     def wall() -> float:
         return elapsed + time.perf_counter() - started
 
-    bar = tqdm(total=config.iterations, initial=iteration, unit="it",
-               disable=not (config.progress and dist_.is_main))
+    bar = tqdm(
+        total=config.iterations, initial=iteration, unit="it", disable=not (config.progress and dist_.is_main)
+    )
     batches = prefetch(train_src, sampler, iteration, stop)
     while True:
         if iteration % config.eval_every == 0 or iteration == config.iterations:
             if not statistics or statistics[-1]["iteration"] != iteration:
                 since = statistics[-1]["iteration"] if statistics else 0
-                statistics.append(evaluation_entry(eval_net, eval_srcs, config, dist_, iteration,
-                                                   step_losses[since:iteration], wall()))
+                statistics.append(
+                    evaluation_entry(
+                        eval_net, eval_srcs, config, dist_, iteration, step_losses[since:iteration], wall()
+                    )
+                )
                 if dist_.is_main:
                     write_statistics(out, statistics)
                 bar.set_postfix({f"{p}mAP": f"{statistics[-1][f'{p}mAP']:.3f}" for p in eval_srcs})
         if iteration >= stop:  # the checkpoint comes after the last evaluation, so it holds every statistic
             if dist_.is_main:
-                save_training_checkpoint(checkpoint_path, model, optimizer, sampler, config, data,
-                                         iteration, statistics, step_losses, wall(), average)
+                save_training_checkpoint(
+                    checkpoint_path,
+                    model,
+                    optimizer,
+                    sampler,
+                    config,
+                    data,
+                    iteration,
+                    statistics,
+                    step_losses,
+                    wall(),
+                    average,
+                )
             break
 
         # one step: this process's share of global batch `iteration`, in micro-batches
@@ -570,8 +689,11 @@ def training_loop(config: TrainConfig, dist_: Distributed, started: float, resum
         if config.augment.mixup:
             rng = np.random.default_rng([config.seed, 5, iteration])
             start = dist_.rank * sampler.local_batch_size
-            lam = torch.from_numpy(mixup_lambdas(rng, config.clips_per_step, config.augment.mixup_alpha)
-                                   [start : start + sampler.local_batch_size])
+            lam = torch.from_numpy(
+                mixup_lambdas(rng, config.clips_per_step, config.augment.mixup_alpha)[
+                    start : start + sampler.local_batch_size
+                ]
+            )
         model.train()
         step_loss = 0.0
         for j, part in enumerate(parts):
@@ -585,13 +707,18 @@ def training_loop(config: TrainConfig, dist_: Distributed, started: float, resum
                     output = train_net(xb, lb)["clipwise_output"]
                     soft = teacher.probabilities(xb, lb, names[part]) if teacher is not None else None
                 target = mix_targets(yb, lb) if lb is not None else yb
-                loss = (bce(output, target) if soft is None else
-                        distillation_loss(output, target, soft, config.distill_label_weight)) / len(parts)
+                loss = (
+                    bce(output, target)
+                    if soft is None
+                    else distillation_loss(output, target, soft, config.distill_label_weight)
+                ) / len(parts)
                 loss.backward()
             step_loss += loss.item()
         if not math.isfinite(step_loss):
-            raise FloatingPointError(f"iteration {iteration}: the loss is {step_loss}; stopped before the weights "
-                                     "became NaN (lower the learning rate or check the data)")
+            raise FloatingPointError(
+                f"iteration {iteration}: the loss is {step_loss}; stopped before the weights "
+                "became NaN (lower the learning rate or check the data)"
+            )
         for group in optimizer.param_groups:
             group["lr"] = learning_rate(config, iteration)
         optimizer.step()
@@ -602,15 +729,34 @@ def training_loop(config: TrainConfig, dist_: Distributed, started: float, resum
         iteration += 1
         bar.update(1)
         if dist_.is_main and iteration % config.checkpoint_every == 0 and iteration < stop:
-            save_training_checkpoint(checkpoint_path, model, optimizer, sampler, config, data,
-                                     iteration, statistics, step_losses, wall(), average)
+            save_training_checkpoint(
+                checkpoint_path,
+                model,
+                optimizer,
+                sampler,
+                config,
+                data,
+                iteration,
+                statistics,
+                step_losses,
+                wall(),
+                average,
+            )
     bar.close()
 
     model_path = None
-    if dist_.is_main and iteration == config.iterations:  # the last mAPs travel with the model: mAP, classes (and natural_mAP, natural_classes)
+    if (
+        dist_.is_main and iteration == config.iterations
+    ):  # the last mAPs travel with the model: mAP, classes (and natural_mAP, natural_classes)
         final = {f"{p}{k}": statistics[-1][f"{p}{k}"] for p in eval_srcs for k in ("mAP", "classes")}
-        model_path = save_checkpoint((model if average is None else average).cpu(), out / "model.pt",
-                                     iteration=iteration, config=plain(config), data=data, **final)
+        model_path = save_checkpoint(
+            (model if average is None else average).cpu(),
+            out / "model.pt",
+            iteration=iteration,
+            config=plain(config),
+            data=data,
+            **final,
+        )
     if dist_.world_size > 1:
         dist.barrier()
     return TrainResult(config, iteration, statistics, wall(), model_path, step_losses)
@@ -631,8 +777,10 @@ def trained(config: TrainConfig) -> Path:
         differ = recipe_changes(load_extra(model_path), config, data, RESUMABLE_CHANGES - {"iterations"})
         if not differ:
             return model_path
-        raise ValueError(f"{out} holds a run with another recipe (other {', '.join(differ)}); choose another "
-                         "out_dir or delete it")
+        raise ValueError(
+            f"{out} holds a run with another recipe (other {', '.join(differ)}); choose another "
+            "out_dir or delete it"
+        )
     resume = (out / CHECKPOINT_NAME).is_file()  # statistics left without a checkpoint hold nothing to resume
     return train(config, resume=resume, overwrite=not resume).model_path
 
@@ -644,7 +792,9 @@ def write_statistics(out: Path, statistics: list[dict[str, Any]]) -> None:
     prefixes = [p for p in EVAL_SETS.values() if f"{p}mAP" in statistics[-1]]
     scores = [f"{p}{c}" for p in prefixes for c in ("mAP", "classes", "mAUC", "d_prime")]
     columns = ["iteration", *scores, "train_loss", "wall_seconds"]
-    rows = [",".join(columns)] + [",".join("" if s[c] is None else str(s[c]) for c in columns) for s in statistics]
+    rows = [",".join(columns)] + [
+        ",".join("" if s[c] is None else str(s[c]) for c in columns) for s in statistics
+    ]
     atomic_write(out / "statistics.csv", lambda fh: fh.write(("\n".join(rows) + "\n").encode()))
 
 
@@ -667,22 +817,48 @@ ADDED_SETTINGS = {"natural_eval_data": "", "teacher": "", "distill_label_weight"
 """Settings newer than recorded runs, with the default those runs used."""
 
 
-def save_training_checkpoint(path: Path, model: AudioTagger, optimizer: torch.optim.Optimizer, sampler: Any,
-                             config: TrainConfig, data: dict[str, str], iteration: int,
-                             statistics: list[dict[str, Any]], step_losses: list[float], wall: float,
-                             average: AudioTagger | None = None) -> None:
+def save_training_checkpoint(
+    path: Path,
+    model: AudioTagger,
+    optimizer: torch.optim.Optimizer,
+    sampler: Any,
+    config: TrainConfig,
+    data: dict[str, str],
+    iteration: int,
+    statistics: list[dict[str, Any]],
+    step_losses: list[float],
+    wall: float,
+    average: AudioTagger | None = None,
+) -> None:
     """Model (our format, so ``load_checkpoint`` reads it too), optimizer, sampler position, iteration,
     config, the data's fingerprints, statistics, the loss of every step so far and the weight
     average (if any). The random state of the run is (seed, iteration) by construction (module
     docstring), recorded under ``rng``."""
-    save_checkpoint(model, path, iteration=iteration, optimizer=optimizer.state_dict(),
-                    sampler=sampler.state_dict(position=iteration), config=plain(config), data=data,
-                    statistics=statistics, step_losses=step_losses, wall_seconds=wall,
-                    average=None if average is None else average.state_dict(),
-                    rng={"scheme": "counter", "seed": config.seed, "iteration": iteration})
+    save_checkpoint(
+        model,
+        path,
+        iteration=iteration,
+        optimizer=optimizer.state_dict(),
+        sampler=sampler.state_dict(position=iteration),
+        config=plain(config),
+        data=data,
+        statistics=statistics,
+        step_losses=step_losses,
+        wall_seconds=wall,
+        average=None if average is None else average.state_dict(),
+        rng={"scheme": "counter", "seed": config.seed, "iteration": iteration},
+    )
 
 
-RESUMABLE_CHANGES = {"iterations", "progress", "threads", "device", "eval_every", "checkpoint_every", "out_dir"}
+RESUMABLE_CHANGES = {
+    "iterations",
+    "progress",
+    "threads",
+    "device",
+    "eval_every",
+    "checkpoint_every",
+    "out_dir",
+}
 DATA_KEYS = ("train_data", "eval_data", "natural_eval_data")
 EVAL_SETS = {"eval_data": "", "natural_eval_data": "natural_"}
 """The evaluation sets (config fields) and the prefix of their keys in a statistics entry."""
@@ -690,8 +866,11 @@ EVAL_SETS = {"eval_data": "", "natural_eval_data": "natural_"}
 
 def data_sets(config: TrainConfig) -> dict[str, PackedDataset]:
     """The run's packed sets by config field; the natural evaluation set only when one is given."""
-    return {key: PackedDataset(getattr(config, key)) for key in DATA_KEYS
-            if key != "natural_eval_data" or config.natural_eval_data}
+    return {
+        key: PackedDataset(getattr(config, key))
+        for key in DATA_KEYS
+        if key != "natural_eval_data" or config.natural_eval_data
+    }
 
 
 def data_fingerprints(sets: dict[str, PackedDataset]) -> dict[str, str]:
@@ -702,7 +881,9 @@ def data_fingerprints(sets: dict[str, PackedDataset]) -> dict[str, str]:
     return {key: s.fingerprint() for key, s in sets.items()}
 
 
-def recipe_changes(saved: dict[str, Any], config: TrainConfig, data: dict[str, str], allowed: set[str]) -> list[str]:
+def recipe_changes(
+    saved: dict[str, Any], config: TrainConfig, data: dict[str, str], allowed: set[str]
+) -> list[str]:
     """The settings in which ``config`` differs from a saved run (a checkpoint's or ``model.pt``'s extras).
 
     Resuming and the run cache (:func:`trained`) both ask this. The data are compared by
@@ -712,24 +893,35 @@ def recipe_changes(saved: dict[str, Any], config: TrainConfig, data: dict[str, s
     one present on the other.
     """
     now, before = plain(config), saved.get("config", {})
-    differ = [k for k in now if k not in allowed and k not in DATA_KEYS
-              and before.get(k, ADDED_SETTINGS.get(k)) != now[k]]
+    differ = [
+        k
+        for k in now
+        if k not in allowed and k not in DATA_KEYS and before.get(k, ADDED_SETTINGS.get(k)) != now[k]
+    ]
     saved_data = saved.get("data") or {k: before.get(k) for k in DATA_KEYS}
     current = data if saved.get("data") else {k: now.get(k) for k in DATA_KEYS}
     return sorted(differ + [k for k in DATA_KEYS if saved_data.get(k) != current.get(k)])
 
 
-def restore(path: Path, config: TrainConfig, data: dict[str, str], model: AudioTagger,
-            optimizer: torch.optim.Optimizer, sampler: Any,
-            average: AudioTagger | None = None) -> tuple[int, list[dict[str, Any]], list[float], float]:
+def restore(
+    path: Path,
+    config: TrainConfig,
+    data: dict[str, str],
+    model: AudioTagger,
+    optimizer: torch.optim.Optimizer,
+    sampler: Any,
+    average: AudioTagger | None = None,
+) -> tuple[int, list[dict[str, Any]], list[float], float]:
     """Load a training checkpoint into the live objects; refuse one written with another recipe or data."""
     if not path.is_file():
         raise FileNotFoundError(f"cannot resume: {path} does not exist")
     payload = read_payload(path)
     extra = payload.get("extra") if isinstance(payload, dict) else None
     if not isinstance(extra, dict) or "optimizer" not in extra:
-        raise CheckpointError(f"cannot resume: {path} is not a training checkpoint (no optimizer state); "
-                              "start again with --overwrite")
+        raise CheckpointError(
+            f"cannot resume: {path} is not a training checkpoint (no optimizer state); "
+            "start again with --overwrite"
+        )
     resumable = RESUMABLE_CHANGES - ({"iterations"} if config.lr_schedule != "constant" else set())
     differ = recipe_changes(extra, config, data, resumable)
     if differ:
@@ -739,4 +931,9 @@ def restore(path: Path, config: TrainConfig, data: dict[str, str], model: AudioT
     sampler.load_state_dict(extra["sampler"])
     if average is not None:
         average.load_state_dict(extra["average"])
-    return int(extra["iteration"]), list(extra["statistics"]), list(extra["step_losses"]), float(extra["wall_seconds"])
+    return (
+        int(extra["iteration"]),
+        list(extra["statistics"]),
+        list(extra["step_losses"]),
+        float(extra["wall_seconds"]),
+    )

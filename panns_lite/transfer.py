@@ -60,12 +60,21 @@ class TransferSet(ClipDataset):
     the front end over it once.
     """
 
-    def __init__(self, waveforms: np.ndarray, labels: np.ndarray, folds: np.ndarray, classes: tuple[str, ...],
-                 names: list[str], sample_rate: int = PANNS_SAMPLE_RATE) -> None:
+    def __init__(
+        self,
+        waveforms: np.ndarray,
+        labels: np.ndarray,
+        folds: np.ndarray,
+        classes: tuple[str, ...],
+        names: list[str],
+        sample_rate: int = PANNS_SAMPLE_RATE,
+    ) -> None:
         labels, folds = np.asarray(labels, dtype=np.int64), np.asarray(folds, dtype=np.int64)
         if waveforms.ndim != 2 or not len(waveforms) == len(labels) == len(folds) == len(names):
-            raise ValueError(f"need (N, samples) waveforms and N labels, folds and names; got {waveforms.shape}, "
-                             f"{len(labels)}, {len(folds)}, {len(names)}")
+            raise ValueError(
+                f"need (N, samples) waveforms and N labels, folds and names; got {waveforms.shape}, "
+                f"{len(labels)}, {len(folds)}, {len(names)}"
+            )
         if len(labels) and (labels.min() < 0 or labels.max() >= len(classes)):
             raise ValueError(f"labels must index the {len(classes)} classes")
         super().__init__(np.eye(len(classes), dtype=bool)[labels], names, sample_rate, "transfer set")
@@ -78,7 +87,8 @@ class TransferSet(ClipDataset):
         return self.waveforms[sorted_unique]
 
     def split(self, test_fold: int) -> tuple[np.ndarray, np.ndarray]:
-        """(training indices, test indices) for one cross-validation fold: the others train, this one tests."""
+        """(training indices, test indices) for one cross-validation fold: the others train, this one
+        tests."""
         test = self.folds == test_fold
         if not test.any():
             raise ValueError(f"no clip is in fold {test_fold}; folds are {sorted(set(self.folds.tolist()))}")
@@ -95,7 +105,9 @@ def load_transfer_set(directory: str | os.PathLike[str]) -> TransferSet:
     directory = Path(directory)
     table = directory / LABELS_FILE
     if not table.is_file():
-        raise FileNotFoundError(f"{table}: no such file (build the MiniSet with panns_lite.miniset.prepare_miniset)")
+        raise FileNotFoundError(
+            f"{table}: no such file (build the MiniSet with panns_lite.miniset.prepare_miniset)"
+        )
     with open(table, newline="", encoding="utf-8") as fh:
         reader = csv.DictReader(fh)
         missing = [c for c in COLUMNS if c not in (reader.fieldnames or [])]
@@ -112,12 +124,22 @@ def load_transfer_set(directory: str | os.PathLike[str]) -> TransferSet:
     clips = [load_audio(directory / "audio" / row["filename"]) for row in rows]
     length = max(len(x) for x in clips)
     labels = np.array([classes.index(row["label"]) for row in rows])
-    return TransferSet(np.stack([fix_length(x, length) for x in clips]), labels, folds, classes,
-                       [row["filename"] for row in rows])
+    return TransferSet(
+        np.stack([fix_length(x, length) for x in clips]),
+        labels,
+        folds,
+        classes,
+        [row["filename"] for row in rows],
+    )
 
 
-def transfer_model(checkpoint: str | os.PathLike[str], classes_num: int, pretrained: bool = True, seed: int = 0,
-                   spec_augment: bool = True) -> AudioTagger:
+def transfer_model(
+    checkpoint: str | os.PathLike[str],
+    classes_num: int,
+    pretrained: bool = True,
+    seed: int = 0,
+    spec_augment: bool = True,
+) -> AudioTagger:
     """The network of ``checkpoint`` with a fresh ``classes_num``-way head, ready to train.
 
     ``pretrained=False`` gives the same architecture with a fresh PANNs initialisation (xavier
@@ -137,8 +159,9 @@ def transfer_model(checkpoint: str | os.PathLike[str], classes_num: int, pretrai
     return model
 
 
-def embeddings(model: AudioTagger, logmels: ClipDataset, indices: np.ndarray | None = None,
-               batch_size: int = 32) -> np.ndarray:
+def embeddings(
+    model: AudioTagger, logmels: ClipDataset, indices: np.ndarray | None = None, batch_size: int = 32
+) -> np.ndarray:
     """The model's ``embedding`` output (eval mode: no dropout) for log-mel clips ``indices`` (default all).
 
     In eval mode the embedding is exactly what the classifier sees, ReLU(fc1(pooled)) (reference §2).
@@ -146,16 +169,18 @@ def embeddings(model: AudioTagger, logmels: ClipDataset, indices: np.ndarray | N
     return _eval_outputs(model, logmels, indices, batch_size, "embedding")
 
 
-def clipwise(model: AudioTagger, logmels: ClipDataset, indices: np.ndarray | None = None,
-             batch_size: int = 32) -> np.ndarray:
+def clipwise(
+    model: AudioTagger, logmels: ClipDataset, indices: np.ndarray | None = None, batch_size: int = 32
+) -> np.ndarray:
     """The tagger's own class probabilities (eval mode) for log-mel clips ``indices`` (default all):
     what the zero-shot baseline reads (:func:`zero_shot_predict`)."""
     return _eval_outputs(model, logmels, indices, batch_size, "clipwise_output")
 
 
 @torch.no_grad()
-def _eval_outputs(model: AudioTagger, logmels: ClipDataset, indices: np.ndarray | None, batch_size: int,
-                  key: str) -> np.ndarray:
+def _eval_outputs(
+    model: AudioTagger, logmels: ClipDataset, indices: np.ndarray | None, batch_size: int, key: str
+) -> np.ndarray:
     if batch_size < 1:
         raise ValueError(f"batch_size must be ≥ 1, got {batch_size}")
     index = np.arange(len(logmels)) if indices is None else np.asarray(indices, dtype=np.int64)
@@ -164,13 +189,15 @@ def _eval_outputs(model: AudioTagger, logmels: ClipDataset, indices: np.ndarray 
     width = model.fc1.out_features if key == "embedding" else model.fc_audioset.out_features
     out = [np.zeros((0, width), np.float32)]
     for start in range(0, len(index), batch_size):
-        x, _, _ = logmels.get_batch(index[start:start + batch_size])
+        x, _, _ = logmels.get_batch(index[start : start + batch_size])
         out.append(model.forward_features(x)[key].float().numpy())
     model.train(was_training)
     return np.concatenate(out)
 
 
-def predict_classes(model: AudioTagger, logmels: ClipDataset, indices: np.ndarray, batch_size: int = 32) -> np.ndarray:
+def predict_classes(
+    model: AudioTagger, logmels: ClipDataset, indices: np.ndarray, batch_size: int = 32
+) -> np.ndarray:
     """Argmax of the head over the eval-mode embeddings: the class a fine-tuned model picks per clip."""
     with torch.no_grad():
         logits = model.fc_audioset(torch.from_numpy(embeddings(model, logmels, indices, batch_size)))
@@ -184,9 +211,16 @@ def linear_probe(train_x: np.ndarray, train_y: np.ndarray, test_x: np.ndarray, C
     linearly separable the new classes already are in the pretrained representation.
     """
     train_x, test_x, train_y = np.asarray(train_x), np.asarray(test_x), np.asarray(train_y)
-    if train_x.ndim != 2 or test_x.ndim != 2 or train_x.shape[1] != test_x.shape[1] or len(train_x) != len(train_y):
-        raise ValueError(f"need (N, D) training and (M, D) test features with N labels; got {train_x.shape}, "
-                         f"{test_x.shape}, {train_y.shape}")
+    if (
+        train_x.ndim != 2
+        or test_x.ndim != 2
+        or train_x.shape[1] != test_x.shape[1]
+        or len(train_x) != len(train_y)
+    ):
+        raise ValueError(
+            f"need (N, D) training and (M, D) test features with N labels; got {train_x.shape}, "
+            f"{test_x.shape}, {train_y.shape}"
+        )
     if len(np.unique(train_y)) < 2:
         raise ValueError("the training fold needs at least two classes")
     probe = make_pipeline(StandardScaler(), LogisticRegression(C=C, max_iter=5000))
@@ -223,13 +257,20 @@ def zero_shot_proxies(classes: Sequence[str], trained: np.ndarray) -> list[list[
     proxies = []
     for name in classes:
         for ancestor in ontology.ancestors(labels.mid_of_name(name)):
-            found = sorted(labels.index(m) for m in set(subtree(ancestor)) if m in labels and trained[labels.index(m)])
+            found = sorted(
+                labels.index(m) for m in set(subtree(ancestor)) if m in labels and trained[labels.index(m)]
+            )
             if found:
                 proxies.append(found)
                 break
         else:
             raise ValueError(f"{name!r} has no trained relative in the ontology: no zero-shot proxy")
-    shared = [(a, b) for i, a in enumerate(classes) for j, b in enumerate(classes) if i < j and proxies[i] == proxies[j]]
+    shared = [
+        (a, b)
+        for i, a in enumerate(classes)
+        for j, b in enumerate(classes)
+        if i < j and proxies[i] == proxies[j]
+    ]
     if shared:
         raise ValueError(f"classes with the same zero-shot proxies cannot be told apart: {shared}")
     return proxies
@@ -239,7 +280,9 @@ def zero_shot_predict(clipwise: np.ndarray, proxies: Sequence[Sequence[int]]) ->
     """Per clip, the new class whose best proxy output (:func:`zero_shot_proxies`) scores highest."""
     clipwise = np.asarray(clipwise)
     if clipwise.ndim != 2 or not proxies or not all(proxies):
-        raise ValueError(f"need (clips, classes) outputs and a non-empty proxy list per class; got {clipwise.shape}")
+        raise ValueError(
+            f"need (clips, classes) outputs and a non-empty proxy list per class; got {clipwise.shape}"
+        )
     return np.stack([clipwise[:, list(p)].max(axis=1) for p in proxies], axis=1).argmax(axis=1)
 
 
@@ -271,14 +314,17 @@ class FineTuneConfig:
 
     def __post_init__(self) -> None:
         if self.epochs < 1 or self.batch_size < 1 or not self.lr > 0:
-            raise ValueError(f"epochs and batch_size must be ≥ 1 and lr > 0; got {self.epochs}, {self.batch_size}, "
-                             f"{self.lr}")
+            raise ValueError(
+                f"epochs and batch_size must be ≥ 1 and lr > 0; got {self.epochs}, {self.batch_size}, "
+                f"{self.lr}"
+            )
         AugmentConfig(mixup_alpha=self.mixup_alpha)  # checks alpha
 
 
 @dataclass(frozen=True)
 class FineTuneResult:
-    """The trained model and one row per epoch (``epoch``, ``iteration``, ``train_loss``, test ``accuracy``)."""
+    """The trained model and one row per epoch (``epoch``, ``iteration``, ``train_loss``, test
+    ``accuracy``)."""
 
     model: AudioTagger
     history: list[dict[str, Any]]
@@ -289,8 +335,13 @@ def nll(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
     return -(targets * F.log_softmax(logits.float(), dim=-1)).mean()
 
 
-def fine_tune(model: AudioTagger, logmels: ClipDataset, train_idx: np.ndarray, config: FineTuneConfig,
-              test_idx: np.ndarray | None = None) -> FineTuneResult:
+def fine_tune(
+    model: AudioTagger,
+    logmels: ClipDataset,
+    train_idx: np.ndarray,
+    config: FineTuneConfig,
+    test_idx: np.ndarray | None = None,
+) -> FineTuneResult:
     """Train every weight of ``model`` on the log-mel clips ``train_idx`` with softmax / NLL (in place).
 
     Each epoch walks a fresh permutation of ``train_idx`` (``default_rng([seed, 0, epoch])``) in batches
@@ -304,13 +355,21 @@ def fine_tune(model: AudioTagger, logmels: ClipDataset, train_idx: np.ndarray, c
     if len(train_idx) < (2 if config.mixup else 1):
         raise ValueError(f"fine_tune needs training clips, got {len(train_idx)}")
     if logmels.targets.shape[1] != model.fc_audioset.out_features:
-        raise ValueError(f"the data has {logmels.targets.shape[1]} classes, the model's head "
-                         f"{model.fc_audioset.out_features}: call transfer_model with classes_num")
+        raise ValueError(
+            f"the data has {logmels.targets.shape[1]} classes, the model's head "
+            f"{model.fc_audioset.out_features}: call transfer_model with classes_num"
+        )
     torch.manual_seed(config.seed)
     model.to(memory_format=torch.channels_last)  # as the trainer: same function, faster convolutions on CPU
     device = next(model.parameters()).device
-    optimizer = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=config.lr,
-                                 betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0, amsgrad=True)
+    optimizer = torch.optim.Adam(
+        [p for p in model.parameters() if p.requires_grad],
+        lr=config.lr,
+        betas=(0.9, 0.999),
+        eps=1e-8,
+        weight_decay=0.0,
+        amsgrad=True,
+    )
     labels = logmels.targets.argmax(axis=1)
     step = config.batch_size * (2 if config.mixup else 1)
     history: list[dict[str, Any]] = []
@@ -320,7 +379,7 @@ def fine_tune(model: AudioTagger, logmels: ClipDataset, train_idx: np.ndarray, c
         model.train()
         losses = []
         for start in range(0, len(order), step):
-            batch = order[start:start + step]
+            batch = order[start : start + step]
             if config.mixup:
                 batch = batch[: len(batch) // 2 * 2]
                 if len(batch) == 0:
@@ -346,4 +405,3 @@ def fine_tune(model: AudioTagger, logmels: ClipDataset, train_idx: np.ndarray, c
         history.append(row)
     model.eval()
     return FineTuneResult(model, history)
-

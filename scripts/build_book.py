@@ -54,7 +54,6 @@ VENDORED: dict[str, str] = {
 VENDORED_FONT_SUFFIXES = (".woff2", ".woff", ".ttf", ".eot", ".svg")
 
 
-
 # ------------------------------------------------------------------------------------ the toc
 def toc_documents(root: Path = REPO) -> list[str]:
     """Every document of ``root/_toc.yml`` in reading order (root first), as toc ``file`` entries.
@@ -85,12 +84,16 @@ def toc_documents(root: Path = REPO) -> list[str]:
 
 def source_path(root: Path, document: str) -> Path:
     """The source file of a toc entry (``book/01_x`` → ``book/01_x.ipynb`` or ``.md``)."""
-    candidates = [root / document] if Path(document).suffix in SOURCE_SUFFIXES else [
-        root / f"{document}{suffix}" for suffix in SOURCE_SUFFIXES]
+    candidates = (
+        [root / document]
+        if Path(document).suffix in SOURCE_SUFFIXES
+        else [root / f"{document}{suffix}" for suffix in SOURCE_SUFFIXES]
+    )
     found = [c for c in candidates if c.is_file()]
     if len(found) != 1:
-        raise FileNotFoundError(f"_toc.yml entry {document!r}: expected one of {[str(c) for c in candidates]}, "
-                                f"found {len(found)}")
+        raise FileNotFoundError(
+            f"_toc.yml entry {document!r}: expected one of {[str(c) for c in candidates]}, found {len(found)}"
+        )
     return found[0]
 
 
@@ -107,7 +110,9 @@ def stage_book(root: Path, stage: Path, node_modules: Path) -> None:
     stage.mkdir(parents=True)
     for name in ("_config.yml", "_toc.yml"):
         shutil.copy2(root / name, stage / name)
-    shutil.copytree(root / "book", stage / "book", ignore=shutil.ignore_patterns(".ipynb_checkpoints", "_build"))
+    shutil.copytree(
+        root / "book", stage / "book", ignore=shutil.ignore_patterns(".ipynb_checkpoints", "_build")
+    )
     vendor = stage / "_vendor" / "offline"
     missing = [src for src in VENDORED if not (node_modules / src).exists()]
     if missing:
@@ -139,10 +144,13 @@ def use_this_interpreter_kernel() -> None:
     program = spec.argv[0]
     # Compare unresolved paths: a venv's python is a symlink to the interpreter it was made from.
     same = program in ("python", "python3", f"python{sys.version_info[0]}.{sys.version_info[1]}") or (
-        Path(program).absolute() == Path(sys.executable).absolute())
+        Path(program).absolute() == Path(sys.executable).absolute()
+    )
     if not same:
-        raise RuntimeError(f"the {KERNEL!r} kernelspec at {spec.resource_dir} runs {program}, not {sys.executable}; "
-                           f"run `{sys.executable} -m ipykernel install --sys-prefix`")
+        raise RuntimeError(
+            f"the {KERNEL!r} kernelspec at {spec.resource_dir} runs {program}, not {sys.executable}; "
+            f"run `{sys.executable} -m ipykernel install --sys-prefix`"
+        )
 
 
 @dataclass
@@ -172,8 +180,9 @@ def chapter_parameters(notebook: Path, overrides: Mapping[str, Any]) -> dict[str
     return {k: v for k, v in overrides.items() if k in declared}
 
 
-def execute_chapters(root: Path, stage: Path, notebooks: Sequence[Path], overrides: Mapping[str, Any],
-                     timeout: int) -> list[ChapterTime]:
+def execute_chapters(
+    root: Path, stage: Path, notebooks: Sequence[Path], overrides: Mapping[str, Any], timeout: int
+) -> list[ChapterTime]:
     """Run each notebook into ``stage`` (same relative path), in its staged folder; stop at the first error.
 
     Raises :class:`ChapterError` naming the notebook and carrying the times so far.
@@ -194,12 +203,24 @@ def execute_chapters(root: Path, stage: Path, notebooks: Sequence[Path], overrid
         print(f"[{i}/{len(notebooks)}] executing {relative} {parameters or ''}", flush=True)
         start = time.perf_counter()
         try:
-            papermill.execute_notebook(str(notebook), str(target), parameters=parameters, kernel_name=KERNEL,
-                                       cwd=str(target.parent), progress_bar=False, execution_timeout=timeout)
+            papermill.execute_notebook(
+                str(notebook),
+                str(target),
+                parameters=parameters,
+                kernel_name=KERNEL,
+                cwd=str(target.parent),
+                progress_bar=False,
+                execution_timeout=timeout,
+            )
         except PapermillExecutionError as err:
-            times.append(ChapterTime(str(relative), round(time.perf_counter() - start, 2), "failed", parameters))
-            raise ChapterError(f"{relative}: cell {err.cell_index} raised {err.ename}: {err.evalue} "
-                               f"(executed copy with the traceback: {target})", times) from None
+            times.append(
+                ChapterTime(str(relative), round(time.perf_counter() - start, 2), "failed", parameters)
+            )
+            raise ChapterError(
+                f"{relative}: cell {err.cell_index} raised {err.ename}: {err.evalue} "
+                f"(executed copy with the traceback: {target})",
+                times,
+            ) from None
         seconds = round(time.perf_counter() - start, 2)
         times.append(ChapterTime(str(relative), seconds, "ok", parameters))
         print(f"      {relative}: {seconds:.1f} s", flush=True)
@@ -208,11 +229,21 @@ def execute_chapters(root: Path, stage: Path, notebooks: Sequence[Path], overrid
 
 # ------------------------------------------------------------------------------ build + report
 def build_html(stage: Path, output: Path) -> int:
-    """``jupyter-book build -W -n --keep-going`` of the staged book into ``output/_build/html``; its exit code."""
+    """``jupyter-book build -W -n --keep-going`` of the staged book into ``output/_build/html``; its
+    exit code."""
     for stale in (output / "_build" / "html", output / "_build" / ".doctrees"):
         shutil.rmtree(stale, ignore_errors=True)
     jupyter_book = Path(sys.executable).with_name("jupyter-book")
-    command = [str(jupyter_book), "build", "-W", "-n", "--keep-going", str(stage), "--path-output", str(output)]
+    command = [
+        str(jupyter_book),
+        "build",
+        "-W",
+        "-n",
+        "--keep-going",
+        str(stage),
+        "--path-output",
+        str(output),
+    ]
     print("$", " ".join(command), flush=True)
     return subprocess.run(command).returncode
 
@@ -251,16 +282,29 @@ def parse_overrides(pairs: Sequence[str]) -> dict[str, Any]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("-p", "--parameter", action="append", default=[], metavar="NAME=VALUE",
-                        help="override a parameter in every chapter that declares it (e.g. -p preset=laptop)")
-    parser.add_argument("--timeout", type=int, default=1800, help="seconds allowed per cell (default 1800: the ci training is one cell)")
+    parser.add_argument(
+        "-p",
+        "--parameter",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="override a parameter in every chapter that declares it (e.g. -p preset=laptop)",
+    )
+    parser.add_argument(
+        "--timeout",
+        type=int,
+        default=1800,
+        help="seconds allowed per cell (default 1800: the ci training is one cell)",
+    )
     parser.add_argument("--no-build", action="store_true", help="execute the chapters only")
     args = parser.parse_args(argv)
 
     report = BUILD / "execution_times.json"
     stage_book(REPO, STAGE, REPO / "node_modules")
     try:
-        times = execute_chapters(REPO, STAGE, toc_notebooks(REPO), parse_overrides(args.parameter), args.timeout)
+        times = execute_chapters(
+            REPO, STAGE, toc_notebooks(REPO), parse_overrides(args.parameter), args.timeout
+        )
     except ChapterError as err:
         write_report(report, err.times, None)
         print(f"\nBOOK FAILED: {err}", file=sys.stderr)
@@ -272,7 +316,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         build_seconds = round(time.perf_counter() - start, 2)
         if code:
             write_report(report, times, build_seconds)
-            print(f"\nBOOK FAILED: jupyter-book build exited with {code} (warnings are errors)", file=sys.stderr)
+            print(
+                f"\nBOOK FAILED: jupyter-book build exited with {code} (warnings are errors)", file=sys.stderr
+            )
             return 1
     write_report(report, times, build_seconds)
     print("\n" + report.with_suffix(".md").read_text(encoding="utf-8"))

@@ -54,14 +54,16 @@ KNOWN_EXCEPTIONS = (
 
 # Runs in the page once it has loaded: waits for MathJax, the widget manager, images and audio
 # metadata, then reports what is on the page. Text inside code blocks is not searched for "\(".
-INSPECT = r"""
+INSPECT = (
+    r"""
 (async () => {
   const deadline = Date.now() + 30000;
   const sleep = ms => new Promise(r => setTimeout(r, ms));
   if (window.MathJax && MathJax.startup && MathJax.startup.promise) { await MathJax.startup.promise; }
   const widgetScripts = document.querySelectorAll('script[type="application/vnd.jupyter.widget-view+json"]');
   while (widgetScripts.length && Date.now() < deadline &&
-         document.querySelectorAll('.jupyter-widgets.widget-container, .jupyter-widgets .widget-slider, .widget-image').length === 0) {
+         document.querySelectorAll('.jupyter-widgets.widget-container, .jupyter-widgets .widget-slider, """
+    r""".widget-image').length === 0) {
     await sleep(200);
   }
   const images = Array.from(document.images);
@@ -85,7 +87,8 @@ INSPECT = r"""
   return JSON.stringify({
     title: document.title,
     images: images.map(i => ({src: i.currentSrc.slice(0, 120), loaded: i.complete && i.naturalWidth > 0})),
-    audio: audio.map(a => ({duration: a.duration, ready: a.readyState, error: a.error ? a.error.code : null})),
+    audio: audio.map(a => ({duration: a.duration, ready: a.readyState, """
+    r"""error: a.error ? a.error.code : null})),
     math: math.length,
     mathTypeset: math.filter(m => m.querySelector('mjx-container')).length,
     rawMath: raw,
@@ -95,6 +98,7 @@ INSPECT = r"""
   });
 })()
 """
+)
 
 
 @dataclass
@@ -111,14 +115,18 @@ def find_chromium(install: bool) -> str:
         if path := shutil.which(name):
             return path
     if not install:
-        raise SystemExit(f"no Chromium found ({', '.join(BROWSERS)}); install the Debian package `chromium` "
-                         "or pass --install")
+        raise SystemExit(
+            f"no Chromium found ({', '.join(BROWSERS)}); install the Debian package `chromium` "
+            "or pass --install"
+        )
     prefix = [] if os.geteuid() == 0 else ["sudo", "-n"]
     if prefix and not shutil.which("sudo"):
         raise SystemExit("installing Chromium needs root or sudo; install the Debian package `chromium`")
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    for command in (["apt-get", "update", "-qq"],
-                    ["apt-get", "install", "-y", "-qq", "--no-install-recommends", "chromium", "fonts-dejavu-core"]):
+    for command in (
+        ["apt-get", "update", "-qq"],
+        ["apt-get", "install", "-y", "-qq", "--no-install-recommends", "chromium", "fonts-dejavu-core"],
+    ):
         subprocess.run(prefix + command, check=True, env=env)
     return find_chromium(install=False)
 
@@ -158,10 +166,22 @@ class DevTools:
 def headless_chromium(binary: str) -> Iterator[DevTools]:
     """Chromium with DevTools on a free local port and every host name unresolvable (offline)."""
     profile = tempfile.mkdtemp(prefix="book-check-")
-    command = [binary, "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--mute-audio",
-               "--no-first-run", "--disable-extensions", "--hide-scrollbars", "--window-size=1280,900",
-               "--host-resolver-rules=MAP * ~NOTFOUND", f"--user-data-dir={profile}",
-               "--remote-debugging-port=0", "about:blank"]
+    command = [
+        binary,
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        "--mute-audio",
+        "--no-first-run",
+        "--disable-extensions",
+        "--hide-scrollbars",
+        "--window-size=1280,900",
+        "--host-resolver-rules=MAP * ~NOTFOUND",
+        f"--user-data-dir={profile}",
+        "--remote-debugging-port=0",
+        "about:blank",
+    ]
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         port_file = Path(profile) / "DevToolsActivePort"
@@ -196,19 +216,33 @@ def check_page(tools: DevTools, html: Path, page: str, expected: set[str], scree
         report.problems.append(f"{path} does not exist")
         return report
     tools.events.clear()
-    tools.call("Emulation.setDeviceMetricsOverride", width=1280, height=900, deviceScaleFactor=1, mobile=False)
+    tools.call(
+        "Emulation.setDeviceMetricsOverride", width=1280, height=900, deviceScaleFactor=1, mobile=False
+    )
     tools.call("Page.navigate", url=path.resolve().as_uri())
     tools.wait_for("Page.loadEventFired")
-    result = tools.call("Runtime.evaluate", expression=INSPECT, awaitPromise=True, returnByValue=True,
-                        timeout=int(PAGE_TIMEOUT * 1000))
+    result = tools.call(
+        "Runtime.evaluate",
+        expression=INSPECT,
+        awaitPromise=True,
+        returnByValue=True,
+        timeout=int(PAGE_TIMEOUT * 1000),
+    )
     if "exceptionDetails" in result:
         report.problems.append(f"inspection failed: {result['exceptionDetails'].get('text')}")
         return report
     seen = json.loads(result["result"]["value"])
-    external = sorted({e["params"]["request"]["url"] for e in tools.events
-                       if e.get("method") == "Network.requestWillBeSent"
-                       and e["params"]["request"]["url"].startswith(("http:", "https:"))})
-    exceptions = [e["params"]["exceptionDetails"] for e in tools.events if e.get("method") == "Runtime.exceptionThrown"]
+    external = sorted(
+        {
+            e["params"]["request"]["url"]
+            for e in tools.events
+            if e.get("method") == "Network.requestWillBeSent"
+            and e["params"]["request"]["url"].startswith(("http:", "https:"))
+        }
+    )
+    exceptions = [
+        e["params"]["exceptionDetails"] for e in tools.events if e.get("method") == "Runtime.exceptionThrown"
+    ]
 
     broken = [i["src"] for i in seen["images"] if not i["loaded"]]
     if broken:
@@ -221,7 +255,9 @@ def check_page(tools: DevTools, html: Path, page: str, expected: set[str], scree
         if not any(known in first_line for known in KNOWN_EXCEPTIONS):
             report.problems.append(f"JavaScript exception: {first_line}")
     if seen["math"] != seen["mathTypeset"]:
-        report.problems.append(f"{seen['math'] - seen['mathTypeset']} of {seen['math']} math elements not typeset")
+        report.problems.append(
+            f"{seen['math'] - seen['mathTypeset']} of {seen['math']} math elements not typeset"
+        )
     if seen["rawMath"]:
         report.problems.append(f"raw LaTeX left in the text: {seen['rawMath'][:3]}")
     if seen["widgetScripts"] and not seen["widgetsRendered"]:
@@ -232,19 +268,30 @@ def check_page(tools: DevTools, html: Path, page: str, expected: set[str], scree
             report.problems.append(f"audio {i} is not playable (readyState {a['ready']}, error {a['error']})")
         elif duration > MAX_AUDIO_SECONDS:
             report.problems.append(f"audio {i} lasts {duration:.2f} s, over the {MAX_AUDIO_SECONDS} s budget")
-    present = {"audio": bool(seen["audio"]), "math": seen["math"] > 0, "widgets": seen["widgetsRendered"] > 0,
-               "images": bool(seen["images"])}
-    report.problems += [f"expected {feature} on this page, found none" for feature in sorted(expected)
-                        if not present[feature]]
+    present = {
+        "audio": bool(seen["audio"]),
+        "math": seen["math"] > 0,
+        "widgets": seen["widgetsRendered"] > 0,
+        "images": bool(seen["images"]),
+    }
+    report.problems += [
+        f"expected {feature} on this page, found none" for feature in sorted(expected) if not present[feature]
+    ]
 
     height = min(max(seen["height"], 900), 16000)
-    tools.call("Emulation.setDeviceMetricsOverride", width=1280, height=height, deviceScaleFactor=1, mobile=False)
+    tools.call(
+        "Emulation.setDeviceMetricsOverride", width=1280, height=height, deviceScaleFactor=1, mobile=False
+    )
     shot = tools.call("Page.captureScreenshot", format="png", captureBeyondViewport=True)
     target = screenshots / f"{page.replace('/', '__')}.png"
     target.write_bytes(base64.b64decode(shot["data"]))
-    report.summary = {"images": len(seen["images"]), "audio": len(seen["audio"]), "math": seen["math"],
-                      "widgets": seen["widgetsRendered"], "screenshot": str(target.relative_to(REPO))
-                      if target.is_relative_to(REPO) else str(target)}
+    report.summary = {
+        "images": len(seen["images"]),
+        "audio": len(seen["audio"]),
+        "math": seen["math"],
+        "widgets": seen["widgetsRendered"],
+        "screenshot": str(target.relative_to(REPO)) if target.is_relative_to(REPO) else str(target),
+    }
     return report
 
 
@@ -266,9 +313,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--html", type=Path, default=REPO / "_build" / "html")
     parser.add_argument("--screenshots", type=Path, default=REPO / "_build" / "screenshots")
-    parser.add_argument("--expect", action="append", default=[], metavar="PAGE=FEATURES",
-                        help=f"features a page must have, from {FEATURES} (repeatable)")
-    parser.add_argument("--min-pages", type=int, default=4, help="fail if _toc.yml lists fewer pages (default 4)")
+    parser.add_argument(
+        "--expect",
+        action="append",
+        default=[],
+        metavar="PAGE=FEATURES",
+        help=f"features a page must have, from {FEATURES} (repeatable)",
+    )
+    parser.add_argument(
+        "--min-pages", type=int, default=4, help="fail if _toc.yml lists fewer pages (default 4)"
+    )
     parser.add_argument("--install", action="store_true", help="apt-get install chromium when it is missing")
     args = parser.parse_args(argv)
 

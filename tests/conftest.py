@@ -46,4 +46,7 @@ def make_tiny_split(root: Path, name: str, n: int, seed: int) -> Path:
 @pytest.fixture(scope="session")
 def tiny_packed(tmp_path_factory) -> dict[str, Path]:
     root = tmp_path_factory.mktemp("tiny")
-    return {"train": make_tiny_split(root, "balanced_train", 24, 0), "eval": make_tiny_split(root, "eval", 12, 1)}
+    return {
+        "train": make_tiny_split(root, "balanced_train", 24, 0),
+        "eval": make_tiny_split(root, "eval", 12, 1),
+    }

@@ -86,16 +86,20 @@ def test_csv_round_trip_keeps_real_rows_byte_identical(tmp_path):
 
 def test_malformed_row_names_file_and_line(tmp_path):
     bad = tmp_path / "bad.csv"
-    bad.write_text("# a\n# b\n# c\nabc, 0.000, 10.000, \"/m/09x0r\"\nthis is not a row\n")
+    bad.write_text('# a\n# b\n# c\nabc, 0.000, 10.000, "/m/09x0r"\nthis is not a row\n')
     with pytest.raises(ValueError, match=r"bad.csv:5"):
         read_segments(bad)
 
 
 def test_a_segment_listed_twice_is_an_error_naming_both_lines(tmp_path):
     bad = tmp_path / "twice.csv"
-    bad.write_text('# a\n# b\n# c\nabc, 0.000, 10.000, "/m/09x0r"\nxyz, 0.000, 10.000, "/m/04rlf"\n'
-                   'abc, 30.000, 40.000, "/m/04rlf"\n')
-    with pytest.raises(ValueError, match=r"twice.csv:6: segment abc is listed twice \(lines 4 and 6\); remove one"):
+    bad.write_text(
+        '# a\n# b\n# c\nabc, 0.000, 10.000, "/m/09x0r"\nxyz, 0.000, 10.000, "/m/04rlf"\n'
+        'abc, 30.000, 40.000, "/m/04rlf"\n'
+    )
+    with pytest.raises(
+        ValueError, match=r"twice.csv:6: segment abc is listed twice \(lines 4 and 6\); remove one"
+    ):
         read_segments(bad)
 
 

@@ -32,7 +32,7 @@ def test_train_mode_zeroes_at_most_two_narrow_stripes_per_axis_and_nothing_else(
         rows, cols = (example == 0).all(axis=1), (example == 0).all(axis=0)
         np.testing.assert_array_equal(example == 0, rows[:, None] | cols[None, :])  # only whole stripes
         assert set(np.unique(example)) <= {0.0, 1.0}
-        for zeroed, width, total in ((rows, 64, T), (cols, 8, F)):
+        for zeroed, width in ((rows, 64), (cols, 8)):
             found = runs(zeroed)
             assert len(found) <= 2 and sum(length for _, length in found) <= 2 * (width - 1)
             assert len(found) < 2 or all(length < width for _, length in found)
@@ -123,8 +123,12 @@ def test_mixup_errors():
 def test_augment_config():
     config = AugmentConfig()
     augment = config.spec_augmenter(torch.Generator().manual_seed(0))
-    assert (augment.time_drop_width, augment.time_stripes_num, augment.freq_drop_width, augment.freq_stripes_num) \
-        == (64, 2, 8, 2)
+    assert (
+        augment.time_drop_width,
+        augment.time_stripes_num,
+        augment.freq_drop_width,
+        augment.freq_stripes_num,
+    ) == (64, 2, 8, 2)
     assert config.mixup and config.mixup_alpha == 1.0
     assert AugmentConfig(spec_augment=False).spec_augmenter() is None
     with pytest.raises(ValueError, match="alpha"):

@@ -1,4 +1,5 @@
-"""The shipped source bank v2: every file listed and checksummed, licences shipped, reserved recordings absent."""
+"""The shipped source bank v2: every file listed and checksummed, licences shipped, reserved
+recordings absent."""
 
 import csv
 import hashlib
@@ -41,14 +42,24 @@ def test_bank_fits_the_size_budget(rows):
 def test_bank_files_are_32k_mono_vorbis(rows):
     for r in rows:
         info = sf.info(SOURCES_DIR / r["file"])
-        assert (info.samplerate, info.channels, info.format, info.subtype) == (32000, 1, "OGG", "VORBIS"), r["file"]
+        assert (info.samplerate, info.channels, info.format, info.subtype) == (32000, 1, "OGG", "VORBIS"), r[
+            "file"
+        ]
 
 
 def test_every_row_has_provenance_a_group_and_a_shipped_licence_text(rows):
     licences = {p.stem for p in (SOURCES_DIR / "LICENSES").glob("*.txt")}
     for r in rows:
-        for column in ("registry", "package", "version", "original_path", "licence", "copyright", "group",
-                       "labelled_by"):
+        for column in (
+            "registry",
+            "package",
+            "version",
+            "original_path",
+            "licence",
+            "copyright",
+            "group",
+            "labelled_by",
+        ):
             assert r[column].strip(), (r["file"], column)
         assert r["licence"].rstrip("+") in licences
         assert r["registry"] in ("debian", "pypi")
@@ -62,7 +73,9 @@ def test_excluded_sources_are_absent(rows):
         assert excluded not in text
 
 
-@pytest.mark.skipif(not RESERVED.is_file(), reason="the reserved list lives in ../shared, not in the repository")
+@pytest.mark.skipif(
+    not RESERVED.is_file(), reason="the reserved list lives in ../shared, not in the repository"
+)
 def test_no_reserved_recording_is_in_the_bank(rows):
     reserved = read_reserved(RESERVED)
     whole = {(registry, package) for registry, package, path in reserved if path == "*"}
@@ -97,9 +110,11 @@ def test_bank_coverage_counts_a_small_bank(tmp_path):
     header = "file\tkind\tlabels\tlabel_names\tlabelled_by\tgroup\tpackage\tlicence\tseconds\trecordings\n"
     labels = load_class_labels()
     bark, speech = labels.mid_of_name("Bark"), labels.mid_of_name("Speech")
-    rows = [f"audio/a.ogg\tevent\t{bark}\tBark\tname\ta\tp\tGPL-2+\t2.0\t1\n",
-            f"audio/b.ogg\tevent\t{bark}\tBark\tname\ta\tp\tGPL-2+\t2.0\t1\n",
-            f"audio/s.ogg\tspeech\t{speech}\tSpeech\tdefault\tvoice\tp\tGPL-2+\t8.0\t6\n"]
+    rows = [
+        f"audio/a.ogg\tevent\t{bark}\tBark\tname\ta\tp\tGPL-2+\t2.0\t1\n",
+        f"audio/b.ogg\tevent\t{bark}\tBark\tname\ta\tp\tGPL-2+\t2.0\t1\n",
+        f"audio/s.ogg\tspeech\t{speech}\tSpeech\tdefault\tvoice\tp\tGPL-2+\t8.0\t6\n",
+    ]
     (tmp_path / "SOURCES.tsv").write_text(header + "".join(rows))
     for name in ("a", "b", "s"):
         (tmp_path / "audio" / f"{name}.ogg").write_bytes(b"")

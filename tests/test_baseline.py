@@ -60,5 +60,6 @@ def test_baseline_outputs_on_several_packed_files_are_the_scores_of_each(tiny_pa
     with h5py.File(tiny_packed["eval"]) as h5:
         targets = h5["target"][:].astype(bool)
     assert [o.shape for o in outputs] == [(12, 527), (24, 527)]
-    assert evaluate(targets, outputs[0]).mAP == pytest.approx(packed_baseline(tiny_packed["train"],
-                                                                              tiny_packed["eval"]).mAP)
+    assert evaluate(targets, outputs[0]).mAP == pytest.approx(
+        packed_baseline(tiny_packed["train"], tiny_packed["eval"]).mAP
+    )

@@ -4,6 +4,8 @@ import json
 
 import numpy as np
 import pytest
+from conftest import make_tiny_split
+from test_inference import calibrated_cnn14
 
 from panns_lite.__main__ import main
 from panns_lite.audioset import load_class_labels, read_segments
@@ -12,18 +14,20 @@ from panns_lite.checkpoints import save_checkpoint
 from panns_lite.datasets import PackedDataset
 from panns_lite.inference import Tagger
 from panns_lite.sed import read_strong_labels
-from conftest import make_tiny_split
-from test_inference import calibrated_cnn14
 
 LABELS = load_class_labels()
 
 
 def test_each_class_gets_its_best_f1_candidate_ties_to_the_higher_and_unseen_classes_the_highest():
     targets = np.array([[1, 0, 1, 0], [1, 0, 0, 0], [0, 1, 1, 0], [0, 0, 0, 0]], dtype=bool)
-    outputs = np.array([[0.7, 0.1, 0.25, 0.9],
-                        [0.6, 0.35, 0.1, 0.2],   # class 1: a negative at 0.35
-                        [0.3, 0.45, 0.9, 0.1],   # class 1's positive at 0.45; class 2: positives 0.25, 0.9
-                        [0.1, 0.2, 0.4, 0.3]])   # class 2: a negative at 0.4
+    outputs = np.array(
+        [
+            [0.7, 0.1, 0.25, 0.9],
+            [0.6, 0.35, 0.1, 0.2],  # class 1: a negative at 0.35
+            [0.3, 0.45, 0.9, 0.1],  # class 1's positive at 0.45; class 2: positives 0.25, 0.9
+            [0.1, 0.2, 0.4, 0.3],
+        ]
+    )  # class 2: a negative at 0.4
     chosen = f1_thresholds(targets, outputs, [0.2, 0.5, 0.4, 0.8])
     # class 0: 0.4 and 0.5 both separate (F1 1) -> the higher; class 1: only 0.4 separates;
     # class 2: 0.2 keeps both positives and the negative (F1 0.8), 0.8 keeps one (F1 0.667): 0.2;
@@ -72,7 +76,9 @@ def thresholds(network, validation):
 def test_calibrate_chooses_clip_thresholds_on_the_taggers_clip_outputs(network, validation, thresholds):
     packed, _ = validation
     data = PackedDataset(packed)
-    outputs = np.stack([Tagger(network).analyze(data[i][0], data.sample_rate).clipwise for i in range(len(data))])
+    outputs = np.stack(
+        [Tagger(network).analyze(data[i][0], data.sample_rate).clipwise for i in range(len(data))]
+    )
     np.testing.assert_array_equal(thresholds.clip, f1_thresholds(data.targets, outputs, [0.1, 0.3, 0.5, 0.7]))
     assert thresholds.chosen_on["clips"] == thresholds.chosen_on["clips_with_strong_labels"] == 8
 
@@ -118,16 +124,43 @@ def test_cli_calibrate_then_tag_with_the_thresholds(network, validation, tmp_pat
     packed, strong = validation
     checkpoint = save_checkpoint(network, tmp_path / "model.pt")
     out = tmp_path / "thresholds.json"
-    args = ["calibrate", str(packed), "--checkpoint", str(checkpoint), "--strong-labels", str(strong),
-            "--out", str(out), "--candidates", "0.1", "0.3", "0.5", "0.7"]
+    args = [
+        "calibrate",
+        str(packed),
+        "--checkpoint",
+        str(checkpoint),
+        "--strong-labels",
+        str(strong),
+        "--out",
+        str(out),
+        "--candidates",
+        "0.1",
+        "0.3",
+        "0.5",
+        "0.7",
+    ]
     assert main(args) == 0
     assert "event thresholds on the 8 with strong labels" in capsys.readouterr().out
     assert main(args) == 2  # never overwrites without --overwrite
     assert "exists; choose another path or pass --overwrite" in capsys.readouterr().err
     clip = validation[0].parent / "audios" / "validation" / "Ytinyv000000.wav"
     events = tmp_path / "events.csv"
-    assert main(["tag", str(clip), "--checkpoint", str(checkpoint), "--thresholds", str(out), "--sed", str(events),
-                 "--json"]) == 0
+    assert (
+        main(
+            [
+                "tag",
+                str(clip),
+                "--checkpoint",
+                str(checkpoint),
+                "--thresholds",
+                str(out),
+                "--sed",
+                str(events),
+                "--json",
+            ]
+        )
+        == 0
+    )
     report = json.loads(capsys.readouterr().out)[0]
     saved = Thresholds.load(out, LABELS)
     tagger = Tagger(checkpoint)
@@ -143,10 +176,20 @@ def test_cli_tag_refuses_mixed_or_unusable_thresholds(network, validation, tmp_p
     assert main(["calibrate", str(packed), "--checkpoint", str(checkpoint), "--out", str(clip_only)]) == 0
     clip = validation[0].parent / "audios" / "validation" / "Ytinyv000000.wav"
     cases = {
-        "give either --threshold values or a --thresholds file": ["--thresholds", str(clip_only), "--sed",
-                                                                  str(tmp_path / "e.csv"), "--threshold", "0.3"],
-        "has no event thresholds (calibrate with --strong-labels)": ["--thresholds", str(clip_only), "--sed",
-                                                                     str(tmp_path / "e.csv")],
+        "give either --threshold values or a --thresholds file": [
+            "--thresholds",
+            str(clip_only),
+            "--sed",
+            str(tmp_path / "e.csv"),
+            "--threshold",
+            "0.3",
+        ],
+        "has no event thresholds (calibrate with --strong-labels)": [
+            "--thresholds",
+            str(clip_only),
+            "--sed",
+            str(tmp_path / "e.csv"),
+        ],
         "not a thresholds file": ["--thresholds", str(clip)],
     }
     for message, extra in cases.items():

@@ -5,13 +5,13 @@ from pathlib import Path
 import librosa
 import pytest
 import torch
+from test_features import torchlibrosa_frontend
 from torch.nn import functional as F
 
 from panns_lite import checkpoints
 from panns_lite.checkpoints import CheckpointError, load_checkpoint, load_extra, save_checkpoint
 from panns_lite.features import PANNS_8K, PANNS_16K, PANNS_32K, FrontEndConfig
 from panns_lite.models import CNN14_WIDTHS, Cnn10, Cnn14, count_parameters, scaled_widths
-from test_features import torchlibrosa_frontend
 
 NARROW = scaled_widths(1 / 8)
 PRUNED_50 = CNN14_WIDTHS[:6] + tuple(w // 2 for w in CNN14_WIDTHS[6:])
@@ -47,7 +47,9 @@ def official_layout(model: Cnn14, cfg: FrontEndConfig = PANNS_32K) -> dict[str, 
     return state
 
 
-def reference_cnn14(state: dict[str, torch.Tensor], waveform: torch.Tensor, cfg: FrontEndConfig) -> torch.Tensor:
+def reference_cnn14(
+    state: dict[str, torch.Tensor], waveform: torch.Tensor, cfg: FrontEndConfig
+) -> torch.Tensor:
     """Clipwise output of CNN14 in eval mode, written from reference §2 with torchlibrosa's front end."""
     frontend = torchlibrosa_frontend(cfg)
     frontend[0].stft.conv_real.weight.data = state["spectrogram_extractor.stft.conv_real.weight"]
@@ -55,8 +57,15 @@ def reference_cnn14(state: dict[str, torch.Tensor], waveform: torch.Tensor, cfg:
     frontend[1].melW.data = state["logmel_extractor.melW"]
 
     def bn(x: torch.Tensor, prefix: str) -> torch.Tensor:
-        return F.batch_norm(x, state[f"{prefix}.running_mean"], state[f"{prefix}.running_var"],
-                            state[f"{prefix}.weight"], state[f"{prefix}.bias"], training=False, eps=1e-5)
+        return F.batch_norm(
+            x,
+            state[f"{prefix}.running_mean"],
+            state[f"{prefix}.running_var"],
+            state[f"{prefix}.weight"],
+            state[f"{prefix}.bias"],
+            training=False,
+            eps=1e-5,
+        )
 
     x = frontend(waveform)  # (B, 1, T, mel)
     x = bn(x.transpose(1, 3), "bn0").transpose(1, 3)
@@ -72,7 +81,9 @@ def reference_cnn14(state: dict[str, torch.Tensor], waveform: torch.Tensor, cfg:
     return torch.sigmoid(F.linear(x, state["fc_audioset.weight"], state["fc_audioset.bias"]))
 
 
-@pytest.mark.parametrize("widths", [NARROW, pytest.param(CNN14_WIDTHS, marks=pytest.mark.slow)], ids=["narrow", "full"])
+@pytest.mark.parametrize(
+    "widths", [NARROW, pytest.param(CNN14_WIDTHS, marks=pytest.mark.slow)], ids=["narrow", "full"]
+)
 def test_official_layout_matches_an_independent_forward_pass(widths: tuple[int, ...]) -> None:
     state = official_layout(randomised(Cnn14(classes_num=527, widths=widths)))
     assert len(state) == 84
@@ -99,7 +110,9 @@ def test_epanns_layout_infers_pruned_widths() -> None:
     source = randomised(Cnn14(widths=PRUNED_50))
     model = load_checkpoint(official_layout(source))
     assert count_parameters(model) == 23_205_839
-    assert [model.get_submodule(f"conv_block{i}.conv{j}").out_channels for i in range(1, 7) for j in (1, 2)] == list(PRUNED_50)
+    assert [
+        model.get_submodule(f"conv_block{i}.conv{j}").out_channels for i in range(1, 7) for j in (1, 2)
+    ] == list(PRUNED_50)
     assert model.fc1.in_features == 1024
     for key, value in source.state_dict().items():
         assert torch.equal(model.state_dict()[key], value), key
@@ -178,7 +191,9 @@ def test_unknown_n_fft_is_refused() -> None:
 
 
 def test_without_front_end_tensors_the_sample_rate_must_be_given() -> None:
-    state = {k: v for k, v in official_layout(Cnn14(widths=NARROW)).items() if k not in checkpoints.FRONTEND_KEYS}
+    state = {
+        k: v for k, v in official_layout(Cnn14(widths=NARROW)).items() if k not in checkpoints.FRONTEND_KEYS
+    }
     with pytest.raises(CheckpointError, match="pass expected_sample_rate"):
         load_checkpoint(state)
     assert load_checkpoint(state, expected_sample_rate=16000).logmel.config == PANNS_16K
@@ -199,7 +214,9 @@ def test_garbage_file_is_refused(tmp_path: Path) -> None:
 
 
 def test_own_format_round_trip_rebuilds_without_knowing_the_architecture(tmp_path: Path) -> None:
-    source = randomised(Cnn10(classes_num=12, widths=(4, 4, 8, 8, 16, 16, 32, 32), embed_dim=24, frontend=PANNS_16K))
+    source = randomised(
+        Cnn10(classes_num=12, widths=(4, 4, 8, 8, 16, 16, 32, 32), embed_dim=24, frontend=PANNS_16K)
+    )
     path = save_checkpoint(source, tmp_path / "model.pt", iteration=7, metrics={"mAP": 0.25})
     model = load_checkpoint(path)
     assert type(model) is Cnn10 and model.architecture() == source.architecture()
@@ -259,8 +276,9 @@ def test_non_finite_weights_are_refused_at_load_naming_the_tensor(tmp_path: Path
         load_checkpoint(official)
 
 
-def test_declared_widths_are_checked_against_the_tensors_before_a_model_is_built(tmp_path: Path,
-                                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+def test_declared_widths_are_checked_against_the_tensors_before_a_model_is_built(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     path = save_checkpoint(Cnn14(classes_num=3, widths=NARROW), tmp_path / "model.pt")
     payload = torch.load(path, weights_only=True)
     payload["architecture"]["kwargs"]["widths"] = [10**6] * 12  # a real build would need terabytes
@@ -271,19 +289,31 @@ def test_declared_widths_are_checked_against_the_tensors_before_a_model_is_built
         build(self, *args, **kwargs)
 
     monkeypatch.setattr(Cnn14, "__init__", recording_build)
-    with pytest.raises(CheckpointError, match=r"shape mismatch: \['fc1.weight \(2048, 256\) vs model "
-                                              r"\(2048, 1000000\)', .*\] and 58 more$"):
+    with pytest.raises(
+        CheckpointError,
+        match=r"shape mismatch: \['fc1.weight \(2048, 256\) vs model "
+        r"\(2048, 1000000\)', .*\] and 58 more$",
+    ):
         load_checkpoint(payload)
     assert built == [torch.device("meta")]  # only the dry build ran
 
 
-@pytest.mark.parametrize("damage, message", [
-    (lambda p: p["architecture"].update(name="Cnn99"), r"malformed architecture record \(KeyError: 'Cnn99'\)"),
-    (lambda p: p["architecture"]["kwargs"].update(depth=3), r"malformed architecture record \(TypeError"),
-    (lambda p: p["architecture"]["kwargs"]["frontend"].update(n_fft=10**9), "front end .* is out of range"),
-    (lambda p: p.update(state_dict=[1, 2]), "holds no state dict"),
-    (lambda p: p.pop("architecture"), r"malformed architecture record \(TypeError"),
-])
+@pytest.mark.parametrize(
+    "damage, message",
+    [
+        (
+            lambda p: p["architecture"].update(name="Cnn99"),
+            r"malformed architecture record \(KeyError: 'Cnn99'\)",
+        ),
+        (lambda p: p["architecture"]["kwargs"].update(depth=3), r"malformed architecture record \(TypeError"),
+        (
+            lambda p: p["architecture"]["kwargs"]["frontend"].update(n_fft=10**9),
+            "front end .* is out of range",
+        ),
+        (lambda p: p.update(state_dict=[1, 2]), "holds no state dict"),
+        (lambda p: p.pop("architecture"), r"malformed architecture record \(TypeError"),
+    ],
+)
 def test_a_damaged_architecture_record_is_one_checkpoint_error(damage, message, tmp_path: Path) -> None:
     path = save_checkpoint(Cnn14(classes_num=3, widths=NARROW), tmp_path / "model.pt")
     payload = torch.load(path, weights_only=True)
@@ -302,7 +332,9 @@ def test_a_folder_an_empty_or_a_truncated_file_is_one_checkpoint_error_naming_it
     whole = save_checkpoint(Cnn14(classes_num=3, widths=NARROW), tmp_path / "model.pt").read_bytes()
     truncated = tmp_path / "truncated.pt"
     truncated.write_bytes(whole[: len(whole) // 2])
-    with pytest.raises(CheckpointError, match=r"cannot read checkpoint .*truncated.pt: .*restore it or train again"):
+    with pytest.raises(
+        CheckpointError, match=r"cannot read checkpoint .*truncated.pt: .*restore it or train again"
+    ):
         load_checkpoint(truncated)
     with pytest.raises(FileNotFoundError, match="missing.pt does not exist"):
         load_checkpoint(tmp_path / "missing.pt")

@@ -50,18 +50,23 @@ def cited_sections(first: str, rest: str) -> list[str]:
 
 def citations_in(text: str, where: str) -> list[Citation]:
     """Every section cited in ``text``, with ``where`` plus the line number (1-based)."""
-    return [Citation(f"{where}{line_no}", section)
-            for line_no, line in enumerate(text.splitlines(), start=1)
-            for match in CITATION.finditer(line)
-            for section in cited_sections(match.group(1), match.group(2))]
+    return [
+        Citation(f"{where}{line_no}", section)
+        for line_no, line in enumerate(text.splitlines(), start=1)
+        for match in CITATION.finditer(line)
+        for section in cited_sections(match.group(1), match.group(2))
+    ]
 
 
 def citing_texts(root: Path) -> list[tuple[str, str]]:
     """(where-prefix, text) of every place citations may sit: the README, every UTF-8 file under
     the package, tests, benchmarks and scripts, and each cell of the chapters (``book/*.ipynb``)."""
-    files = [root / "README.md"] + [path for folder in CITING_DIRS
-                                    for path in sorted((root / folder).rglob("*"))
-                                    if path.is_file() and "__pycache__" not in path.parts]
+    files = [root / "README.md"] + [
+        path
+        for folder in CITING_DIRS
+        for path in sorted((root / folder).rglob("*"))
+        if path.is_file() and "__pycache__" not in path.parts
+    ]
     texts = []
     for path in files:
         try:
@@ -90,9 +95,12 @@ def appendix_sections(root: Path) -> dict[str, str | None]:
 def unresolved(root: Path) -> list[str]:
     """One message per citation whose section the appendix lacks, naming the file and line."""
     sections = appendix_sections(root)
-    return [f"{c.where}: reference §{c.section} is not a section of {APPENDIX}"
-            for where, text in citing_texts(root) for c in citations_in(text, where)
-            if c.section not in sections]
+    return [
+        f"{c.where}: reference §{c.section} is not a section of {APPENDIX}"
+        for where, text in citing_texts(root)
+        for c in citations_in(text, where)
+        if c.section not in sections
+    ]
 
 
 def test_every_citation_resolves_to_a_section_of_the_appendix() -> None:
@@ -102,10 +110,16 @@ def test_every_citation_resolves_to_a_section_of_the_appendix() -> None:
 
 
 def test_the_private_notes_are_never_cited() -> None:
-    texts = citing_texts(REPO) + [(f"{p.relative_to(REPO)}:", p.read_text(encoding="utf-8"))
-                                  for p in sorted((REPO / "book").glob("*.md"))]
-    mentions = [f"{where}{n}" for where, text in texts
-                for n, line in enumerate(text.splitlines(), start=1) if any(old in line for old in OLD_NOTES)]
+    texts = citing_texts(REPO) + [
+        (f"{p.relative_to(REPO)}:", p.read_text(encoding="utf-8"))
+        for p in sorted((REPO / "book").glob("*.md"))
+    ]
+    mentions = [
+        f"{where}{n}"
+        for where, text in texts
+        for n, line in enumerate(text.splitlines(), start=1)
+        if any(old in line for old in OLD_NOTES)
+    ]
     assert mentions == [], f"cite the book's appendix as `reference §N` instead: {mentions}"
 
 
@@ -130,7 +144,10 @@ def test_the_appendix_cites_only_entries_of_the_bibliography() -> None:
 
 def test_cited_sections_reads_lists_and_ranges() -> None:
     assert citations_in("see reference §2, §4 and reference §10.2.", "f:") == [
-        Citation("f:1", "2"), Citation("f:1", "4"), Citation("f:1", "10.2")]
+        Citation("f:1", "2"),
+        Citation("f:1", "4"),
+        Citation("f:1", "10.2"),
+    ]
     assert [c.section for c in citations_in("(reference §4–7)", "f:")] == ["4", "5", "6", "7"]
     assert [c.section for c in citations_in("(reference §10.2 and §10.3)", "f:")] == ["10.2", "10.3"]
     # A number after a comma is not a section unless it has its own §: "reference §2, 9,920 samples".
@@ -139,12 +156,14 @@ def test_cited_sections_reads_lists_and_ranges() -> None:
 
 def test_the_resolver_reports_a_missing_section_with_file_and_line(tmp_path: Path) -> None:
     (tmp_path / "book").mkdir()
-    (tmp_path / APPENDIX).write_text("# Reference\n\n(ref-1)=\n## 1. One\n\n(ref-1-1)=\n### 1.1 Sub\n",
-                                     encoding="utf-8")
+    (tmp_path / APPENDIX).write_text(
+        "# Reference\n\n(ref-1)=\n## 1. One\n\n(ref-1-1)=\n### 1.1 Sub\n", encoding="utf-8"
+    )
     (tmp_path / "panns_lite").mkdir()
     cite = "reference " + "§"  # split so that this test file cites no section itself
     (tmp_path / "panns_lite" / "mod.py").write_text(
-        f'"""Fine ({cite}1.1).\n\nAlso fine ({cite}1).\n"""\nX = 1  # {cite}2, §1\n', encoding="utf-8")
+        f'"""Fine ({cite}1.1).\n\nAlso fine ({cite}1).\n"""\nX = 1  # {cite}2, §1\n', encoding="utf-8"
+    )
     cells = [{"cell_type": "markdown", "source": ["Intro.\n", f"See {cite}1–3.\n"]}]
     (tmp_path / "book" / "ch.ipynb").write_text(json.dumps({"cells": cells}), encoding="utf-8")
     assert unresolved(tmp_path) == [

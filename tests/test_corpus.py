@@ -17,8 +17,9 @@ def folder(tmp_path):
     rng = np.random.default_rng(0)
     root = tmp_path / "sounds"
     (root / "sub").mkdir(parents=True)
-    for i, (rate, seconds, channels) in enumerate([(32000, 3.0, 1), (44100, 1.5, 2), (16000, 2.0, 1),
-                                                   (32000, 0.7, 1), (48000, 2.5, 1)]):
+    for i, (rate, seconds, channels) in enumerate(
+        [(32000, 3.0, 1), (44100, 1.5, 2), (16000, 2.0, 1), (32000, 0.7, 1), (48000, 2.5, 1)]
+    ):
         x = 0.1 * rng.standard_normal((int(rate * seconds), channels)).astype(np.float32)
         sf.write(root / ("sub" if i % 2 else "") / f"clip{i}.{'flac' if i == 2 else 'wav'}", x, rate)
     (root / "broken.WAV").write_bytes(b"RIFF, but nothing else")
@@ -44,7 +45,7 @@ def test_rows_equal_tagger_embed_and_frame_embeddings_and_the_broken_file_is_lis
     tagger = Tagger(pretrained())
     for i, name in enumerate(data["name"]):
         np.testing.assert_array_equal(data["embedding"][i], tagger.embed(folder / name))
-        frames = data["frame_embedding"][data["frame_offset"][i]:data["frame_offset"][i + 1]]
+        frames = data["frame_embedding"][data["frame_offset"][i] : data["frame_offset"][i + 1]]
         np.testing.assert_array_equal(frames, tagger.frame_embeddings(folder / name, every=32))
     assert [s[0] for s in data["skipped"]] == ["broken.WAV"]
     assert attrs["model"] == "pretrained" and attrs["embed_dim"] == data["embedding"].shape[1]
@@ -86,11 +87,14 @@ def test_a_partial_file_of_other_files_is_started_afresh(folder, tmp_path, monke
     assert report.resumed_files == 0 and report.embedded == 4
 
 
-@pytest.mark.parametrize("case, message", [
-    ("exists", "emb.h5 exists; pass --overwrite to replace it"),
-    ("no folder", "is not a folder; give the folder of audio files"),
-    ("no audio", "holds no audio files"),
-])
+@pytest.mark.parametrize(
+    "case, message",
+    [
+        ("exists", "emb.h5 exists; pass --overwrite to replace it"),
+        ("no folder", "is not a folder; give the folder of audio files"),
+        ("no audio", "holds no audio files"),
+    ],
+)
 def test_bad_input_is_one_line_and_nothing_is_overwritten(folder, tmp_path, capsys, case, message):
     out = tmp_path / "emb.h5"
     target = folder

@@ -34,7 +34,9 @@ INT16_STEP = 1 / 32767
 
 
 def write_csv(path, rows):
-    write_segments(path, [Segment(ytid, 0.0, 10.0, mids) for ytid, mids in rows], "2017-01-01 00:00:00 (test)")
+    write_segments(
+        path, [Segment(ytid, 0.0, 10.0, mids) for ytid, mids in rows], "2017-01-01 00:00:00 (test)"
+    )
     return path
 
 
@@ -46,15 +48,23 @@ def corpus(tmp_path_factory):
     audio.mkdir()
     rng = np.random.default_rng(0)
     for ytid in ("goodclip__1", "goodclip__3", "goodclip__7"):
-        sf.write(audio / f"Y{ytid}.wav", rng.uniform(-0.5, 0.5, SR // 4).astype(np.float32), SR, subtype="FLOAT")
+        sf.write(
+            audio / f"Y{ytid}.wav", rng.uniform(-0.5, 0.5, SR // 4).astype(np.float32), SR, subtype="FLOAT"
+        )
     sf.write(audio / "Yflaccclip_5.flac", rng.uniform(-0.5, 0.5, SR // 4), SR)
     (audio / "Ycorruptwav4.wav").write_bytes(rng.bytes(2048))
     sf.write(audio / "Yemptywav__6.wav", np.zeros(0, np.float32), SR)
     csv = write_csv(root / "segments.csv", ROWS)
     h5_path = root / "packed.h5"
     pack(csv, audio, h5_path)
-    return {"root": root, "audio": audio, "csv": csv, "h5": h5_path,
-            "packed": PackedDataset(h5_path), "folder": FolderDataset(csv, audio)}
+    return {
+        "root": root,
+        "audio": audio,
+        "csv": csv,
+        "h5": h5_path,
+        "packed": PackedDataset(h5_path),
+        "folder": FolderDataset(csv, audio),
+    }
 
 
 @pytest.fixture(params=["packed", "folder"])
@@ -73,7 +83,7 @@ def test_both_datasets_give_the_same_items(corpus):
         assert wave_p.shape == (CLIP_SAMPLES,) and target_p.shape == (527,)
         assert name_p == name_f and np.array_equal(target_p, target_f)
         assert np.abs(wave_p - wave_f).max() <= INT16_STEP / 2 + 1e-7  # int16 rounding only
-        assert np.any(wave_p) and not np.any(wave_p[SR // 4:])  # zero-padded at the end to 10 s
+        assert np.any(wave_p) and not np.any(wave_p[SR // 4 :])  # zero-padded at the end to 10 s
 
 
 def test_targets_are_read_only_bool(dataset):
@@ -95,7 +105,9 @@ def test_get_batch_keeps_order_and_duplicates(dataset):
     assert dataset.get_batch(torch.tensor([3, 3]))[2] == [GOOD[3]] * 2
 
 
-@pytest.mark.parametrize("bad, error", [([4], IndexError), ([-1], IndexError), ([], ValueError), ([[0]], ValueError)])
+@pytest.mark.parametrize(
+    "bad, error", [([4], IndexError), ([-1], IndexError), ([], ValueError), ([[0]], ValueError)]
+)
 def test_bad_indices(dataset, bad, error):
     with pytest.raises(error):
         dataset.get_batch(bad)
@@ -117,7 +129,9 @@ def test_folder_dataset_skips_unusable_rows_at_construction(corpus):
     skipped = dict(corpus["folder"].skipped)
     assert list(skipped) == ["Ymissingfil2.wav", "Ycorruptwav4.wav", "Yemptywav__6.wav"]
     assert "no Ymissingfil2.* file" in skipped["Ymissingfil2.wav"]
-    assert "cannot decode" in skipped["Ycorruptwav4.wav"] and "Ycorruptwav4.wav" in skipped["Ycorruptwav4.wav"]
+    assert (
+        "cannot decode" in skipped["Ycorruptwav4.wav"] and "Ycorruptwav4.wav" in skipped["Ycorruptwav4.wav"]
+    )
     assert "no samples" in skipped["Yemptywav__6.wav"]
 
 
@@ -164,7 +178,9 @@ class ShortClips(ClipDataset):
     def __init__(self, n: int = 5, seed: int = 0) -> None:
         rng = np.random.default_rng(seed)
         self.waves = rng.uniform(-0.5, 0.5, (n, SR // 4)).astype(np.float32)
-        super().__init__(rng.random((n, 527)) < 0.1, [f"Yshort{seed}_{i}.wav" for i in range(n)], SR, "short clips")
+        super().__init__(
+            rng.random((n, 527)) < 0.1, [f"Yshort{seed}_{i}.wav" for i in range(n)], SR, "short clips"
+        )
 
     def _rows(self, sorted_unique):
         return self.waves[sorted_unique]
@@ -214,12 +230,15 @@ def test_file_cache_round_trip_and_reuse(frontend, tmp_path, monkeypatch):
     assert torch.equal(pickle.loads(shipped).get_batch([1])[0], built.get_batch([1])[0])
 
 
-@pytest.mark.parametrize("change, what", [
-    ({"frontend": LogMel(n_mels=32)}, "frontend"),
-    ({"frontend": LogMel(min_frames=40)}, "frontend"),
-    ({"dataset": ShortClips(seed=1)}, "dataset"),
-    ({"dtype": torch.float32}, "dtype"),
-])
+@pytest.mark.parametrize(
+    "change, what",
+    [
+        ({"frontend": LogMel(n_mels=32)}, "frontend"),
+        ({"frontend": LogMel(min_frames=40)}, "frontend"),
+        ({"dataset": ShortClips(seed=1)}, "dataset"),
+        ({"dtype": torch.float32}, "dtype"),
+    ],
+)
 def test_file_cache_refuses_another_front_end_or_dataset(frontend, tmp_path, change, what):
     path = tmp_path / "logmel.npy"
     LogMelCache.build(ShortClips(), frontend, path=path)

@@ -21,12 +21,12 @@ from panns_lite.display import (
     MAX_SECONDS,
     LiveLine,
     Player,
+    audio_data_uri,
     audio_html,
     audio_table,
     excerpt,
     loudest_window,
     slider_explorer,
-    audio_data_uri,
 )
 
 SR = 32000
@@ -69,11 +69,14 @@ def test_long_audio_and_unknown_codecs_are_refused() -> None:
         excerpt(tone(10.0), SR, seconds=MAX_SECONDS + 1)
 
 
-@pytest.mark.parametrize("bad, error", [
-    (np.zeros((2, 100), dtype=np.float32), ValueError),
-    (np.zeros(0, dtype=np.float32), ValueError),
-    (np.zeros(100, dtype=np.int16), TypeError),
-])
+@pytest.mark.parametrize(
+    "bad, error",
+    [
+        (np.zeros((2, 100), dtype=np.float32), ValueError),
+        (np.zeros(0, dtype=np.float32), ValueError),
+        (np.zeros(100, dtype=np.int16), TypeError),
+    ],
+)
 def test_bad_audio_is_rejected(bad: np.ndarray, error: type) -> None:
     with pytest.raises(error):
         audio_html(bad, SR)
@@ -99,8 +102,10 @@ def test_loudest_window_finds_the_event() -> None:
 
 
 def test_audio_table_lays_out_players_with_escaped_captions() -> None:
-    players = [Player(tone(6.0, 200 + 100 * i), SR, f"clip {i}", caption="Dog & <Bark>", start=0.5, seconds=3.0)
-               for i in range(3)]
+    players = [
+        Player(tone(6.0, 200 + 100 * i), SR, f"clip {i}", caption="Dog & <Bark>", start=0.5, seconds=3.0)
+        for i in range(3)
+    ]
     markup = audio_table(players, columns=2)._repr_html_()
     assert markup.count("<tr>") == 2 and markup.count("<td") == 3
     assert markup.count("<audio controls") == 3
@@ -135,7 +140,9 @@ def test_slider_explorer_precomputes_every_combination_and_links_sliders() -> No
         calls.append(params)
         return render(**params)
 
-    box = slider_explorer(counted, {"n_fft": [256, 512, 1024], "n_mels": [32, 64]}, labels={"n_fft": "window"})
+    box = slider_explorer(
+        counted, {"n_fft": [256, 512, 1024], "n_mels": [32, 64]}, labels={"n_fft": "window"}
+    )
     assert len(calls) == 6
     sliders, outer = box.children[:2], box.children[2]
     assert [s.description for s in sliders] == ["window", "n_mels"]
@@ -148,7 +155,8 @@ def test_slider_explorer_precomputes_every_combination_and_links_sliders() -> No
     # one link from the n_fft slider to the outer stack, one from n_mels to each inner stack
     assert len(box.links) == 4
     assert {(link.source[0], link.target[0]) for link in box.links} == (
-        {(sliders[0], outer)} | {(sliders[1], stack) for stack in outer.children})
+        {(sliders[0], outer)} | {(sliders[1], stack) for stack in outer.children}
+    )
     assert all(link.source[1] == "index" and link.target[1] == "selected_index" for link in box.links)
 
 

@@ -1,4 +1,5 @@
-"""Scoring a saved checkpoint on a packed evaluation file: the outputs are the model's, the scores sklearn's."""
+"""Scoring a saved checkpoint on a packed evaluation file: the outputs are the model's, the scores
+sklearn's."""
 
 from pathlib import Path
 
@@ -116,11 +117,14 @@ def test_bootstrap_of_a_perfect_ranking_is_always_one() -> None:
     np.testing.assert_allclose(bootstrap_map(targets, targets.astype(float), resamples=10).maps, 1.0)
 
 
-@pytest.mark.parametrize("targets, outputs, resamples", [
-    (np.ones((4, 2), bool), np.ones((4, 2)), 0),
-    (np.ones((4, 2), bool), np.ones((4, 3)), 5),
-    (np.ones((0, 2), bool), np.ones((0, 2)), 5),
-])
+@pytest.mark.parametrize(
+    "targets, outputs, resamples",
+    [
+        (np.ones((4, 2), bool), np.ones((4, 2)), 0),
+        (np.ones((4, 2), bool), np.ones((4, 3)), 5),
+        (np.ones((0, 2), bool), np.ones((0, 2)), 5),
+    ],
+)
 def test_bootstrap_rejects_bad_input(targets, outputs, resamples) -> None:
     with pytest.raises(ValueError):
         bootstrap_map(targets, outputs, resamples=resamples)
@@ -129,9 +133,21 @@ def test_bootstrap_rejects_bad_input(targets, outputs, resamples) -> None:
 def test_split_statistics_sets_the_two_splits_side_by_side():
     from panns_lite.evaluation import split_statistics
 
-    rows = [{"iteration": i, "mAP": 0.1 * i, "classes": 5, "mAUC": 0.5, "d_prime": 0.0, "train_loss": 1.0,
-             "natural_mAP": 0.2 * i, "natural_classes": 7, "natural_mAUC": 0.6, "natural_d_prime": 0.3}
-            for i in range(3)]
+    rows = [
+        {
+            "iteration": i,
+            "mAP": 0.1 * i,
+            "classes": 5,
+            "mAUC": 0.5,
+            "d_prime": 0.0,
+            "train_loss": 1.0,
+            "natural_mAP": 0.2 * i,
+            "natural_classes": 7,
+            "natural_mAUC": 0.6,
+            "natural_d_prime": 0.3,
+        }
+        for i in range(3)
+    ]
     series = split_statistics(rows)
     assert list(series) == ["mixture eval", "natural eval"]
     assert [r["mAP"] for r in series["natural eval"]] == [0.0, 0.2, 0.4]
@@ -148,8 +164,9 @@ def test_paired_bootstrap_resolves_a_real_difference_and_not_noise() -> None:
     good = targets + rng.normal(0, 0.6, targets.shape)  # informative scores
     worse = targets + rng.normal(0, 1.5, targets.shape)
     result = paired_bootstrap(targets, good, worse, resamples=200)
-    assert result.difference == pytest.approx(mean_average_precision(targets, good)[0]
-                                              - mean_average_precision(targets, worse)[0])
+    assert result.difference == pytest.approx(
+        mean_average_precision(targets, good)[0] - mean_average_precision(targets, worse)[0]
+    )
     assert result.resolved and result.interval[0] > 0 and len(result.resampled) == 200
     same = paired_bootstrap(targets, good, good + rng.normal(0, 1e-3, good.shape), resamples=200)
     assert not same.resolved and same.interval[0] <= 0 <= same.interval[1]

@@ -12,12 +12,12 @@ import onnx
 import pytest
 import soundfile as sf
 import torch
+from test_inference import calibrated_cnn14, signal
 
 from panns_lite.__main__ import main
 from panns_lite.export import ExportGraph, OnnxModel, export_onnx, export_torchscript, load_torchscript
 from panns_lite.folding import fold_batchnorm
 from panns_lite.inference import Tagger
-from test_inference import calibrated_cnn14, signal
 
 pytestmark = pytest.mark.slow  # two ONNX exports (torch.export tracing) take ~10-20 s each
 
@@ -80,7 +80,9 @@ def test_onnx_logmel_mode_of_the_folded_model_matches_eager(model, logmel_onnx):
 def test_onnx_graph_has_named_dynamic_axes_and_metadata(model, waveform_onnx):
     graph = onnx.load(str(waveform_onnx)).graph
     dims = [d.dim_param or d.dim_value for d in graph.input[0].type.tensor_type.shape.dim]
-    assert graph.input[0].name == "waveform" and all(isinstance(d, str) for d in dims)  # batch, samples symbolic
+    assert graph.input[0].name == "waveform" and all(
+        isinstance(d, str) for d in dims
+    )  # batch, samples symbolic
     assert [o.name for o in graph.output] == ["clipwise_output", "embedding", "framewise_output"]
     metadata = OnnxModel(waveform_onnx).metadata
     assert metadata["architecture"] == json.loads(json.dumps(model.architecture()))
@@ -96,9 +98,17 @@ def test_torchscript_matches_eager_with_dynamic_shapes(model, tmp_path, mode):
     for shape in SHAPES if mode == "waveform" else SHAPES[2:]:
         x = batch(shape, seed=11)
         with torch.no_grad():
-            expected = eager(model, x) if mode == "waveform" else {
-                k: v.numpy() for k, v in model.forward_features(model.logmel(x)).items()}
-            got = dict(zip(metadata["outputs"], (t.numpy() for t in module(x if mode == "waveform" else model.logmel(x)))))
+            expected = (
+                eager(model, x)
+                if mode == "waveform"
+                else {k: v.numpy() for k, v in model.forward_features(model.logmel(x)).items()}
+            )
+            got = dict(
+                zip(
+                    metadata["outputs"],
+                    (t.numpy() for t in module(x if mode == "waveform" else model.logmel(x))),
+                )
+            )
         assert max(max_differences(got, expected).values()) < TOLERANCE, shape
 
 
@@ -110,7 +120,9 @@ def test_tagger_runs_the_onnx_export_like_the_model(model, waveform_onnx):
         assert got.chunks == expected.chunks == 3
         np.testing.assert_allclose(got.clipwise, expected.clipwise, atol=TOLERANCE)
         np.testing.assert_allclose(got.embedding, expected.embedding, atol=TOLERANCE)
-        np.testing.assert_allclose(got.framewise.probabilities, expected.framewise.probabilities, atol=TOLERANCE)
+        np.testing.assert_allclose(
+            got.framewise.probabilities, expected.framewise.probabilities, atol=TOLERANCE
+        )
 
 
 def test_cli_tags_with_an_onnx_file(model, waveform_onnx, tmp_path, capsys):
@@ -120,7 +132,9 @@ def test_cli_tags_with_an_onnx_file(model, waveform_onnx, tmp_path, capsys):
     report = json.loads(capsys.readouterr().out)[0]
     expected = Tagger(model).tag(path, top_k=3)
     assert [t["mid"] for t in report["tags"]] == [t.mid for t in expected]
-    assert [t["probability"] for t in report["tags"]] == pytest.approx([t.probability for t in expected], abs=TOLERANCE)
+    assert [t["probability"] for t in report["tags"]] == pytest.approx(
+        [t.probability for t in expected], abs=TOLERANCE
+    )
 
 
 def test_cli_exports_a_checkpoint_to_torchscript(model, tmp_path, capsys):
@@ -157,7 +171,11 @@ def test_export_and_runtime_errors(model, logmel_onnx, tmp_path):
     node = onnx.helper.make_node("Identity", ["x"], ["y"])
     value = onnx.helper.make_tensor_value_info
     graph = onnx.helper.make_graph(
-        [node], "g", [value("x", onnx.TensorProto.FLOAT, [1])], [value("y", onnx.TensorProto.FLOAT, [1])])
-    onnx.save(onnx.helper.make_model(graph, opset_imports=[onnx.helper.make_opsetid("", 17)], ir_version=10), foreign)
+        [node], "g", [value("x", onnx.TensorProto.FLOAT, [1])], [value("y", onnx.TensorProto.FLOAT, [1])]
+    )
+    onnx.save(
+        onnx.helper.make_model(graph, opset_imports=[onnx.helper.make_opsetid("", 17)], ir_version=10),
+        foreign,
+    )
     with pytest.raises(ValueError, match="not a panns_lite export"):
         OnnxModel(foreign)

@@ -28,7 +28,8 @@ QUICK = dict(max_iterations=10, eval_every=5, batch_size=8, threads=2)
 
 @pytest.fixture(scope="module")
 def farm(tmp_path_factory) -> dict:
-    """``folder`` (labels.csv with groups, plus an unreadable and an absent file) and ``test`` (path, name)."""
+    """``folder`` (labels.csv with groups, plus an unreadable and an absent file) and ``test`` (path,
+    name)."""
     root = tmp_path_factory.mktemp("farm")
     folder = root / "my recordings"
     folder.mkdir()
@@ -63,7 +64,9 @@ def write_csv(folder: Path, rows: list[list[str]], header=("file", "labels")) ->
     return path
 
 
-def test_a_linear_probe_names_the_users_classes_and_beats_chance_on_recordings_it_never_met(farm, tmp_path, capsys):
+def test_a_linear_probe_names_the_users_classes_and_beats_chance_on_recordings_it_never_met(
+    farm, tmp_path, capsys
+):
     out = tmp_path / "probe"
     assert main(["finetune", str(farm["folder"]), "--mode", "probe", "--out", str(out), "--quiet"]) == 0
     printed = capsys.readouterr().out
@@ -81,7 +84,9 @@ def test_the_probe_head_folds_the_standardisation_in(farm, tmp_path):
     """The saved head applied to raw embeddings must give the scores the probe was chosen on."""
     report = ft.finetune(farm["folder"], tmp_path / "probe", ft.FineTuneSettings(mode="probe"))
     extra = torch.load(report.model_path, map_location="cpu", weights_only=True)["extra"]
-    assert extra["class_names"] == ["hen", "pig", "sheep"] and report.validation_mAP == extra["validation_mAP"]
+    assert (
+        extra["class_names"] == ["hen", "pig", "sheep"] and report.validation_mAP == extra["validation_mAP"]
+    )
     assert report.validation_mAP > report.chance_mAP
     assert report.chosen.startswith("C = ")
 
@@ -99,21 +104,36 @@ def test_validation_never_splits_a_group_and_holds_every_class(farm):
 def test_a_split_column_chooses_the_validation_clips(tmp_path):
     for name in "abcd":
         (tmp_path / f"{name}.wav").write_bytes(b"")
-    write_csv(tmp_path, [["a.wav", "x", "train"], ["b.wav", "y", "train"], ["c.wav", "x;y", "validation"],
-                         ["d.wav", "y", "validation"]], header=("file", "labels", "split"))
+    write_csv(
+        tmp_path,
+        [
+            ["a.wav", "x", "train"],
+            ["b.wav", "y", "train"],
+            ["c.wav", "x;y", "validation"],
+            ["d.wav", "y", "validation"],
+        ],
+        header=("file", "labels", "split"),
+    )
     data = ft.read_labelled_folder(tmp_path)
     assert data.classes == ("x", "y") and data.targets[2].all()  # multi-label
     assert ft.validation_mask(data, 0.5, 0).tolist() == [False, False, True, True]
 
 
-@pytest.mark.parametrize("rows, header, message", [
-    ([["a.wav", "x"]], ("name", "labels"), "the header must name the columns file and labels"),
-    ([["a.wav", ""]], ("file", "labels"), "labels.csv:2: every row needs a file and at least one label"),
-    ([["a.wav", "x"], ["a.wav", "y"]], ("file", "labels"), "labels.csv:3: a.wav is listed twice"),
-    ([["a.wav", "x", "test"]], ("file", "labels", "split"), "labels.csv:2: split must be train or validation"),
-    ([["a.wav", "x"]], ("file", "labels"), "a tagger needs at least 2 classes"),
-    ([["a.wav", "x"], ["b.wav", "y"], ["c.wav", "y"]], ("file", "labels"), "class 'x' has 1 group(s)"),
-])
+@pytest.mark.parametrize(
+    "rows, header, message",
+    [
+        ([["a.wav", "x"]], ("name", "labels"), "the header must name the columns file and labels"),
+        ([["a.wav", ""]], ("file", "labels"), "labels.csv:2: every row needs a file and at least one label"),
+        ([["a.wav", "x"], ["a.wav", "y"]], ("file", "labels"), "labels.csv:3: a.wav is listed twice"),
+        (
+            [["a.wav", "x", "test"]],
+            ("file", "labels", "split"),
+            "labels.csv:2: split must be train or validation",
+        ),
+        ([["a.wav", "x"]], ("file", "labels"), "a tagger needs at least 2 classes"),
+        ([["a.wav", "x"], ["b.wav", "y"], ["c.wav", "y"]], ("file", "labels"), "class 'x' has 1 group(s)"),
+    ],
+)
 def test_a_bad_labels_csv_is_one_line_naming_the_file_and_line(tmp_path, capsys, rows, header, message):
     for name in "abc":
         (tmp_path / f"{name}.wav").write_bytes(b"")
@@ -130,7 +150,9 @@ def test_a_folder_without_labels_csv_says_how_to_write_one(tmp_path, capsys):
 
 def test_early_stopping_keeps_the_best_evaluation_after_the_fresh_head():
     rows = [{"iteration": i, "mAP": m} for i, m in [(0, 0.9), (10, 0.5), (20, 0.7), (30, 0.7), (40, 0.6)]]
-    assert ft.best_evaluation(rows)["iteration"] == 20  # iteration 0 (a random head) never counts; ties: earliest
+    assert (
+        ft.best_evaluation(rows)["iteration"] == 20
+    )  # iteration 0 (a random head) never counts; ties: earliest
     assert ft.stopped(rows, patience=2) and not ft.stopped(rows, patience=3)
 
 
@@ -163,9 +185,14 @@ def test_all_mode_trains_the_base_and_a_finished_job_is_returned_not_retrained(f
     settings = ft.FineTuneSettings(mode="all", **{**QUICK, "max_iterations": 5})
     report = ft.finetune(farm["folder"], tmp_path / "all", settings)
     assert report.chosen == "iteration 5" and {f for f, _ in report.skipped} == {"broken.wav", "absent.ogg"}
-    tuned, base = load_checkpoint(report.model_path).state_dict(), load_checkpoint(pretrained_path()).state_dict()
+    tuned, base = (
+        load_checkpoint(report.model_path).state_dict(),
+        load_checkpoint(pretrained_path()).state_dict(),
+    )
     assert not torch.equal(tuned["conv_block1.conv1.weight"], base["conv_block1.conv1.weight"])
-    monkeypatch.setattr("panns_lite.train.train", lambda *a, **k: pytest.fail("a finished job was trained again"))
+    monkeypatch.setattr(
+        "panns_lite.train.train", lambda *a, **k: pytest.fail("a finished job was trained again")
+    )
     assert ft.finetune(farm["folder"], tmp_path / "all", settings) == report
     with pytest.raises(ValueError, match="holds another fine-tuning job"):
         ft.finetune(farm["folder"], tmp_path / "all", ft.FineTuneSettings(mode="probe"))

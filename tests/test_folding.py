@@ -2,12 +2,12 @@
 
 import pytest
 import torch
+from test_pruning import NARROW, noise, outputs, with_bn_stats
 from torch import nn
 
 from panns_lite.folding import fold_batchnorm, fold_conv_bn
 from panns_lite.models import CNN6_WIDTHS, Cnn6, Cnn14, FeaturesPath, MobileNetV1, scaled_widths
 from panns_lite.pruning import epanns_ratios, prune
-from test_pruning import NARROW, noise, outputs, with_bn_stats
 
 
 def assert_same_outputs(model: nn.Module, folded: nn.Module, waveform: torch.Tensor) -> None:
@@ -34,7 +34,9 @@ def test_folded_cnn14_matches(narrow: Cnn14) -> None:
     assert narrow.training and not folded.training
     assert all(torch.equal(before[k], v) for k, v in narrow.state_dict().items())
     assert len(block_batchnorms(narrow)) == 12 and block_batchnorms(folded) == []
-    assert all(folded.get_submodule(f"conv_block{i}.conv{j}").bias is not None for i in range(1, 7) for j in (1, 2))
+    assert all(
+        folded.get_submodule(f"conv_block{i}.conv{j}").bias is not None for i in range(1, 7) for j in (1, 2)
+    )
     assert isinstance(folded.bn0, nn.BatchNorm2d)  # kept: a per-mel-bin scale cannot move into C1
     assert_same_outputs(narrow, folded, noise(seed=5))
 

@@ -9,12 +9,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from test_inference import calibrated_cnn14, signal
 
 from panns_lite import hear
 from panns_lite.audio import resample
 from panns_lite.checkpoints import save_checkpoint
 from panns_lite.inference import Tagger
-from test_inference import calibrated_cnn14, signal
 
 STUB = Path(__file__).parent / "fixtures" / "hear_stub"
 RATE = hear.HEAR_SAMPLE_RATE
@@ -32,8 +32,13 @@ def model(network):
 
 def validate(*args: str) -> subprocess.CompletedProcess:
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(STUB), os.environ.get("PYTHONPATH", "")])}
-    return subprocess.run([sys.executable, "-m", "hearvalidator.validate", "panns_lite.hear", *args, "-d", "cpu"],
-                          capture_output=True, text=True, env=env, timeout=600)
+    return subprocess.run(
+        [sys.executable, "-m", "hearvalidator.validate", "panns_lite.hear", *args, "-d", "cpu"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=600,
+    )
 
 
 @pytest.mark.slow
@@ -87,7 +92,7 @@ def test_timestamps_do_not_drift_over_twenty_minutes(model):
     silent chunk gives the same embeddings."""
     audio = np.zeros(20 * 60 * RATE, dtype=np.float32)
     start = 1195 * RATE
-    audio[start: start + RATE // 2] = signal(RATE // 2, seed=4, rate=RATE)
+    audio[start : start + RATE // 2] = signal(RATE // 2, seed=4, rate=RATE)
     embeddings, timestamps = hear.get_timestamp_embeddings(torch.from_numpy(audio[None]), model)
     times = timestamps[0].numpy()
     assert len(times) == 20 * 60 * 20 and times[-1] == 20 * 60 * 1000 - 50
@@ -108,11 +113,23 @@ def test_embeddings_follow_the_model_to_its_device(network):
 def test_load_model_reads_a_checkpoint(network, tmp_path):
     loaded = hear.load_model(save_checkpoint(network, tmp_path / "model.pt"))
     audio = torch.from_numpy(signal(RATE, seed=5, rate=RATE)[None])
-    np.testing.assert_allclose(hear.get_scene_embeddings(audio, loaded), hear.get_scene_embeddings(audio, hear.HearModel(network)), atol=1e-6)
+    np.testing.assert_allclose(
+        hear.get_scene_embeddings(audio, loaded),
+        hear.get_scene_embeddings(audio, hear.HearModel(network)),
+        atol=1e-6,
+    )
 
 
-@pytest.mark.parametrize("audio", [torch.zeros(RATE), torch.zeros(2, 1, RATE), torch.zeros(2, RATE, dtype=torch.int16),
-                                   torch.zeros(2, 0), np.zeros((2, RATE), dtype=np.float32)])
+@pytest.mark.parametrize(
+    "audio",
+    [
+        torch.zeros(RATE),
+        torch.zeros(2, 1, RATE),
+        torch.zeros(2, RATE, dtype=torch.int16),
+        torch.zeros(2, 0),
+        np.zeros((2, RATE), dtype=np.float32),
+    ],
+)
 def test_bad_audio_is_refused_with_the_expected_layout(model, audio):
     with pytest.raises(ValueError, match=r"\(n_sounds, n_samples\) float tensor at 48000 Hz"):
         hear.get_scene_embeddings(audio, model)

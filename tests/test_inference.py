@@ -24,9 +24,12 @@ from panns_lite.sed import detect_events, read_events_csv
 
 SR = 32000
 ATOL = 1e-5
+SMALL = scaled_widths(1 / 16)
 
 
-def calibrated_cnn14(widths=scaled_widths(1 / 16), embed_dim: int = 64, classes_num: int = 527, seed: int = 0) -> Cnn14:
+def calibrated_cnn14(
+    widths: tuple[int, ...] = SMALL, embed_dim: int = 64, classes_num: int = 527, seed: int = 0
+) -> Cnn14:
     """A random CNN14 whose BatchNorm running statistics are those of noise (unsaturated outputs)."""
     torch.manual_seed(seed)
     model = Cnn14(classes_num=classes_num, widths=widths, embed_dim=embed_dim)
@@ -80,7 +83,9 @@ def test_one_chunk_equals_the_model(tagger, model):
     np.testing.assert_allclose(analysis.clipwise, expected["clipwise_output"], atol=ATOL)
     np.testing.assert_allclose(analysis.embedding, expected["embedding"], atol=ATOL)
     assert analysis.framewise.probabilities.shape == (300, 527)  # ceil(96000 / 320) frames centred inside
-    np.testing.assert_allclose(analysis.framewise.probabilities, expected["framewise_output"][:300], atol=ATOL)
+    np.testing.assert_allclose(
+        analysis.framewise.probabilities, expected["framewise_output"][:300], atol=ATOL
+    )
     np.testing.assert_allclose(analysis.framewise.times, np.arange(300) * 0.01)
     assert (analysis.duration, analysis.chunks, analysis.frame_hop) == (3.0, 1, 0.01)
     assert 0.05 < analysis.clipwise.min() and analysis.clipwise.max() < 0.95  # not saturated
@@ -169,7 +174,9 @@ def test_silence_is_analysed_as_audio(tagger, model):
 
 
 # ------------------------------------------------------------------------------ chunking
-@pytest.mark.parametrize(("seconds", "chunks"), [(10.5, 1), (20.5, 2), pytest.param(125.25, 13, marks=pytest.mark.slow)])
+@pytest.mark.parametrize(
+    ("seconds", "chunks"), [(10.5, 1), (20.5, 2), pytest.param(125.25, 13, marks=pytest.mark.slow)]
+)
 def test_long_input_combines_chunks_as_documented(tagger, model, seconds, chunks):
     x = signal(round(seconds * SR), seed=9)
     analysis = tagger.analyze(x, framewise=True)
@@ -179,10 +186,16 @@ def test_long_input_combines_chunks_as_documented(tagger, model, seconds, chunks
     pieces = [x[a:b] for a, b in zip(bounds[:-1], bounds[1:])]
     assert all(len(p) == size for p in pieces[:-1]) and len(pieces[-1]) < size + MIN_TAIL_SECONDS * SR
     outputs = [model_outputs(model, p) for p in pieces]
-    np.testing.assert_allclose(analysis.clipwise, np.max([o["clipwise_output"] for o in outputs], axis=0), atol=ATOL)
+    np.testing.assert_allclose(
+        analysis.clipwise, np.max([o["clipwise_output"] for o in outputs], axis=0), atol=ATOL
+    )
     weights = np.array([len(p) for p in pieces]) / len(x)
-    np.testing.assert_allclose(analysis.embedding, sum(w * o["embedding"] for w, o in zip(weights, outputs)), atol=ATOL)
-    frames = np.concatenate([o["framewise_output"][: math.ceil(len(p) / 320)] for p, o in zip(pieces, outputs)])
+    np.testing.assert_allclose(
+        analysis.embedding, sum(w * o["embedding"] for w, o in zip(weights, outputs)), atol=ATOL
+    )
+    frames = np.concatenate(
+        [o["framewise_output"][: math.ceil(len(p) / 320)] for p, o in zip(pieces, outputs)]
+    )
     np.testing.assert_allclose(analysis.framewise.probabilities, frames, atol=ATOL)
     assert len(frames) == math.ceil(len(x) / 320)
     np.testing.assert_allclose(analysis.framewise.times[-1], (len(frames) - 1) * 0.01)
@@ -238,8 +251,13 @@ def test_unreadable_files_raise_audio_read_error(tagger, tmp_path):
     zero_bytes.write_bytes(b"")
     corrupt = tmp_path / "corrupt.flac"
     corrupt.write_bytes(np.random.default_rng(0).integers(0, 256, 5000, dtype=np.uint8).tobytes())
-    cases = [(empty, "no samples"), (zero_bytes, "cannot decode"), (corrupt, "cannot decode"),
-             (tmp_path / "missing.wav", "no such file"), (tmp_path, "no such file")]
+    cases = [
+        (empty, "no samples"),
+        (zero_bytes, "cannot decode"),
+        (corrupt, "cannot decode"),
+        (tmp_path / "missing.wav", "no such file"),
+        (tmp_path, "no such file"),
+    ]
     for path, message in cases:
         with pytest.raises(AudioReadError, match=message) as info:
             tagger.tag(path)
@@ -307,8 +325,21 @@ def test_cli_table(checkpoint, audio_files, capsys):
 
 def test_cli_json_and_sed(checkpoint, audio_files, tmp_path, capsys):
     out_csv = tmp_path / "events.csv"
-    argv = ["tag", *map(str, audio_files), "--checkpoint", str(checkpoint), "--json", "--sed", str(out_csv),
-            "--threshold", "0.6", "--threshold", "Speech=0.3", "--median", "0.3"]
+    argv = [
+        "tag",
+        *map(str, audio_files),
+        "--checkpoint",
+        str(checkpoint),
+        "--json",
+        "--sed",
+        str(out_csv),
+        "--threshold",
+        "0.6",
+        "--threshold",
+        "Speech=0.3",
+        "--median",
+        "0.3",
+    ]
     assert main(argv) == 0
     reports = json.loads(capsys.readouterr().out)
     tagger = Tagger(checkpoint)
@@ -320,13 +351,20 @@ def test_cli_json_and_sed(checkpoint, audio_files, tmp_path, capsys):
         analysis = tagger.analyze(path, framewise=True)
         assert report["tags"][0]["probability"] == pytest.approx(float(analysis.clipwise.max()), abs=ATOL)
         assert len(report["tags"]) == 5 and report["duration_seconds"] == pytest.approx(analysis.duration)
-        events = detect_events(analysis.framewise.probabilities, analysis.frame_hop, tagger.labels, thresholds,
-                               median_seconds=0.3, duration=analysis.duration)
+        events = detect_events(
+            analysis.framewise.probabilities,
+            analysis.frame_hop,
+            tagger.labels,
+            thresholds,
+            median_seconds=0.3,
+            duration=analysis.duration,
+        )
         assert events, "the test needs some events to compare"
         in_json = [(e["label"], e["onset"], e["offset"]) for e in report["events"]]
         assert in_json == [(e.label, e.onset, e.offset) for e in events]
         assert [(e.mid, e.onset, e.offset) for e in written[str(path)]] == [
-            (e.mid, round(e.onset, 3), round(e.offset, 3)) for e in events]
+            (e.mid, round(e.onset, 3), round(e.offset, 3)) for e in events
+        ]
 
 
 def test_cli_reports_bad_files_and_goes_on(checkpoint, audio_files, tmp_path, capsys):
@@ -337,8 +375,16 @@ def test_cli_reports_bad_files_and_goes_on(checkpoint, audio_files, tmp_path, ca
     x = np.zeros(SR, np.float32)
     x[100] = np.nan
     sf.write(poisoned, x, SR, subtype="FLOAT")
-    argv = ["tag", str(missing), str(audio_files[0]), str(corrupt), str(poisoned), "--checkpoint", str(checkpoint),
-            "--json"]
+    argv = [
+        "tag",
+        str(missing),
+        str(audio_files[0]),
+        str(corrupt),
+        str(poisoned),
+        "--checkpoint",
+        str(checkpoint),
+        "--json",
+    ]
     assert main(argv) == 2
     captured = capsys.readouterr()
     errors = captured.err.splitlines()
@@ -346,14 +392,26 @@ def test_cli_reports_bad_files_and_goes_on(checkpoint, audio_files, tmp_path, ca
     assert errors[2].startswith(f"error: {poisoned}: sample 100 (0.003 s) is nan; audio must be finite")
     reports = json.loads(captured.out, parse_constant=lambda name: pytest.fail(f"{name} in the JSON"))
     assert [("error" in r, r["file"]) for r in reports] == [
-        (True, str(missing)), (False, str(audio_files[0])), (True, str(corrupt)), (True, str(poisoned))]
+        (True, str(missing)),
+        (False, str(audio_files[0])),
+        (True, str(corrupt)),
+        (True, str(poisoned)),
+    ]
 
 
 def test_cli_rejects_bad_options(checkpoint, audio_files, tmp_path, capsys):
     assert main(["tag", str(audio_files[0]), "--checkpoint", str(checkpoint), "--threshold", "0.3"]) == 2
     assert "only apply with --sed" in capsys.readouterr().err
-    argv = ["tag", str(audio_files[0]), "--checkpoint", str(checkpoint), "--sed", str(tmp_path / "e.csv"),
-            "--threshold", "Nope=0.3"]
+    argv = [
+        "tag",
+        str(audio_files[0]),
+        "--checkpoint",
+        str(checkpoint),
+        "--sed",
+        str(tmp_path / "e.csv"),
+        "--threshold",
+        "Nope=0.3",
+    ]
     assert main(argv) == 2
     assert "'Nope'" in capsys.readouterr().err
     assert main(["tag", str(audio_files[0]), "--checkpoint", str(tmp_path / "none.pt")]) == 2
@@ -362,8 +420,11 @@ def test_cli_rejects_bad_options(checkpoint, audio_files, tmp_path, capsys):
 def test_absurd_amplitudes_are_rejected_in_arrays_and_files(tagger, tmp_path):
     x = signal(2 * SR)
     x[8000] = -2e3  # beyond ±1000: raw data read as audio, or a broken encoder
-    with pytest.raises(InvalidAudioError, match=r"input array: sample 8000 \(0\.250 s\) is -2000; audio must be "
-                                                r"finite and within ±1000"):
+    with pytest.raises(
+        InvalidAudioError,
+        match=r"input array: sample 8000 \(0\.250 s\) is -2000; audio must be "
+        r"finite and within ±1000",
+    ):
         tagger.tag(x)
     path = tmp_path / "loud.wav"
     sf.write(path, x, SR, subtype="FLOAT")
@@ -396,11 +457,20 @@ def test_stream_of_a_file_at_another_rate_matches_the_resampled_input(tagger, mo
     sf.write(path, x, 44100, subtype="FLOAT")
     at_model_rate = resample(x, 44100, SR)
     windows = list(tagger.stream(path, window_seconds=5.0, hop_seconds=2.0))
-    assert [w.end for w in windows] == [2.0, 4.0, 6.0, 8.0, 10.0, 12.0, pytest.approx(len(at_model_rate) / SR)]
+    assert [w.end for w in windows] == [
+        2.0,
+        4.0,
+        6.0,
+        8.0,
+        10.0,
+        12.0,
+        pytest.approx(len(at_model_rate) / SR),
+    ]
     for w in windows:
         start, end = round(w.start * SR), round(w.end * SR)
-        np.testing.assert_allclose(w.clipwise, model_outputs(model, at_model_rate[start:end])["clipwise_output"],
-                                   atol=1e-4)
+        np.testing.assert_allclose(
+            w.clipwise, model_outputs(model, at_model_rate[start:end])["clipwise_output"], atol=1e-4
+        )
 
 
 def test_stream_memory_does_not_grow_with_its_length(tagger):
@@ -418,7 +488,9 @@ def test_stream_memory_does_not_grow_with_its_length(tagger):
             tracemalloc.stop()
         assert count == seconds
         peaks.append(peak)
-    assert peaks[1] < 1.2 * peaks[0], f"peaks {peaks[0] / 1e6:.1f} MB for 30 s, {peaks[1] / 1e6:.1f} MB for 120 s"
+    assert peaks[1] < 1.2 * peaks[0], (
+        f"peaks {peaks[0] / 1e6:.1f} MB for 30 s, {peaks[1] / 1e6:.1f} MB for 120 s"
+    )
 
 
 def test_stream_refuses_what_it_cannot_use(tagger):

@@ -25,14 +25,17 @@ def chirp(seconds: float, f0: float, seed: int) -> np.ndarray:
 
 def test_reserved_and_excluded_files_are_refused(tmp_path):
     reserved = tmp_path / "reserved.tsv"
-    reserved.write_text("# kept back\nregistry\tpackage\tpath\ndebian\twhole-pkg\t*\n"
-                        "debian\tsome-pkg\tusr/share/a/dog.ogg\n")
+    reserved.write_text(
+        "# kept back\nregistry\tpackage\tpath\ndebian\twhole-pkg\t*\ndebian\tsome-pkg\tusr/share/a/dog.ogg\n"
+    )
     whole, files = bank.reserved_filter(reserved)
     assert whole == {"whole-pkg"} and files == {("some-pkg", "usr/share/a/dog.ogg")}
     collector = bank.Bank(tmp_path, tmp_path, files)
     assert not collector.allowed("some-pkg", "usr/share/a/dog.ogg")
     assert collector.allowed("some-pkg", "usr/share/a/cat.ogg")
-    assert not collector.allowed("hedgewars-data", "usr/share/games/hedgewars/Data/Sounds/voices/Robot/Laugh.ogg")
+    assert not collector.allowed(
+        "hedgewars-data", "usr/share/games/hedgewars/Data/Sounds/voices/Robot/Laugh.ogg"
+    )
     assert collector.refused == ["some-pkg usr/share/a/dog.ogg"]
 
 
@@ -45,8 +48,11 @@ def test_a_copy_is_a_near_duplicate_and_another_take_is_not():
         assert bank.residual_db(bank.envelope(cut), fine) < bank.DUPLICATE_DB / 2, start
     assert bank.residual_db(bank.envelope(other[:SR]), fine) > 2 * bank.DUPLICATE_DB
     edit = 0.7 * take[40 : 40 + 5 * SR // 2]  # most of the take: candidate pairs need close mean spectra
-    groups = bank.duplicate_groups(["a", "b", "c", "s1", "s2"], [take, edit, other, take[:SR], other[:SR]],
-                                   fixed={"s1": "voice", "s2": "voice"})
+    groups = bank.duplicate_groups(
+        ["a", "b", "c", "s1", "s2"],
+        [take, edit, other, take[:SR], other[:SR]],
+        fixed={"s1": "voice", "s2": "voice"},
+    )
     assert groups["a"] == groups["b"] != groups["c"]
     assert groups["s1"] == groups["s2"]  # one speaker's streams are one group, whatever their content
 

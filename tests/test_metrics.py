@@ -12,8 +12,8 @@ from panns_lite.metrics import auc, average_precision, d_prime, evaluate, mean_a
 def data():
     rng = np.random.default_rng(0)
     target = rng.random((200, 12)) < 0.2
-    target[:, 3] = False           # a class with no positives
-    target[:, 4] = True            # a class with no negatives
+    target[:, 3] = False  # a class with no positives
+    target[:, 4] = True  # a class with no negatives
     output = rng.random((200, 12)) + 0.3 * target
     output[:50, :] = np.round(output[:50, :], 1)  # many ties
     return target, output
@@ -25,7 +25,9 @@ def test_ap_and_auc_equal_sklearn_per_class(data):
     for k in range(12):
         if target[:, k].any():
             # one vectorised pass over all classes: sklearn's value up to the order of a float sum
-            assert ap[k] == pytest.approx(average_precision_score(target[:, k], output[:, k]), rel=1e-12, abs=0)
+            assert ap[k] == pytest.approx(
+                average_precision_score(target[:, k], output[:, k]), rel=1e-12, abs=0
+            )
         if target[:, k].any() and not target[:, k].all():
             assert au[k] == roc_auc_score(target[:, k], output[:, k])
 
@@ -41,7 +43,7 @@ def test_classes_without_positives_are_nan_and_excluded(data):
 
 
 def test_d_prime_matches_published_pair():
-    assert d_prime(0.9733) == pytest.approx(2.732, abs=2e-3)   # CNN14: AUC 0.973 -> d' 2.732
+    assert d_prime(0.9733) == pytest.approx(2.732, abs=2e-3)  # CNN14: AUC 0.973 -> d' 2.732
     assert d_prime(0.5) == 0.0
     assert d_prime(0.8) == pytest.approx(np.sqrt(2) * norm.ppf(0.8))
 
@@ -66,7 +68,7 @@ def test_rarest_classes_map_picks_the_rarest_third():
 
     ap = np.array([0.9, 0.1, np.nan, 0.5, 0.3, 0.7])
     counts = np.array([100, 2, 1, 50, 3, 9])
-    mean, n = rarest_classes_map(ap, counts)        # defined: 5 classes -> the 2 rarest: counts 2 and 3
+    mean, n = rarest_classes_map(ap, counts)  # defined: 5 classes -> the 2 rarest: counts 2 and 3
     assert n == 2 and mean == pytest.approx((0.1 + 0.3) / 2)
     with pytest.raises(ValueError):
         rarest_classes_map(ap, counts[:3])
@@ -75,9 +77,13 @@ def test_rarest_classes_map_picks_the_rarest_third():
 def test_primary_label_ranks_set_aside_the_clips_other_true_labels():
     from panns_lite.metrics import primary_label_ranks, top_k_accuracy
 
-    output = np.array([[0.9, 0.8, 0.1, 0.7],   # primary 1; class 0 (an ancestor, true) and nothing wrong above
-                       [0.2, 0.3, 0.9, 0.95],  # primary 0; two wrong classes and a true one above
-                       [0.5, 0.5, 0.1, 0.0]])  # primary 0 tied with a wrong class: the tie counts against it
+    output = np.array(
+        [
+            [0.9, 0.8, 0.1, 0.7],  # primary 1; class 0 (an ancestor, true) and nothing wrong above
+            [0.2, 0.3, 0.9, 0.95],  # primary 0; two wrong classes and a true one above
+            [0.5, 0.5, 0.1, 0.0],
+        ]
+    )  # primary 0 tied with a wrong class: the tie counts against it
     primary = np.array([1, 0, 0])
     target = np.array([[1, 1, 0, 0], [1, 1, 0, 0], [1, 0, 0, 0]], dtype=bool)
     assert primary_label_ranks(output, primary).tolist() == [2, 4, 2]

@@ -27,7 +27,9 @@ from panns_lite.miniset import (
 )
 from panns_lite.paths import SOURCES_DIR
 
-SMALL = MiniSetConfig(n_train=24, n_validation=8, n_eval=12, transfer_clips_per_class=10, held_out=HELD_OUT_CLASSES)
+SMALL = MiniSetConfig(
+    n_train=24, n_validation=8, n_eval=12, transfer_clips_per_class=10, held_out=HELD_OUT_CLASSES
+)
 
 
 @pytest.fixture(scope="module")
@@ -43,8 +45,11 @@ def small_build(tmp_path_factory) -> Path:
 
 
 def tree_hashes(root: Path) -> dict[str, str]:
-    return {p.relative_to(root).as_posix(): hashlib.md5(p.read_bytes()).hexdigest()
-            for p in sorted(root.rglob("*")) if p.is_file()}
+    return {
+        p.relative_to(root).as_posix(): hashlib.md5(p.read_bytes()).hexdigest()
+        for p in sorted(root.rglob("*"))
+        if p.is_file()
+    }
 
 
 # ----------------------------------------------------------------------------- the bank
@@ -90,10 +95,19 @@ def test_split_depends_on_seed(bank):
 
 # ----------------------------------------------------------------------------- the build
 def test_layout(small_build):
-    for name in ("balanced_train_segments.csv", "validation_segments.csv", "eval_segments.csv",
-                 "natural_validation_segments.csv", "natural_eval_segments.csv", "class_labels_indices.csv",
-                 "ontology.json", "strong_labels.tsv", "clip_sources.tsv", "build_info.json",
-                 "transfer/transfer_labels.csv"):
+    for name in (
+        "balanced_train_segments.csv",
+        "validation_segments.csv",
+        "eval_segments.csv",
+        "natural_validation_segments.csv",
+        "natural_eval_segments.csv",
+        "class_labels_indices.csv",
+        "ontology.json",
+        "strong_labels.tsv",
+        "clip_sources.tsv",
+        "build_info.json",
+        "transfer/transfer_labels.csv",
+    ):
         assert (small_build / name).is_file(), name
     train = read_segments(small_build / "balanced_train_segments.csv")
     assert len(train) == SMALL.n_train
@@ -124,8 +138,10 @@ def read_tsv(path: Path) -> list[dict]:
 def test_eval_and_transfer_recordings_never_appear_in_train_clips(small_build, bank):
     provenance = read_tsv(small_build / "clip_sources.tsv")
     group = {it.file: it.group for it in bank}
-    used = {name: {group[r["source"]] for r in provenance if r["split"] == name}
-            for name in ("balanced_train", "validation", "eval")}
+    used = {
+        name: {group[r["source"]] for r in provenance if r["split"] == name}
+        for name in ("balanced_train", "validation", "eval")
+    }
     assert all(used.values())
     assert not used["balanced_train"] & used["eval"] and not used["balanced_train"] & used["validation"]
     assert not used["validation"] & used["eval"]
@@ -144,9 +160,11 @@ def test_weak_labels_are_the_union_of_placed_sources(small_build):
 
 
 def test_strong_labels_lie_inside_the_clip_and_match_weak_labels(small_build):
-    weak = {s.ytid: set(s.labels) for name in ("balanced_train", "validation", "eval", "natural_validation",
-                                                 "natural_eval")
-            for s in read_segments(small_build / f"{name}_segments.csv")}
+    weak = {
+        s.ytid: set(s.labels)
+        for name in ("balanced_train", "validation", "eval", "natural_validation", "natural_eval")
+        for s in read_segments(small_build / f"{name}_segments.csv")
+    }
     rows = read_tsv(small_build / "strong_labels.tsv")
     assert rows
     for r in rows:
@@ -156,8 +174,9 @@ def test_strong_labels_lie_inside_the_clip_and_match_weak_labels(small_build):
 
 
 def test_natural_split_is_every_held_out_recording_alone_with_its_own_labels(small_build, bank):
-    split = split_bank(tagging_items(bank, SMALL.held_out), SMALL.seed, SMALL.eval_fraction,
-                       SMALL.validation_fraction)
+    split = split_bank(
+        tagging_items(bank, SMALL.held_out), SMALL.seed, SMALL.eval_fraction, SMALL.validation_fraction
+    )
     provenance = read_tsv(small_build / "clip_sources.tsv")
     by_item = {it.file: it for it in bank}
     for natural, recordings in (("natural_eval", "eval"), ("natural_validation", "validation")):
@@ -195,7 +214,9 @@ def test_transfer_set_is_the_held_out_classes_with_every_class_in_every_fold(sma
     group = {it.file: it.group for it in bank}
     fold_of = {}
     for r in rows:
-        assert fold_of.setdefault(group[r["source"]], r["fold"]) == r["fold"]  # a recording (group) in one fold
+        assert (
+            fold_of.setdefault(group[r["source"]], r["fold"]) == r["fold"]
+        )  # a recording (group) in one fold
         assert r["mid"] == labels.mid_of_name(r["label"])
         info = sf.info(small_build / "transfer" / "audio" / r["filename"])
         assert info.frames == 5 * 32000
@@ -215,11 +236,12 @@ def test_held_out_classes_are_in_no_tagging_split(small_build):
 
 def test_ci_preset_label_distribution_is_long_tailed(tmp_path):
     """Computed on the (cheap) label part of the ci preset: a few frequent classes, many rare."""
-    summary = build_miniset(tmp_path / "ci", replace(PRESETS["ci"], n_train=300, n_eval=10,
-                                                     transfer_clips_per_class=1))
+    summary = build_miniset(
+        tmp_path / "ci", replace(PRESETS["ci"], n_train=300, n_eval=10, transfer_clips_per_class=1)
+    )
     counts = np.array(sorted(summary.class_counts["balanced_train"].values(), reverse=True))
-    assert counts[0] > 0.4 * 300              # the head: ancestors such as Animal/Music/Speech
-    assert np.median(counts) < 0.05 * 300     # the tail: most classes are rare
+    assert counts[0] > 0.4 * 300  # the head: ancestors such as Animal/Music/Speech
+    assert np.median(counts) < 0.05 * 300  # the tail: most classes are rare
     assert (counts <= 3).sum() >= 20
 
 

@@ -53,7 +53,10 @@ def test_state_dict_uses_official_names_without_front_end() -> None:
     for i in range(1, 7):
         for j in (1, 2):
             expected.add(f"conv_block{i}.conv{j}.weight")
-            expected |= {f"conv_block{i}.bn{j}.{s}" for s in ("weight", "bias", "running_mean", "running_var", "num_batches_tracked")}
+            expected |= {
+                f"conv_block{i}.bn{j}.{s}"
+                for s in ("weight", "bias", "running_mean", "running_var", "num_batches_tracked")
+            }
     expected |= {"fc1.weight", "fc1.bias", "fc_audioset.weight", "fc_audioset.bias"}
     keys = set(Cnn14(widths=NARROW).state_dict())
     assert keys == expected and len(keys) == 84 - 3
@@ -78,7 +81,11 @@ def test_panns_initialisation() -> None:
 
 
 def test_convs_have_no_bias_and_linears_do() -> None:
-    for model in (Cnn14(widths=NARROW), Cnn6(widths=(4, 8, 16, 32)), MobileNetV1(widths=scaled_widths(1 / 8, MOBILENET_V1_WIDTHS))):
+    for model in (
+        Cnn14(widths=NARROW),
+        Cnn6(widths=(4, 8, 16, 32)),
+        MobileNetV1(widths=scaled_widths(1 / 8, MOBILENET_V1_WIDTHS)),
+    ):
         assert all(m.bias is None for m in model.modules() if isinstance(m, nn.Conv2d))
         assert all(m.bias is not None for m in model.modules() if isinstance(m, nn.Linear))
 
@@ -172,7 +179,9 @@ def test_mixup_halves_the_batch_and_one_zero_lambdas_pick_one_clip() -> None:
     torch.testing.assert_close(mixed, alone, rtol=0, atol=1e-6)
 
 
-@pytest.mark.parametrize(("batch", "lam"), [(4, [0.5, 0.5]), (3, [1.0, 0.0, 0.5])], ids=["wrong length", "odd batch"])
+@pytest.mark.parametrize(
+    ("batch", "lam"), [(4, [0.5, 0.5]), (3, [1.0, 0.0, 0.5])], ids=["wrong length", "odd batch"]
+)
 def test_mixup_rejects_bad_lambda(batch: int, lam: list[float]) -> None:
     model = Cnn14(classes_num=2, widths=NARROW).eval()
     with pytest.raises(ValueError, match="mixup_lambda"):
@@ -226,7 +235,14 @@ def test_architecture_is_plain_data() -> None:
             "widths": list(NARROW),
             "classes_num": 10,
             "embed_dim": 32,
-            "frontend": {"sample_rate": 16000, "n_fft": 512, "hop_length": 160, "n_mels": 64, "f_min": 50.0, "f_max": 8000.0},
+            "frontend": {
+                "sample_rate": 16000,
+                "n_fft": 512,
+                "hop_length": 160,
+                "n_mels": 64,
+                "f_min": 50.0,
+                "f_max": 8000.0,
+            },
             "dropout": 0.2,
             "head_dropout": 0.5,
         },
@@ -238,18 +254,22 @@ def test_dropout_rates_are_arguments_that_only_matter_in_training() -> None:
     published = Cnn14(classes_num=4, widths=NARROW, embed_dim=16)
     light = Cnn14(classes_num=4, widths=NARROW, embed_dim=16, dropout=0.0, head_dropout=0.0)
     light.load_state_dict(published.state_dict())
-    assert light.architecture()["kwargs"]["dropout"] == 0.0 and light.dropout_rates() == {"dropout": 0.0,
-                                                                                          "head_dropout": 0.0}
+    assert light.architecture()["kwargs"]["dropout"] == 0.0 and light.dropout_rates() == {
+        "dropout": 0.0,
+        "head_dropout": 0.0,
+    }
     x = torch.randn(2, 1, 64, 64)
     published.eval(), light.eval()
-    torch.testing.assert_close(light.forward_features(x)["clipwise_output"],
-                               published.forward_features(x)["clipwise_output"])  # eval: no dropout at all
+    torch.testing.assert_close(
+        light.forward_features(x)["clipwise_output"], published.forward_features(x)["clipwise_output"]
+    )  # eval: no dropout at all
     light.train()
     a, b = light.forward_features(x)["clipwise_output"], light.forward_features(x)["clipwise_output"]
     torch.testing.assert_close(a, b)  # rate 0: training is deterministic too (batch norm uses batch stats)
     published.train()
-    assert not torch.equal(published.forward_features(x)["clipwise_output"],
-                           published.forward_features(x)["clipwise_output"])
+    assert not torch.equal(
+        published.forward_features(x)["clipwise_output"], published.forward_features(x)["clipwise_output"]
+    )
     assert MobileNetV1(head_dropout=0.1).dropout_rates() == {"head_dropout": 0.1}
     published.set_dropout(dropout=0.05)
     assert published.architecture()["kwargs"]["dropout"] == 0.05  # what a checkpoint of it records

@@ -79,20 +79,34 @@ def notebook_problems(nb: nbformat.NotebookNode) -> list[str]:
                 problems.append(f"code cell {i} has the path {node.value!r}; find data through panns_lite")
     if not cells:
         problems.append("no code cells")
-    problems += [f"code cell {i} builds prose with display(Markdown(...)); use a Markdown cell and glue"
-                 for i, cell in enumerate(cells) if "display(Markdown(" in cell.source]
+    problems += [
+        f"code cell {i} builds prose with display(Markdown(...)); use a Markdown cell and glue"
+        for i, cell in enumerate(cells)
+        if "display(Markdown(" in cell.source
+    ]
     glued = [glued_pattern(name) for cell in cells for name in GLUED_NAME.findall(cell.source)]
-    used = {name for cell in nb.cells if cell.cell_type == "markdown" for name in GLUE_REFERENCE.findall(cell.source)}
-    problems += [f"Markdown uses {{glue}}`{name}` but no code cell glues it"
-                 for name in sorted(used) if not any(p.fullmatch(name) for p in glued)]
+    used = {
+        name
+        for cell in nb.cells
+        if cell.cell_type == "markdown"
+        for name in GLUE_REFERENCE.findall(cell.source)
+    }
+    problems += [
+        f"Markdown uses {{glue}}`{name}` but no code cell glues it"
+        for name in sorted(used)
+        if not any(p.fullmatch(name) for p in glued)
+    ]
     tagged = [c for c in nb.cells if "parameters" in c.get("metadata", {}).get("tags", [])]
     if len(tagged) != 1:
         problems.append(f"{len(tagged)} cells are tagged 'parameters' (need exactly one)")
     elif tagged[0].cell_type != "code" or (tree := parse(tagged[0])) is None:
         problems.append("the parameters cell must be a Python code cell")
     else:
-        problems += [f"parameters cell line {s.lineno}: only `name = literal` assignments"
-                     for s in tree.body if not literal_assignment(s)]
+        problems += [
+            f"parameters cell line {s.lineno}: only `name = literal` assignments"
+            for s in tree.body
+            if not literal_assignment(s)
+        ]
     return problems
 
 
@@ -140,35 +154,45 @@ def make_notebook(*cells: tuple[str, str, list[str]]) -> nbformat.NotebookNode:
     return nb
 
 
-GOOD = [("markdown", "# Title", []), ("code", "import numpy as np", []),
-        ("code", "n = 3\nname = 'ci'\nsizes = [1, 2]", ["parameters"]), ("code", "print(np.arange(n))", [])]
+GOOD = [
+    ("markdown", "# Title", []),
+    ("code", "import numpy as np", []),
+    ("code", "n = 3\nname = 'ci'\nsizes = [1, 2]", ["parameters"]),
+    ("code", "print(np.arange(n))", []),
+]
 
 
 def test_a_clean_notebook_has_no_problems() -> None:
     assert notebook_problems(make_notebook(*GOOD)) == []
 
 
-@pytest.mark.parametrize("change, expected", [
-    (lambda nb: nb.cells[3].outputs.append(nbformat.v4.new_output("stream", text="x")), "outputs"),
-    (lambda nb: nb.cells[3].__setitem__("execution_count", 4), "execution count"),
-    (lambda nb: nb.cells[3].__setitem__("source", "!pip install torch"), "shell escape"),
-    (lambda nb: nb.cells[3].__setitem__("source", "%pip install torch"), "shell escape"),
-    (lambda nb: nb.cells[3].__setitem__("source", "import os\nprint(os.sep)"), "imports"),
-    (lambda nb: nb.cells[3].__setitem__("source", "def f():\n    from x import y"), "imports"),
-    (lambda nb: nb.cells[1].__setitem__("source", "import numpy as np\nx = 1"), "first code cell"),
-    (lambda nb: nb.cells[3].__setitem__("source", "open('/home/me/clip.wav')"), "/home/me/clip.wav"),
-    (lambda nb: nb.cells[3].__setitem__("source", "open('/home/me/my clip.wav')"), "my clip.wav"),
-    (lambda nb: nb.cells[3].__setitem__("source", "open('C:\\\\data\\\\x.wav')"), "path"),
-    (lambda nb: nb.cells[3].__setitem__("source", "open('../data/x.csv')"), "../data/x.csv"),
-    (lambda nb: nb.cells[3].__setitem__("source", "open('workspace/miniset-ci/a.csv')"), "workspace/"),
-    (lambda nb: nb.cells[2].metadata.__setitem__("tags", []), "0 cells are tagged"),
-    (lambda nb: nb.cells[3].metadata.__setitem__("tags", ["parameters"]), "2 cells are tagged"),
-    (lambda nb: nb.cells[2].__setitem__("source", "n = len('abc')"), "only `name = literal`"),
-    (lambda nb: nb.metadata.__setitem__("kernelspec", {"name": "julia"}), "kernelspec"),
-    (lambda nb: nb.cells[3].__setitem__("source", "print((("), "not valid Python"),
-    (lambda nb: nb.cells[3].__setitem__("source", "display(Markdown(f'{n} clips'))"), "display(Markdown"),
-    (lambda nb: nb.cells[0].__setitem__("source", "# T\n{glue:text}`clips` clips"), "no code cell glues it"),
-])
+@pytest.mark.parametrize(
+    "change, expected",
+    [
+        (lambda nb: nb.cells[3].outputs.append(nbformat.v4.new_output("stream", text="x")), "outputs"),
+        (lambda nb: nb.cells[3].__setitem__("execution_count", 4), "execution count"),
+        (lambda nb: nb.cells[3].__setitem__("source", "!pip install torch"), "shell escape"),
+        (lambda nb: nb.cells[3].__setitem__("source", "%pip install torch"), "shell escape"),
+        (lambda nb: nb.cells[3].__setitem__("source", "import os\nprint(os.sep)"), "imports"),
+        (lambda nb: nb.cells[3].__setitem__("source", "def f():\n    from x import y"), "imports"),
+        (lambda nb: nb.cells[1].__setitem__("source", "import numpy as np\nx = 1"), "first code cell"),
+        (lambda nb: nb.cells[3].__setitem__("source", "open('/home/me/clip.wav')"), "/home/me/clip.wav"),
+        (lambda nb: nb.cells[3].__setitem__("source", "open('/home/me/my clip.wav')"), "my clip.wav"),
+        (lambda nb: nb.cells[3].__setitem__("source", "open('C:\\\\data\\\\x.wav')"), "path"),
+        (lambda nb: nb.cells[3].__setitem__("source", "open('../data/x.csv')"), "../data/x.csv"),
+        (lambda nb: nb.cells[3].__setitem__("source", "open('workspace/miniset-ci/a.csv')"), "workspace/"),
+        (lambda nb: nb.cells[2].metadata.__setitem__("tags", []), "0 cells are tagged"),
+        (lambda nb: nb.cells[3].metadata.__setitem__("tags", ["parameters"]), "2 cells are tagged"),
+        (lambda nb: nb.cells[2].__setitem__("source", "n = len('abc')"), "only `name = literal`"),
+        (lambda nb: nb.metadata.__setitem__("kernelspec", {"name": "julia"}), "kernelspec"),
+        (lambda nb: nb.cells[3].__setitem__("source", "print((("), "not valid Python"),
+        (lambda nb: nb.cells[3].__setitem__("source", "display(Markdown(f'{n} clips'))"), "display(Markdown"),
+        (
+            lambda nb: nb.cells[0].__setitem__("source", "# T\n{glue:text}`clips` clips"),
+            "no code cell glues it",
+        ),
+    ],
+)
 def test_each_rule_is_enforced(change, expected: str) -> None:
     nb = make_notebook(*GOOD)
     change(nb)
@@ -187,18 +211,24 @@ def write_toc(root: Path, text: str) -> None:
 
 
 def test_toc_documents_in_reading_order(tmp_path: Path) -> None:
-    write_toc(tmp_path, "format: jb-book\nroot: book/intro\nparts:\n"
-                        "  - caption: A\n    chapters:\n      - file: book/a\n        sections:\n"
-                        "          - file: book/a1\n      - file: book/b\n"
-                        "  - caption: B\n    chapters:\n      - file: book/c.ipynb\n")
+    write_toc(
+        tmp_path,
+        "format: jb-book\nroot: book/intro\nparts:\n"
+        "  - caption: A\n    chapters:\n      - file: book/a\n        sections:\n"
+        "          - file: book/a1\n      - file: book/b\n"
+        "  - caption: B\n    chapters:\n      - file: book/c.ipynb\n",
+    )
     assert build_book.toc_documents(tmp_path) == ["book/intro", "book/a", "book/a1", "book/b", "book/c.ipynb"]
 
 
-@pytest.mark.parametrize("text, match", [
-    ("format: jb-book\nroot: a\nchapters:\n  - glob: book/*\n", "only 'file'"),
-    ("format: jb-book\nroot: a\nchapters:\n  - file: b\n  - file: b\n", "more than once"),
-    ("- just a list\n", "root"),
-])
+@pytest.mark.parametrize(
+    "text, match",
+    [
+        ("format: jb-book\nroot: a\nchapters:\n  - glob: book/*\n", "only 'file'"),
+        ("format: jb-book\nroot: a\nchapters:\n  - file: b\n  - file: b\n", "more than once"),
+        ("- just a list\n", "root"),
+    ],
+)
 def test_toc_rejects_what_it_cannot_build(tmp_path: Path, text: str, match: str) -> None:
     write_toc(tmp_path, text)
     with pytest.raises(ValueError, match=match):
@@ -218,7 +248,10 @@ def test_toc_entry_must_resolve_to_one_source(tmp_path: Path) -> None:
 
 def test_parameter_overrides_are_parsed_as_yaml() -> None:
     assert build_book.parse_overrides(["n=3", "preset=laptop", "sizes=[1, 2]"]) == {
-        "n": 3, "preset": "laptop", "sizes": [1, 2]}
+        "n": 3,
+        "preset": "laptop",
+        "sizes": [1, 2],
+    }
     with pytest.raises(ValueError):
         build_book.parse_overrides(["no-equals-sign"])
 
@@ -228,10 +261,16 @@ def test_parameter_overrides_are_parsed_as_yaml() -> None:
 def test_executor_injects_parameters_times_chapters_and_names_the_failure(tmp_path: Path) -> None:
     root, stage = tmp_path / "src", tmp_path / "stage"
     (root / "book").mkdir(parents=True)
-    good = make_notebook(("code", "import math", []), ("code", "n = 1", ["parameters"]),
-                         ("code", "print('n is', n, math.pi > 3)", []))
-    bad = make_notebook(("code", "import math", []), ("code", "n = 1", ["parameters"]),
-                        ("code", "raise ValueError(f'broken with n={n}')", []))
+    good = make_notebook(
+        ("code", "import math", []),
+        ("code", "n = 1", ["parameters"]),
+        ("code", "print('n is', n, math.pi > 3)", []),
+    )
+    bad = make_notebook(
+        ("code", "import math", []),
+        ("code", "n = 1", ["parameters"]),
+        ("code", "raise ValueError(f'broken with n={n}')", []),
+    )
     nbformat.write(good, root / "book" / "good.ipynb")
     nbformat.write(bad, root / "book" / "bad.ipynb")
 
@@ -239,14 +278,21 @@ def test_executor_injects_parameters_times_chapters_and_names_the_failure(tmp_pa
     assert [(t.notebook, t.status, t.parameters) for t in times] == [("book/good.ipynb", "ok", {"n": 7})]
     executed = nbformat.read(stage / "book" / "good.ipynb", as_version=4)
     assert "n is 7 True" in executed.cells[-1].outputs[0].text
-    assert nbformat.read(root / "book" / "good.ipynb", as_version=4).cells[-1].outputs == []  # source untouched
+    assert (
+        nbformat.read(root / "book" / "good.ipynb", as_version=4).cells[-1].outputs == []
+    )  # source untouched
 
     with pytest.raises(ValueError, match="declares"):
         build_book.execute_chapters(root, stage, [root / "book" / "good.ipynb"], {"typo": 1}, timeout=60)
     notebooks = [root / "book" / "good.ipynb", root / "book" / "bad.ipynb"]
-    with pytest.raises(build_book.ChapterError, match=r"book/bad.ipynb: cell \d+ raised ValueError: broken with n=1") as err:
+    with pytest.raises(
+        build_book.ChapterError, match=r"book/bad.ipynb: cell \d+ raised ValueError: broken with n=1"
+    ) as err:
         build_book.execute_chapters(root, stage, notebooks, {}, timeout=60)
-    assert [(t.notebook, t.status) for t in err.value.times] == [("book/good.ipynb", "ok"), ("book/bad.ipynb", "failed")]
+    assert [(t.notebook, t.status) for t in err.value.times] == [
+        ("book/good.ipynb", "ok"),
+        ("book/bad.ipynb", "failed"),
+    ]
 
     report = tmp_path / "times.json"
     build_book.write_report(report, err.value.times, None)

@@ -1,11 +1,11 @@
-"""What ``pip install .`` gets: every import of the package declared, core paths free of extras, data in the wheel."""
+"""What ``pip install .`` gets: every import of the package declared, core paths free of extras, data
+in the wheel."""
 
 import ast
 import subprocess
 import sys
 import tomllib
 import zipfile
-from pathlib import Path
 
 import pytest
 
@@ -46,22 +46,36 @@ def third_party_imports() -> dict[str, set[str]]:
 
 def test_every_import_of_the_package_is_declared_in_pyproject():
     project = PYPROJECT["project"]
-    available = declared(project["dependencies"]) | {n for extra in project["optional-dependencies"].values()
-                                                      for n in declared(extra)}
-    missing = {module: sorted(users) for module, users in third_party_imports().items()
-               if DISTRIBUTION.get(module, module).lower() not in available}
+    available = declared(project["dependencies"]) | {
+        n for extra in project["optional-dependencies"].values() for n in declared(extra)
+    }
+    missing = {
+        module: sorted(users)
+        for module, users in third_party_imports().items()
+        if DISTRIBUTION.get(module, module).lower() not in available
+    }
     assert not missing, f"imported but not declared in pyproject.toml: {missing}"
 
 
 def test_tagging_training_and_embedding_work_without_the_extras():
     """A plain ``pip install .`` (no extras) must run the command line, training, HEAR and calibration:
     their modules import with every extra made unimportable, as if it were not installed."""
-    extras = {DISTRIBUTION.get(m, m) for m in third_party_imports()} - declared(PYPROJECT["project"]["dependencies"])
+    extras = {DISTRIBUTION.get(m, m) for m in third_party_imports()} - declared(
+        PYPROJECT["project"]["dependencies"]
+    )
     inverse = {v: k for k, v in DISTRIBUTION.items()}
     blocked = sorted(inverse.get(e, e) for e in extras)
     assert {"matplotlib", "pandas", "onnxruntime"} <= set(blocked)  # the check below is not vacuous
-    modules = ["panns_lite.__main__", "panns_lite.inference", "panns_lite.train", "panns_lite.hear",
-               "panns_lite.calibration", "panns_lite.pretraining", "panns_lite.sed", "panns_lite.pruning"]
+    modules = [
+        "panns_lite.__main__",
+        "panns_lite.inference",
+        "panns_lite.train",
+        "panns_lite.hear",
+        "panns_lite.calibration",
+        "panns_lite.pretraining",
+        "panns_lite.sed",
+        "panns_lite.pruning",
+    ]
     code = f"""
 import sys
 
@@ -82,12 +96,30 @@ build_parser()
 
 @pytest.mark.slow
 def test_the_wheel_carries_the_labels_and_the_pretrained_tagger(tmp_path):
-    subprocess.run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--no-build-isolation",
-                    "--wheel-dir", str(tmp_path), str(REPO_ROOT)], check=True, capture_output=True)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--quiet",
+            "--no-deps",
+            "--no-build-isolation",
+            "--wheel-dir",
+            str(tmp_path),
+            str(REPO_ROOT),
+        ],
+        check=True,
+        capture_output=True,
+    )
     wheel = next(tmp_path.glob("panns_lite-*.whl"))
     names = set(zipfile.ZipFile(wheel).namelist())
-    for shipped in ["audioset/class_labels_indices.csv", "audioset/ontology.json", "models/pretrained.pt",
-                    "models/pretrained.json"]:
+    for shipped in [
+        "audioset/class_labels_indices.csv",
+        "audioset/ontology.json",
+        "models/pretrained.pt",
+        "models/pretrained.json",
+    ]:
         assert f"panns_lite/_data/{shipped}" in names
     assert "panns_lite/__main__.py" in names and "panns_lite/hear.py" in names
     assert not any("/sources/" in n for n in names)  # the source bank stays in the repository

@@ -45,7 +45,9 @@ def noise(seconds: float, seed: int) -> np.ndarray:
 
 
 def write_csv(path: Path, rows: list[tuple[str, tuple[str, ...]]]) -> Path:
-    write_segments(path, [Segment(ytid, 0.0, 10.0, mids) for ytid, mids in rows], "2017-01-01 00:00:00 (test)")
+    write_segments(
+        path, [Segment(ytid, 0.0, 10.0, mids) for ytid, mids in rows], "2017-01-01 00:00:00 (test)"
+    )
     return path
 
 
@@ -56,7 +58,11 @@ def corpus(tmp_path_factory: pytest.TempPathFactory) -> dict:
     audio = root / "audio"
     audio.mkdir()
     sources = {"short": noise(0.2, 1), "long": noise(30.0, 2), "prefer": noise(0.5, 3)}
-    sf.write(audio / "Ystereo44k_1.wav", np.stack([sine(1000, 10, 44100, 0.5), sine(1000, 10, 44100, 0.3)], 1), 44100)
+    sf.write(
+        audio / "Ystereo44k_1.wav",
+        np.stack([sine(1000, 10, 44100, 0.5), sine(1000, 10, 44100, 0.3)], 1),
+        44100,
+    )
     sf.write(audio / "Yemptywav__2.wav", np.zeros(0, np.float32), SR)
     sf.write(audio / "Yshort0s2__3.wav", sources["short"], SR, subtype="FLOAT")
     (audio / "Ycorruptwav4.wav").write_bytes(np.random.default_rng(4).bytes(4096))
@@ -66,8 +72,13 @@ def corpus(tmp_path_factory: pytest.TempPathFactory) -> dict:
     sf.write(audio / "Yprefrwav__8.flac", sine(300, 0.5, SR), SR)
     csv = write_csv(root / "segments.csv", ROWS)
     reference = root / "reference.h5"
-    return {"audio": audio, "csv": csv, "sources": sources, "reference": reference,
-            "report": pack(csv, audio, reference)}
+    return {
+        "audio": audio,
+        "csv": csv,
+        "sources": sources,
+        "reference": reference,
+        "report": pack(csv, audio, reference),
+    }
 
 
 def contents(path: Path) -> dict[str, np.ndarray]:
@@ -96,9 +107,12 @@ def peak_hz(x: np.ndarray) -> float:
 
 
 class Decoder:
-    """Stands in for ``load_audio``: records the stems decoded and raises ``interrupt`` on call ``stop_at``."""
+    """Stands in for ``load_audio``: records the stems decoded and raises ``interrupt`` on call
+    ``stop_at``."""
 
-    def __init__(self, stop_at: int | None = None, interrupt: type[BaseException] = KeyboardInterrupt) -> None:
+    def __init__(
+        self, stop_at: int | None = None, interrupt: type[BaseException] = KeyboardInterrupt
+    ) -> None:
         self.stems: list[str] = []
         self.stop_at, self.interrupt = stop_at, interrupt
 
@@ -109,8 +123,11 @@ class Decoder:
         return REAL_LOAD_AUDIO(path, sample_rate)
 
 
-def decoding(monkeypatch: pytest.MonkeyPatch, stop_at: int | None = None,
-             interrupt: type[BaseException] = KeyboardInterrupt) -> Decoder:
+def decoding(
+    monkeypatch: pytest.MonkeyPatch,
+    stop_at: int | None = None,
+    interrupt: type[BaseException] = KeyboardInterrupt,
+) -> Decoder:
     decoder = Decoder(stop_at, interrupt)
     monkeypatch.setattr(packing, "load_audio", decoder)
     return decoder
@@ -138,8 +155,13 @@ def test_layout_is_panns(corpus: dict) -> None:
             assert np.array_equal(target, labels.multi_hot(mids[name[1:12]]))
         digest = hashlib.sha256(h5["waveform"][:].tobytes()).hexdigest()
         assert h5.attrs["waveform_sha256"] == digest  # our addition: the key of the log-mel caches
-    assert packed_info(corpus["reference"]) == {"n": 5, "sample_rate": 32000, "classes": 527, "names": PACKED,
-                                                "waveform_sha256": digest}
+    assert packed_info(corpus["reference"]) == {
+        "n": 5,
+        "sample_rate": 32000,
+        "classes": 527,
+        "names": PACKED,
+        "waveform_sha256": digest,
+    }
     assert corpus["report"].packed == 5 and corpus["report"].out_path == corpus["reference"]
 
 
@@ -152,25 +174,35 @@ def test_stereo_44k_becomes_mono_32k(corpus: dict) -> None:
 def test_short_clip_is_zero_padded_at_the_end(corpus: dict) -> None:
     x, source = row(corpus, "short0s2__3"), corpus["sources"]["short"]
     np.testing.assert_allclose(x[: len(source)], source, atol=1 / 32767)
-    assert not x[len(source):].any()
+    assert not x[len(source) :].any()
 
 
 def test_long_clip_is_truncated_to_its_first_10_s(corpus: dict) -> None:
-    np.testing.assert_allclose(row(corpus, "long30s___5"), corpus["sources"]["long"][:CLIP_SAMPLES], atol=1 / 32767)
+    np.testing.assert_allclose(
+        row(corpus, "long30s___5"), corpus["sources"]["long"][:CLIP_SAMPLES], atol=1 / 32767
+    )
 
 
 def test_other_extensions_are_found_and_wav_is_preferred(corpus: dict) -> None:
     flac = row(corpus, "flac16k___6")
-    assert peak_hz(flac[: 5 * SR]) == pytest.approx(440, abs=0.5) and not flac[5 * SR:].any()
+    assert peak_hz(flac[: 5 * SR]) == pytest.approx(440, abs=0.5) and not flac[5 * SR :].any()
     source = corpus["sources"]["prefer"]
     np.testing.assert_allclose(row(corpus, "prefrwav__8")[: len(source)], source, atol=1 / 32767)
 
 
 def test_unreadable_files_are_skipped_and_reported_never_zero_rows(corpus: dict) -> None:
     report = corpus["report"]
-    assert [name for name, _ in report.skipped] == ["Yemptywav__2.wav", "Ycorruptwav4.wav", "Ymissingfil7.wav"]
+    assert [name for name, _ in report.skipped] == [
+        "Yemptywav__2.wav",
+        "Ycorruptwav4.wav",
+        "Ymissingfil7.wav",
+    ]
     reasons = [reason for _, reason in report.skipped]
-    assert "no samples" in reasons[0] and "cannot decode" in reasons[1] and "no Ymissingfil7.* file" in reasons[2]
+    assert (
+        "no samples" in reasons[0]
+        and "cannot decode" in reasons[1]
+        and "no Ymissingfil7.* file" in reasons[2]
+    )
     with h5py.File(corpus["reference"], "r") as h5:
         assert np.abs(h5["waveform"][:]).max(axis=1).all() and h5["target"][:].any(axis=1).all()
     summary = report.summary()
@@ -182,19 +214,24 @@ def test_unreadable_files_are_skipped_and_reported_never_zero_rows(corpus: dict)
 @pytest.fixture
 def bad_label_csv(tmp_path: Path) -> Path:
     """Line 6 (after 3 header lines) has a label id outside the 527 classes."""
-    return write_csv(tmp_path / "bad.csv", [("short0s2__3", (MUSIC,)), ("prefrwav__8", (DOG,)),
-                                            ("long30s___5", (DOG, "/m/notaclass"))])
+    return write_csv(
+        tmp_path / "bad.csv",
+        [("short0s2__3", (MUSIC,)), ("prefrwav__8", (DOG,)), ("long30s___5", (DOG, "/m/notaclass"))],
+    )
 
 
 def test_unknown_label_fails_naming_the_line_before_any_decoding(
-        corpus: dict, bad_label_csv: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    corpus: dict, bad_label_csv: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     decoder = decoding(monkeypatch)
     with pytest.raises(ValueError, match=re.escape(f"{bad_label_csv}:6") + ".*/m/notaclass"):
         pack(bad_label_csv, corpus["audio"], tmp_path / "out.h5")
     assert decoder.stems == [] and list(tmp_path.iterdir()) == [bad_label_csv]
 
 
-def test_unknown_label_rows_can_be_skipped_and_reported(corpus: dict, bad_label_csv: Path, tmp_path: Path) -> None:
+def test_unknown_label_rows_can_be_skipped_and_reported(
+    corpus: dict, bad_label_csv: Path, tmp_path: Path
+) -> None:
     report = pack(bad_label_csv, corpus["audio"], tmp_path / "out.h5", unknown_labels="skip")
     assert report.packed == 2 and len(report.skipped) == 1
     name, reason = report.skipped[0]
@@ -212,7 +249,8 @@ def test_a_name_too_long_for_s20_is_refused_not_cut(corpus: dict, tmp_path: Path
 
 # --------------------------------------------------------------------------- atomic and resumable
 def test_interrupted_pack_leaves_no_output_and_keeps_an_older_one(
-        corpus: dict, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    corpus: dict, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     fresh = tmp_path / "fresh.h5"
     interrupted_pack(corpus, fresh, monkeypatch, stop_at=3)
     assert not fresh.exists()
@@ -229,7 +267,8 @@ def test_interrupted_pack_leaves_no_output_and_keeps_an_older_one(
 
 
 def test_resume_after_an_exception_skips_done_rows_and_matches_an_uninterrupted_pack(
-        corpus: dict, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    corpus: dict, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     out = tmp_path / "out.h5"
     first = interrupted_pack(corpus, out, monkeypatch, stop_at=5)  # stops while decoding the 30 s clip
     assert first.stems[-1] == "Ylong30s___5"
@@ -242,8 +281,9 @@ def test_resume_after_an_exception_skips_done_rows_and_matches_an_uninterrupted_
     assert not out.with_name("out.h5.partial").exists()
 
 
-def test_resume_after_sigkill_keeps_the_committed_rows(corpus: dict, tmp_path: Path,
-                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+def test_resume_after_sigkill_keeps_the_committed_rows(
+    corpus: dict, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     out = tmp_path / "out.h5"
     killer = (
         "import os, signal, sys\n"
@@ -265,8 +305,9 @@ def test_resume_after_sigkill_keeps_the_committed_rows(corpus: dict, tmp_path: P
     assert_same_contents(out, corpus["reference"])
 
 
-def test_partial_file_of_another_csv_is_not_reused(corpus: dict, tmp_path: Path,
-                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+def test_partial_file_of_another_csv_is_not_reused(
+    corpus: dict, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     out = tmp_path / "out.h5"
     interrupted_pack(corpus, out, monkeypatch, stop_at=4)
     other = write_csv(tmp_path / "other.csv", [("short0s2__3", (MUSIC,)), ("prefrwav__8", (DOG,))])
@@ -286,7 +327,8 @@ def test_unreadable_partial_file_is_discarded(corpus: dict, tmp_path: Path) -> N
 
 
 def test_partial_file_disagreeing_with_its_progress_record_is_discarded(
-        corpus: dict, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    corpus: dict, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     out = tmp_path / "out.h5"
     interrupted_pack(corpus, out, monkeypatch, stop_at=4)  # 3 rows done
     with h5py.File(out.with_name("out.h5.partial"), "r+") as h5:
@@ -307,10 +349,17 @@ def test_resume_false_starts_over(corpus: dict, tmp_path: Path, monkeypatch: pyt
     assert_same_contents(out, corpus["reference"])
 
 
-def test_files_with_nan_inf_or_absurd_samples_are_skipped_and_listed_like_corrupt_ones(tmp_path: Path) -> None:
+def test_files_with_nan_inf_or_absurd_samples_are_skipped_and_listed_like_corrupt_ones(
+    tmp_path: Path,
+) -> None:
     audio = tmp_path / "audio"
     audio.mkdir()
-    rows = [("goodclip__1", (SPEECH,)), ("nansample_2", (DOG,)), ("infsample_3", (DOG,)), ("hugesampl_4", (MUSIC,))]
+    rows = [
+        ("goodclip__1", (SPEECH,)),
+        ("nansample_2", (DOG,)),
+        ("infsample_3", (DOG,)),
+        ("hugesampl_4", (MUSIC,)),
+    ]
     for (ytid, _), bad in zip(rows, (None, np.nan, -np.inf, 5e3)):
         x = noise(1.0, 5)
         if bad is not None:
@@ -318,15 +367,20 @@ def test_files_with_nan_inf_or_absurd_samples_are_skipped_and_listed_like_corrup
         sf.write(audio / f"Y{ytid}.wav", x, SR, subtype="FLOAT")
     report = pack(write_csv(tmp_path / "segments.csv", rows), audio, tmp_path / "out.h5")
     assert report.packed == 1
-    assert [name for name, _ in report.skipped] == ["Ynansample_2.wav", "Yinfsample_3.wav", "Yhugesampl_4.wav"]
+    assert [name for name, _ in report.skipped] == [
+        "Ynansample_2.wav",
+        "Yinfsample_3.wav",
+        "Yhugesampl_4.wav",
+    ]
     for (name, reason), value in zip(report.skipped, ("nan", "-inf", "5000")):
         assert reason.startswith(f"{audio / name}: sample 16000 (0.500 s) is {value}; audio must be finite")
     with h5py.File(tmp_path / "out.h5", "r") as h5:
         assert [n.decode() for n in h5["audio_name"][:]] == ["Ygoodclip__1.wav"]
 
 
-def test_a_full_disk_stops_cleanly_keeps_the_last_commit_and_resumes(corpus: dict, tmp_path: Path,
-                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_full_disk_stops_cleanly_keeps_the_last_commit_and_resumes(
+    corpus: dict, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     import errno
     from collections import namedtuple
 

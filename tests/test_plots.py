@@ -94,11 +94,14 @@ def test_spectrogram_labels_bins_in_hz() -> None:
     assert labels[0] == "0" and labels[-1] == "16k"
 
 
-@pytest.mark.parametrize("kwargs, match", [
-    (dict(logmel=np.zeros((10, 32))), "bins"),
-    (dict(logmel=np.zeros(10)), "2-D"),
-    (dict(logmel=np.zeros((10, 64)), events=[("x", 2.0, 1.0)]), "onset"),
-])
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        (dict(logmel=np.zeros((10, 32))), "bins"),
+        (dict(logmel=np.zeros(10)), "2-D"),
+        (dict(logmel=np.zeros((10, 64)), events=[("x", 2.0, 1.0)]), "onset"),
+    ],
+)
 def test_logmel_plot_rejects_bad_input(kwargs, match) -> None:
     with pytest.raises(ValueError, match=match):
         plot_logmel(**kwargs)
@@ -252,7 +255,11 @@ def test_framewise_draws_one_line_per_class_and_both_kinds_of_events() -> None:
     np.testing.assert_allclose(dog.get_ydata(), p[:, 0])
     assert threshold.get_ydata()[0] == 0.5
     bars = rectangles(roll)
-    assert [(round(b.get_x(), 2), round(b.get_width(), 2)) for b in bars] == [(0.2, 0.3), (0.6, 0.3), (0.21, 0.29)]
+    assert [(round(b.get_x(), 2), round(b.get_width(), 2)) for b in bars] == [
+        (0.2, 0.3),
+        (0.6, 0.3),
+        (0.21, 0.29),
+    ]
     assert not bars[2].get_fill() and bars[0].get_fill()  # detected outlined, reference filled
     assert bars[0].get_facecolor()[:3] == bars[2].get_edgecolor()[:3]  # same class, same colour
     assert [t.get_text() for t in roll.get_yticklabels()] == ["Dog", "Speech"]
@@ -265,13 +272,16 @@ def test_framewise_without_events_or_into_an_axis_has_no_roll() -> None:
     assert len(axes[0].lines) == 1 and not axes[1].lines
 
 
-@pytest.mark.parametrize("kwargs, match", [
-    (dict(names=["a"]), "names"),
-    (dict(names=["a", "a"]), "distinct"),
-    (dict(reference=[("c", 0.0, 0.1)]), "not one of the plotted"),
-    (dict(detected=[("a", 0.3, 0.1)]), "onset"),
-    (dict(frame_hop=0.0), "frame_hop"),
-])
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        (dict(names=["a"]), "names"),
+        (dict(names=["a", "a"]), "distinct"),
+        (dict(reference=[("c", 0.0, 0.1)]), "not one of the plotted"),
+        (dict(detected=[("a", 0.3, 0.1)]), "onset"),
+        (dict(frame_hop=0.0), "frame_hop"),
+    ],
+)
 def test_framewise_rejects_bad_input(kwargs, match) -> None:
     args = dict(probabilities=np.zeros((10, 2)), frame_hop=0.01, names=["a", "b"]) | kwargs
     with pytest.raises(ValueError, match=match):
@@ -292,12 +302,15 @@ def test_embedding_map_colours_the_most_frequent_labels_and_greys_the_rest() -> 
     assert len(only.collections) == 4 and only.get_legend() is None
 
 
-@pytest.mark.parametrize("points, labels, top", [
-    (np.zeros((3, 3)), ["a"] * 3, 2),
-    (np.zeros((3, 2)), ["a"] * 2, 2),
-    (np.zeros((3, 2)), ["a"] * 3, 0),
-    (np.zeros((3, 2)), ["a"] * 3, 11),
-])
+@pytest.mark.parametrize(
+    "points, labels, top",
+    [
+        (np.zeros((3, 3)), ["a"] * 3, 2),
+        (np.zeros((3, 2)), ["a"] * 2, 2),
+        (np.zeros((3, 2)), ["a"] * 3, 0),
+        (np.zeros((3, 2)), ["a"] * 3, 11),
+    ],
+)
 def test_embedding_map_rejects_bad_input(points, labels, top) -> None:
     with pytest.raises(ValueError):
         plot_embedding_map(points, labels, top=top)
@@ -368,7 +381,11 @@ def test_score_agreement_colours_filters_by_which_criterion_keeps_them() -> None
     np.testing.assert_array_equal(only_y, [[3, 5]])
     np.testing.assert_array_equal(neither, [[4, 3], [5, 4]])
     assert [t.get_text() for t in ax.get_legend().get_texts()] == [
-        "kept by both (1)", "kept by op only (1)", "kept by l1 only (1)", "removed by both (2)"]
+        "kept by both (1)",
+        "kept by op only (1)",
+        "kept by l1 only (1)",
+        "removed by both (2)",
+    ]
     with pytest.raises(ValueError):
         plot_score_agreement(x, y[:4], keep_x, keep_y)
 

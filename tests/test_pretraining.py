@@ -1,4 +1,5 @@
-"""The pretrained tagger's machinery: export to float16 with a record, sha256-checked loading, bit-exact replay."""
+"""The pretrained tagger's machinery: export to float16 with a record, sha256-checked loading,
+bit-exact replay."""
 
 import json
 from dataclasses import replace
@@ -11,18 +12,39 @@ import panns_lite
 from panns_lite import pretraining as pretrained_module
 from panns_lite.__main__ import main
 from panns_lite.checkpoints import CheckpointError, load_checkpoint
+from panns_lite.pretraining import (
+    RECORD_NAME,
+    WEIGHTS_NAME,
+    export_pretrained,
+    pretrained,
+    pretrained_path,
+    read_record,
+    replay,
+    resolve_checkpoint,
+)
 from panns_lite.recovery import file_digest
-from panns_lite.pretraining import (RECORD_NAME, WEIGHTS_NAME, export_pretrained, pretrained, pretrained_path,
-                                   read_record, replay, resolve_checkpoint)
 from panns_lite.train import TrainConfig, plain, preset, train
 
 
 @pytest.fixture(scope="module")
 def finished_run(tiny_packed, tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("run")
-    train(preset("ci", train_data=str(tiny_packed["train"]), eval_data=str(tiny_packed["eval"]), out_dir=str(out),
-                 width=1 / 16, batch_size=4, iterations=6, eval_every=3, checkpoint_every=2, lr_schedule="cosine",
-                 progress=False, threads=2))
+    train(
+        preset(
+            "ci",
+            train_data=str(tiny_packed["train"]),
+            eval_data=str(tiny_packed["eval"]),
+            out_dir=str(out),
+            width=1 / 16,
+            batch_size=4,
+            iterations=6,
+            eval_every=3,
+            checkpoint_every=2,
+            lr_schedule="cosine",
+            progress=False,
+            threads=2,
+        )
+    )
     return out
 
 
@@ -33,7 +55,11 @@ def models(finished_run, tmp_path) -> Path:
 
 
 def data_of(tiny_packed) -> dict[str, str]:
-    return {"train_data": str(tiny_packed["train"]), "eval_data": str(tiny_packed["eval"]), "natural_eval_data": ""}
+    return {
+        "train_data": str(tiny_packed["train"]),
+        "eval_data": str(tiny_packed["eval"]),
+        "natural_eval_data": "",
+    }
 
 
 def test_export_writes_float16_weights_and_a_record(finished_run, models):
@@ -52,8 +78,9 @@ def test_export_writes_float16_weights_and_a_record(finished_run, models):
     trained_weights = load_checkpoint(finished_run / "model.pt").state_dict()
     loaded = pretrained(models).state_dict()
     assert all(torch.equal(loaded[k], v.half().to(v.dtype)) for k, v in trained_weights.items())
-    assert TrainConfig.from_plain(record["config"]) == TrainConfig.from_plain(plain(TrainConfig.from_plain(
-        record["config"])))
+    assert TrainConfig.from_plain(record["config"]) == TrainConfig.from_plain(
+        plain(TrainConfig.from_plain(record["config"]))
+    )
 
 
 def test_pretrained_config_is_the_recorded_recipe_on_this_workspaces_miniset(models, tmp_path, monkeypatch):
@@ -63,7 +90,8 @@ def test_pretrained_config_is_the_recorded_recipe_on_this_workspaces_miniset(mod
     assert config.out_dir == str(tmp_path / "ws" / "runs" / "pretrained")
     recorded = TrainConfig.from_plain(record["config"])
     assert replace(config, train_data="", eval_data="", natural_eval_data="", out_dir="") == replace(
-        recorded, train_data="", eval_data="", natural_eval_data="", out_dir="")
+        recorded, train_data="", eval_data="", natural_eval_data="", out_dir=""
+    )
 
 
 def test_export_refuses_an_unfinished_run(tmp_path):
@@ -126,7 +154,9 @@ def test_replay_refuses_another_environment_or_other_data(models, tiny_packed):
         replay(models, steps=2, data=swapped)
 
 
-def test_on_other_bf16_kernels_the_replay_is_compared_with_the_reference_recorded_for_them(models, tiny_packed):
+def test_on_other_bf16_kernels_the_replay_is_compared_with_the_reference_recorded_for_them(
+    models, tiny_packed
+):
     """A record trained where AMX was (not) used holds a reference for the other kind; without one the
     replay refuses, naming the difference."""
     record = read_record(models)
@@ -161,6 +191,10 @@ def test_the_shipped_model_loads_checked_and_its_record_says_how_it_was_made():
     assert not model.training and all(p.dtype == torch.float32 for p in model.parameters())
     assert sum(p.numel() for p in model.parameters() if p.requires_grad) == record["parameters"]
     assert record["iterations"] == record["config"]["iterations"] == record["statistics"][-1]["iteration"]
-    assert all(key in record["statistics"][-1] for key in ("mAP", "natural_mAP", "classes", "natural_classes"))
-    assert len(record["first_losses"]) == 20 and all(segment["commit"] for segment in record["provenance"]["segments"])
+    assert all(
+        key in record["statistics"][-1] for key in ("mAP", "natural_mAP", "classes", "natural_classes")
+    )
+    assert len(record["first_losses"]) == 20 and all(
+        segment["commit"] for segment in record["provenance"]["segments"]
+    )
     assert record["wall_seconds"] <= 2.5 * 3600

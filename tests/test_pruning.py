@@ -114,8 +114,10 @@ def test_the_squares_variant_sums_squared_projections_and_ignores_their_signs() 
     order = np.roll(np.arange(n), 1)
     reordered = torch.from_numpy(weight[order])
     torch.testing.assert_close(filter_importance(reordered, "operator_norm_squares"), ours[order])
-    assert not torch.allclose(filter_importance(reordered, "operator_norm"),
-                              filter_importance(torch.from_numpy(weight), "operator_norm")[order])
+    assert not torch.allclose(
+        filter_importance(reordered, "operator_norm"),
+        filter_importance(torch.from_numpy(weight), "operator_norm")[order],
+    )
 
 
 def test_l1_orders_by_magnitude() -> None:
@@ -213,7 +215,9 @@ def test_removing_dead_filters_changes_nothing(narrow: Cnn14) -> None:
     with torch.no_grad():
         for name, ratio in ratios.items():
             conv = conv_layer(model, name)
-            bn = model.get_submodule(f"conv_block{LAYERS.index(name) // 2 + 1}.bn{LAYERS.index(name) % 2 + 1}")
+            bn = model.get_submodule(
+                f"conv_block{LAYERS.index(name) // 2 + 1}.bn{LAYERS.index(name) % 2 + 1}"
+            )
             n = conv.out_channels
             dead = torch.randperm(n, generator=generator)[: n - keep_count(n, ratio)]
             conv.weight[dead] = 0
@@ -222,7 +226,20 @@ def test_removing_dead_filters_changes_nothing(narrow: Cnn14) -> None:
     assert {k: v.tolist() for k, v in select_filters(model, ratios, "l1").items()} == expected
 
     pruned = prune(model, ratios, criterion="l1")
-    assert [conv_layer(pruned, n).out_channels for n in LAYERS] == [6, 4, 16, 8, 32, 32, 32, 32, 64, 64, 128, 128]
+    assert [conv_layer(pruned, n).out_channels for n in LAYERS] == [
+        6,
+        4,
+        16,
+        8,
+        32,
+        32,
+        32,
+        32,
+        64,
+        64,
+        128,
+        128,
+    ]
     assert pruned.fc1.in_features == 128
     assert torch.equal(pruned.conv_block1.bn2.num_batches_tracked, model.conv_block1.bn2.num_batches_tracked)
     waveform = noise(seed=2)
@@ -272,11 +289,16 @@ def test_pruned_model_checkpoint_round_trip(narrow: Cnn14, tmp_path: Path) -> No
 
 @pytest.fixture(scope="module")
 def full_profiles() -> dict[str, ModelProfile]:
-    """Profiles of CNN14 and of models pruned from it (sizes do not depend on the criterion: l1 is the cheapest)."""
+    """Profiles of CNN14 and of models pruned from it (sizes do not depend on the criterion: l1 is the
+    cheapest)."""
     torch.manual_seed(0)
     full = Cnn14()
-    configs = {"25%": epanns_ratios(0.25), "50%": epanns_ratios(0.5), "75%": epanns_ratios(0.75),
-               "75% C7-C11": epanns_ratios(0.75, "C7-C11")}
+    configs = {
+        "25%": epanns_ratios(0.25),
+        "50%": epanns_ratios(0.5),
+        "75%": epanns_ratios(0.75),
+        "75% C7-C11": epanns_ratios(0.75, "C7-C11"),
+    }
     profiles = {"CNN14": profile_model(full)}
     for label, ratios in configs.items():
         profiles[label] = profile_model(prune(full, ratios, criterion="l1"))
@@ -328,7 +350,18 @@ def test_size_reduction_needs_the_same_input(full_profiles: dict[str, ModelProfi
 def test_cli_prune(narrow: Cnn14, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     source = save_checkpoint(narrow, tmp_path / "model.pt")
     out = tmp_path / "pruned.pt"
-    args = ["prune", str(source), "--ratio", "0.5", "--layers", "C7-C12", "--criterion", "l1", "--out", str(out)]
+    args = [
+        "prune",
+        str(source),
+        "--ratio",
+        "0.5",
+        "--layers",
+        "C7-C12",
+        "--criterion",
+        "l1",
+        "--out",
+        str(out),
+    ]
     assert main(args) == 0
     pruned = load_checkpoint(out)
     expected = prune(narrow, epanns_ratios(0.5), criterion="l1")

@@ -25,8 +25,11 @@ def published_rows(markdown: str) -> list[list[str]]:
     """The cells of each body row of the table in section 12 of the appendix (up to the next section)."""
     section = re.search(r"^## 12\.\s.*?(?=^## |\Z)", markdown, flags=re.M | re.S)
     assert section, "the appendix has no section 12"
-    rows = [[cell.strip() for cell in line.strip().strip("|").split("|")]
-            for line in section.group(0).splitlines() if line.startswith("|")]
+    rows = [
+        [cell.strip() for cell in line.strip().strip("|").split("|")]
+        for line in section.group(0).splitlines()
+        if line.startswith("|")
+    ]
     assert rows and rows[0] == TABLE_COLUMNS and set("".join(rows[1])) <= set("-| ")
     return rows[2:]
 
@@ -55,8 +58,11 @@ def test_each_table_names_a_bibliography_key_and_where(name: str) -> None:
 
 
 def test_the_appendix_lists_every_published_number(rows: list[list[str]]) -> None:
-    in_module = {(f"`{name}`", entry_label(key)): (float(value), table.approximate)
-                 for name, table in ALL.items() for key, value in table.items()}
+    in_module = {
+        (f"`{name}`", entry_label(key)): (float(value), table.approximate)
+        for name, table in ALL.items()
+        for key, value in table.items()
+    }
     in_appendix = {(row[0], row[1]): parse_value(row[2]) for row in rows}
     assert len(in_appendix) == len(rows), "an entry is listed twice in the appendix"
     assert in_appendix == in_module

@@ -17,7 +17,6 @@ from panns_lite.paths import SOURCES_DIR
 from panns_lite.pretraining import pretrained
 from panns_lite.quantization import quantize_onnx
 
-
 BANK = read_bank()
 CALIBRATION, CHECKED = BANK[1::97][:10], BANK[::150]
 """Real recordings to calibrate on, and others (none in common) to compare the graphs on."""
@@ -57,15 +56,31 @@ def test_the_int8_tagger_stays_close_to_the_float_one_on_real_recordings(exporte
         # as mAP on the evaluation splits by benchmarks/bench_int8.py
         assert np.abs(a.clipwise - b.clipwise).max() < 0.1
         assert np.abs(a.framewise.probabilities - b.framewise.probabilities).max() < 0.3
-        assert a.clipwise.max() - a.clipwise[np.argmax(b.clipwise)] < 0.02  # the same top class, or a near tie
+        assert (
+            a.clipwise.max() - a.clipwise[np.argmax(b.clipwise)] < 0.02
+        )  # the same top class, or a near tie
 
 
 def test_cli_int8_export_needs_training_clips_and_a_waveform_graph(tiny_packed, tmp_path, capsys):
     out = tmp_path / "tagger-int8.onnx"
     assert main(["export", "pretrained", "--out", str(out), "--int8"]) == 2
     assert "--int8 needs --format onnx, --mode waveform and --calibration" in capsys.readouterr().err
-    assert main(["export", "pretrained", "--out", str(out), "--int8", "--calibration", str(tiny_packed["train"]),
-                 "--calibration-clips", "4"]) == 0
+    assert (
+        main(
+            [
+                "export",
+                "pretrained",
+                "--out",
+                str(out),
+                "--int8",
+                "--calibration",
+                str(tiny_packed["train"]),
+                "--calibration-clips",
+                "4",
+            ]
+        )
+        == 0
+    )
     assert "(onnx, int8, waveform in;" in capsys.readouterr().out
     clip = SOURCES_DIR / BANK[0].file
     assert main(["tag", str(clip), "--checkpoint", str(out), "--json"]) == 0
@@ -85,4 +100,6 @@ def test_evaluate_runtime_scores_an_export_like_evaluate_model(exported, tiny_pa
     assert onnx_float.names == eager.names
     np.testing.assert_allclose(onnx_float.outputs, eager.outputs, atol=1e-4)
     with pytest.raises(ValueError, match="takes log-mels"):
-        evaluate_runtime(OnnxModel(export_onnx(pretrained(), exported[0].with_name("lm.onnx"), mode="logmel")), data)
+        evaluate_runtime(
+            OnnxModel(export_onnx(pretrained(), exported[0].with_name("lm.onnx"), mode="logmel")), data
+        )

@@ -18,7 +18,8 @@ SEED = 1234
 
 @pytest.fixture(scope="module")
 def targets() -> np.ndarray:
-    """60 clips, 9 classes: class 0 has one clip, class 1 two, class 2 none; some clips multi-label, some unlabelled."""
+    """60 clips, 9 classes: class 0 has one clip, class 1 two, class 2 none; some clips multi-label, some
+    unlabelled."""
     rng = np.random.default_rng(0)
     t = rng.random((60, 9)) < 0.3
     t[:, :3] = False
@@ -61,7 +62,9 @@ def take(sampler, k: int) -> list[np.ndarray]:
 
 
 def all_kinds(targets, batch_size=8, seed=SEED, **kw):
-    return [make_sampler(kind, targets, batch_size, seed, **kw) for kind in ("shuffle", "balanced", "alternate")]
+    return [
+        make_sampler(kind, targets, batch_size, seed, **kw) for kind in ("shuffle", "balanced", "alternate")
+    ]
 
 
 def test_same_seed_same_batches_other_seed_differs(targets):
@@ -158,7 +161,9 @@ def test_alternate_interleaves_shuffle_and_balanced(targets):
 def test_ddp_rank_slices_partition_the_global_batch(targets, world_size):
     for kind in ("shuffle", "balanced", "alternate"):
         whole = make_sampler(kind, targets, 8, SEED)
-        ranks = [make_sampler(kind, targets, 8, SEED, rank=r, world_size=world_size) for r in range(world_size)]
+        ranks = [
+            make_sampler(kind, targets, 8, SEED, rank=r, world_size=world_size) for r in range(world_size)
+        ]
         for t in range(25):
             pieces = [r.batch(t) for r in ranks]
             assert all(len(p) == 8 // world_size for p in pieces)
@@ -187,7 +192,9 @@ def test_mismatched_state_is_refused(targets):
         with pytest.raises(ValueError, match=field):
             sampler.load_state_dict(state)
     with pytest.raises(ValueError, match="fingerprint"):
-        ShuffleSampler(len(targets) + 1, 8, SEED).load_state_dict(ShuffleSampler(len(targets), 8, SEED).state_dict())
+        ShuffleSampler(len(targets) + 1, 8, SEED).load_state_dict(
+            ShuffleSampler(len(targets), 8, SEED).state_dict()
+        )
 
 
 def test_bad_inputs(targets):

@@ -61,7 +61,9 @@ def test_runs_of_active_frames_become_events():
 
 def test_median_filter_bridges_the_dip_and_peak_uses_raw_probabilities():
     # 3-frame median of Alpha (edges repeated): .1 .6 .6 .7 .8 .9 .9 .1 .1 .1 → frames 1-6 active.
-    np.testing.assert_allclose(median_filter(PROBS, 3)[:, 0], [0.1, 0.6, 0.6, 0.7, 0.8, 0.9, 0.9, 0.1, 0.1, 0.1])
+    np.testing.assert_allclose(
+        median_filter(PROBS, 3)[:, 0], [0.1, 0.6, 0.6, 0.7, 0.8, 0.9, 0.9, 0.1, 0.1, 0.1]
+    )
     events = detect_events(PROBS, 0.1, LABELS, threshold=0.5, median_seconds=0.3)
     alpha = [e for e in events if e.mid == "/m/a"]
     assert [(e.onset, e.offset, e.peak) for e in alpha] == [(pytest.approx(0.1), pytest.approx(0.7), 0.9)]
@@ -76,16 +78,27 @@ def test_per_class_thresholds_and_duration_cap():
     events = detect_events(PROBS, 0.1, LABELS, thresholds, median_seconds=0, duration=0.95)
     # Beta (0.9 < 0.95) is gone; Gamma ≥ 0.35 at frames 0 and 8-9, the last capped at 0.95 s.
     assert [(e.mid, round(e.onset, 6), round(e.offset, 6)) for e in events] == [
-        ("/m/c", 0.0, 0.1), ("/m/a", 0.1, 0.3), ("/m/a", 0.4, 0.7), ("/m/c", 0.8, 0.95)]
+        ("/m/c", 0.0, 0.1),
+        ("/m/a", 0.1, 0.3),
+        ("/m/a", 0.4, 0.7),
+        ("/m/c", 0.8, 0.95),
+    ]
     with pytest.raises(ValueError, match="2 classes of probabilities but 3 labels"):
         detect_events(PROBS[:, :2], 0.1, LABELS)
 
 
 def test_threshold_parsing_and_validation():
-    np.testing.assert_allclose(parse_thresholds(["0.3", "Beta, with comma=0.7", "/m/a=0.2"], LABELS), [0.2, 0.7, 0.3])
+    np.testing.assert_allclose(
+        parse_thresholds(["0.3", "Beta, with comma=0.7", "/m/a=0.2"], LABELS), [0.2, 0.7, 0.3]
+    )
     np.testing.assert_allclose(parse_thresholds([], LABELS), [0.5, 0.5, 0.5])
-    cases = ((["high"], "expected a number"), (["Alpha=x"], "expected a number"), (["Delta=0.3"], "'Delta': not a class"),
-             (["1.5"], r"in \(0, 1\]"), (["Alpha=0"], r"in \(0, 1\]"))
+    cases = (
+        (["high"], "expected a number"),
+        (["Alpha=x"], "expected a number"),
+        (["Delta=0.3"], "'Delta': not a class"),
+        (["1.5"], r"in \(0, 1\]"),
+        (["Alpha=0"], r"in \(0, 1\]"),
+    )
     for specs, message in cases:
         with pytest.raises(ValueError, match=message):
             parse_thresholds(specs, LABELS)
@@ -114,11 +127,15 @@ def test_events_csv_round_trip(tmp_path):
 def test_strong_labels_in_the_miniset_format(tmp_path):
     # Rows as the MiniSet builder writes them: f"{ytid}_0", onset/offset with 3 decimals, one mid per row.
     path = tmp_path / "strong_labels.tsv"
-    write_table(path, list(STRONG_COLUMNS), [
-        ["ms_b00000001_0", "0.496", "7.831", "/m/a"],
-        ["ms_b00000001_0", "0.100", "2.000", "/m/c"],
-        ["msb00000002_0", "3.000", "4.000", "/m/b"],
-    ])
+    write_table(
+        path,
+        list(STRONG_COLUMNS),
+        [
+            ["ms_b00000001_0", "0.496", "7.831", "/m/a"],
+            ["ms_b00000001_0", "0.100", "2.000", "/m/c"],
+            ["msb00000002_0", "3.000", "4.000", "/m/b"],
+        ],
+    )
     assert read_strong_labels(path, LABELS) == {
         "Yms_b00000001": [Event(0.1, 2.0, "Gamma", "/m/c"), Event(0.496, 7.831, "Alpha", "/m/a")],
         "Ymsb00000002": [Event(3.0, 4.0, "Beta, with comma", "/m/b")],
@@ -147,12 +164,14 @@ def test_bad_strong_label_rows_name_the_line(tmp_path, row, message):
 
 # ------------------------------------------------------------------------------ event-based metrics
 REFERENCE = {"f": [ev(1.0, 3.0, "/m/a"), ev(5.0, 5.5, "/m/a"), ev(2.0, 4.0, "/m/b")]}
-ESTIMATE = {"f": [
-    ev(1.1, 2.9, "/m/a"),  # matches A[1, 3]: onset Δ 0.1 ≤ 0.2, offset Δ 0.1 ≤ max(0.2, 0.2·2)
-    ev(5.3, 5.6, "/m/a"),  # onset Δ 0.3 > 0.2: no match
-    ev(2.0, 3.0, "/m/b"),  # onset matches B[2, 4], offset Δ 1.0 > max(0.2, 0.4): no match with offsets
-    ev(7.0, 8.0, "/m/c"),  # no Gamma in the reference
-]}
+ESTIMATE = {
+    "f": [
+        ev(1.1, 2.9, "/m/a"),  # matches A[1, 3]: onset Δ 0.1 ≤ 0.2, offset Δ 0.1 ≤ max(0.2, 0.2·2)
+        ev(5.3, 5.6, "/m/a"),  # onset Δ 0.3 > 0.2: no match
+        ev(2.0, 3.0, "/m/b"),  # onset matches B[2, 4], offset Δ 1.0 > max(0.2, 0.4): no match with offsets
+        ev(7.0, 8.0, "/m/c"),  # no Gamma in the reference
+    ]
+}
 
 
 def test_event_based_with_offsets():
@@ -211,7 +230,9 @@ def test_segment_based_by_hand():
         assert (scores.true_positives, scores.false_positives, scores.false_negatives) == (2, 2, 2)
         assert (scores.substitutions, scores.deletions, scores.insertions) == (1, 1, 1)
         assert (scores.reference_active, scores.segments) == (4, 4)
-        assert (scores.error_rate, scores.precision, scores.recall, scores.f1) == pytest.approx((0.75, 0.5, 0.5, 0.5))
+        assert (scores.error_rate, scores.precision, scores.recall, scores.f1) == pytest.approx(
+            (0.75, 0.5, 0.5, 0.5)
+        )
 
 
 def test_segment_boundaries_and_durations():
@@ -222,7 +243,12 @@ def test_segment_boundaries_and_durations():
     # Half-second segments: an estimate offset by 0.5 s misses one segment and adds one.
     shifted = segment_based_scores(same, {"f": [ev(0.5, 2.5, "/m/a")]}, segment_seconds=0.5)
     # segments [0,.5) ref only (D), [.5,2) both ×3 (TP 3), [2,2.5) est only (I): ER (1+1)/4.
-    assert (shifted.true_positives, shifted.deletions, shifted.insertions, shifted.error_rate) == (3, 1, 1, 0.5)
+    assert (shifted.true_positives, shifted.deletions, shifted.insertions, shifted.error_rate) == (
+        3,
+        1,
+        1,
+        0.5,
+    )
     # A duration shorter than the events cuts them off.
     cut = segment_based_scores(same, {"f": []}, durations={"f": 1.0})
     assert (cut.segments, cut.deletions, cut.error_rate) == (1, 1, 1.0)
@@ -234,19 +260,23 @@ def test_class_segment_counts_split_the_overall_counts_by_class():
     counts = class_segment_counts(reference, estimate, durations={"f": 4.0})
     assert counts == {"/m/a": (2, 0, 1), "/m/b": (0, 1, 1), "/m/c": (0, 1, 0)}  # the table above, by class
     overall = segment_based_scores(reference, estimate, durations={"f": 4.0})
-    assert tuple(map(sum, zip(*counts.values()))) == (overall.true_positives, overall.false_positives,
-                                                      overall.false_negatives)
+    assert tuple(map(sum, zip(*counts.values()))) == (
+        overall.true_positives,
+        overall.false_positives,
+        overall.false_negatives,
+    )
 
 
 def test_tuned_thresholds_maximise_each_class_f1_on_the_given_clips():
     hop = 0.5
     track = np.zeros((8, 3))
     track[0:4, 0] = 0.35  # class a: present in 0-2 s at a low probability
-    track[4:8, 0] = 0.2   # … and a weaker false alarm at 2-4 s
-    track[0:8, 1] = 0.6   # class b: fires everywhere, present only in 0-1 s
+    track[4:8, 0] = 0.2  # … and a weaker false alarm at 2-4 s
+    track[0:8, 1] = 0.6  # class b: fires everywhere, present only in 0-1 s
     reference = {"f": [ev(0.0, 2.0, "/m/a"), ev(0.0, 1.0, "/m/b")]}
-    thresholds = tune_thresholds({"f": track}, reference, LABELS, hop, [0.1, 0.3, 0.5, 0.7], median_seconds=0,
-                                 durations={"f": 4.0})
+    thresholds = tune_thresholds(
+        {"f": track}, reference, LABELS, hop, [0.1, 0.3, 0.5, 0.7], median_seconds=0, durations={"f": 4.0}
+    )
     # a: 0.3 keeps 0-2 s and drops the false alarm (F1 1); b: 0.1/0.3/0.5 tie at F1 0.4, 0.7 gives nothing;
     # ties go to the higher threshold; c has no reference event: the highest candidate
     assert thresholds.tolist() == [0.3, 0.5, 0.7]
@@ -263,8 +293,15 @@ def events_by_definition(probabilities, hop, labels, threshold, median_seconds, 
     for c in range(probabilities.shape[1]):
         edges = np.diff(np.concatenate([[0], active[:, c].astype(np.int8), [0]]))
         for start, stop in zip(np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)):
-            events.append(Event(start * hop, min(stop * hop, end), labels.names[c], labels.mids[c],
-                                float(probabilities[start:stop, c].max())))
+            events.append(
+                Event(
+                    start * hop,
+                    min(stop * hop, end),
+                    labels.names[c],
+                    labels.mids[c],
+                    float(probabilities[start:stop, c].max()),
+                )
+            )
     return sorted(events)
 
 
@@ -274,9 +311,14 @@ def test_streamed_blocks_give_exactly_the_events_of_the_whole_array(frames, medi
     smooth = np.cumsum(rng.normal(0, 0.15, (frames, 3)), axis=0)  # slow walks: events spanning many blocks
     probabilities = (1 / (1 + np.exp(-smooth))).astype(np.float32)
     thresholds = np.array([0.5, 0.6, 0.4])
-    expected = events_by_definition(probabilities, 0.01, LABELS, thresholds, median_seconds, frames * 0.01 - 0.004)
+    expected = events_by_definition(
+        probabilities, 0.01, LABELS, thresholds, median_seconds, frames * 0.01 - 0.004
+    )
     assert expected or frames < 10, "the test needs events"
-    assert detect_events(probabilities, 0.01, LABELS, thresholds, median_seconds, frames * 0.01 - 0.004) == expected
+    assert (
+        detect_events(probabilities, 0.01, LABELS, thresholds, median_seconds, frames * 0.01 - 0.004)
+        == expected
+    )
     for sizes in ([1] * frames, [3, 50, 1, 1000], list(rng.integers(1, 40, 30))):
         detector = EventDetector(0.01, LABELS, thresholds, median_seconds)
         cuts = np.cumsum([0, *sizes])

@@ -20,16 +20,31 @@ from panns_lite.checkpoints import load_checkpoint, load_extra
 from panns_lite.datasets import PackedDataset
 from panns_lite.evaluation import evaluate_checkpoint
 from panns_lite.models import Cnn14, scaled_widths
-from panns_lite.train import (CHECKPOINT_NAME, TrainConfig, build_model, learning_rate, micro_batches, plain,
-                              preset, train, trained, update_average)
+from panns_lite.train import (
+    CHECKPOINT_NAME,
+    TrainConfig,
+    build_model,
+    learning_rate,
+    micro_batches,
+    plain,
+    preset,
+    train,
+    trained,
+    update_average,
+)
 
 TINY = dict(width=1 / 16, batch_size=4, lr=1e-3, eval_every=4, checkpoint_every=2, progress=False, threads=2)
 
 
 def config(tiny_packed, out: Path, **overrides) -> TrainConfig:
     """The ci preset (what ``cli`` runs too) on the tiny data, with a tiny model."""
-    return preset("ci", train_data=str(tiny_packed["train"]), eval_data=str(tiny_packed["eval"]), out_dir=str(out),
-                  **{**TINY, "iterations": 6, **overrides})
+    return preset(
+        "ci",
+        train_data=str(tiny_packed["train"]),
+        eval_data=str(tiny_packed["eval"]),
+        out_dir=str(out),
+        **{**TINY, "iterations": 6, **overrides},
+    )
 
 
 @pytest.fixture(scope="module")
@@ -43,9 +58,26 @@ def weights(path: Path) -> dict[str, torch.Tensor]:
 
 
 def cli(tiny_packed, out: Path, *extra: str) -> list[str]:
-    return [sys.executable, "-m", "panns_lite", "train", "--preset", "ci", "--train-data", str(tiny_packed["train"]),
-            "--eval-data", str(tiny_packed["eval"]), "--out", str(out), "--width", str(TINY["width"]),
-            "--batch-size", str(TINY["batch_size"]), "--no-progress", *extra]
+    return [
+        sys.executable,
+        "-m",
+        "panns_lite",
+        "train",
+        "--preset",
+        "ci",
+        "--train-data",
+        str(tiny_packed["train"]),
+        "--eval-data",
+        str(tiny_packed["eval"]),
+        "--out",
+        str(out),
+        "--width",
+        str(TINY["width"]),
+        "--batch-size",
+        str(TINY["batch_size"]),
+        "--no-progress",
+        *extra,
+    ]
 
 
 def test_a_short_run_writes_statistics_checkpoint_and_model(tiny_packed, tmp_path):
@@ -63,28 +95,52 @@ def test_a_short_run_writes_statistics_checkpoint_and_model(tiny_packed, tmp_pat
     # no natural split: no natural keys, and the run is recorded as runs were before that split existed
     assert not any(k.startswith("natural") for entry in result.statistics for k in entry)
     extra = load_extra(tmp_path / "model.pt")
-    assert extra["data"] == {"train_data": PackedDataset(tiny_packed["train"]).fingerprint(),
-                             "eval_data": PackedDataset(tiny_packed["eval"]).fingerprint()}
+    assert extra["data"] == {
+        "train_data": PackedDataset(tiny_packed["train"]).fingerprint(),
+        "eval_data": PackedDataset(tiny_packed["eval"]).fingerprint(),
+    }
     assert "natural_eval_data" not in extra["config"] and "natural_mAP" not in extra
 
 
 def test_a_run_with_a_natural_split_reports_both_evaluation_splits(tiny_packed, natural_packed, tmp_path):
-    result = train(config(tiny_packed, tmp_path, iterations=2, eval_every=2, natural_eval_data=str(natural_packed),
-                          cache_dtype="float32"))  # float32 cache: the trainer's scores equal evaluation.py's
+    result = train(
+        config(
+            tiny_packed,
+            tmp_path,
+            iterations=2,
+            eval_every=2,
+            natural_eval_data=str(natural_packed),
+            cache_dtype="float32",
+        )
+    )  # float32 cache: the trainer's scores equal evaluation.py's
     statistics = json.loads((tmp_path / "statistics.json").read_text())
     assert [entry["iteration"] for entry in statistics] == [0, 2]
     for entry in statistics:
         assert {"mAP", "classes", "mAUC", "d_prime", "ap", "auc"} <= entry.keys()
         assert 0 <= entry["natural_mAP"] <= 1 and len(entry["natural_ap"]) == len(entry["natural_auc"]) == 527
     rows = [row.split(",") for row in (tmp_path / "statistics.csv").read_text().splitlines()]
-    assert rows[0] == ["iteration", "mAP", "classes", "mAUC", "d_prime", "natural_mAP", "natural_classes",
-                       "natural_mAUC", "natural_d_prime", "train_loss", "wall_seconds"]
+    assert rows[0] == [
+        "iteration",
+        "mAP",
+        "classes",
+        "mAUC",
+        "d_prime",
+        "natural_mAP",
+        "natural_classes",
+        "natural_mAUC",
+        "natural_d_prime",
+        "train_loss",
+        "wall_seconds",
+    ]
     last = statistics[-1]
     assert rows[-1][5:7] == [str(last["natural_mAP"]), str(last["natural_classes"])]
     extra = load_extra(result.model_path)
     assert (extra["natural_mAP"], extra["natural_classes"]) == (last["natural_mAP"], last["natural_classes"])
     assert extra["data"]["natural_eval_data"] == PackedDataset(natural_packed).fingerprint()
-    for prefix, split in (("", tiny_packed["eval"]), ("natural_", natural_packed)):  # each split, its own file
+    for prefix, split in (
+        ("", tiny_packed["eval"]),
+        ("natural_", natural_packed),
+    ):  # each split, its own file
         scores = evaluate_checkpoint(result.model_path, split).scores
         assert scores.mAP == pytest.approx(last[f"{prefix}mAP"], abs=1e-6)
         assert scores.classes_ap == last[f"{prefix}classes"]
@@ -100,8 +156,16 @@ def test_same_seed_same_weights_other_seed_other_weights(tiny_packed, tmp_path):
 
 
 def test_training_learns_the_tiny_task(tiny_packed, tmp_path):
-    result = train(config(tiny_packed, tmp_path, iterations=40, eval_every=40, lr=3e-3,
-                          augment=AugmentConfig(mixup=False, spec_augment=False)))
+    result = train(
+        config(
+            tiny_packed,
+            tmp_path,
+            iterations=40,
+            eval_every=40,
+            lr=3e-3,
+            augment=AugmentConfig(mixup=False, spec_augment=False),
+        )
+    )
     first, last = result.statistics[0], result.statistics[-1]
     assert last["train_loss"] < 0.2 and last["mAP"] > first["mAP"]
 
@@ -109,8 +173,11 @@ def test_training_learns_the_tiny_task(tiny_packed, tmp_path):
 def test_resume_after_sigkill_is_bit_exact(tiny_packed, tmp_path):
     reference = train(config(tiny_packed, tmp_path / "ref", iterations=8))
     killed = tmp_path / "killed"
-    proc = subprocess.Popen(cli(tiny_packed, killed, "--iterations", "1000", "--checkpoint-every", "2",
-                                "--eval-every", "4"), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        cli(tiny_packed, killed, "--iterations", "1000", "--checkpoint-every", "2", "--eval-every", "4"),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
     deadline = time.time() + 120
     while not (killed / CHECKPOINT_NAME).is_file():
         assert proc.poll() is None, proc.stderr.read().decode()[-2000:]
@@ -120,11 +187,26 @@ def test_resume_after_sigkill_is_bit_exact(tiny_packed, tmp_path):
     proc.wait()
     done = torch.load(killed / CHECKPOINT_NAME, weights_only=True)["extra"]["iteration"]
     assert 2 <= done < 8, "the run must be killed mid-way for this test to mean anything"
-    subprocess.run(cli(tiny_packed, killed, "--iterations", "8", "--checkpoint-every", "2", "--eval-every", "4",
-                       "--resume"), check=True, capture_output=True)
+    subprocess.run(
+        cli(
+            tiny_packed,
+            killed,
+            "--iterations",
+            "8",
+            "--checkpoint-every",
+            "2",
+            "--eval-every",
+            "4",
+            "--resume",
+        ),
+        check=True,
+        capture_output=True,
+    )
     got, want = weights(killed / "model.pt"), weights(reference.model_path)
     assert got.keys() == want.keys()
-    assert all(torch.equal(got[k], want[k]) for k in want), "resumed weights differ from the uninterrupted run"
+    assert all(torch.equal(got[k], want[k]) for k in want), (
+        "resumed weights differ from the uninterrupted run"
+    )
 
 
 def test_stop_at_interrupts_a_run_that_then_resumes_to_the_same_losses_and_weights(tiny_packed, tmp_path):
@@ -168,8 +250,16 @@ def test_resume_refuses_another_recipe(tiny_packed, tmp_path):
 def test_two_gloo_processes_equal_one_process_with_two_micro_batches(tiny_packed, tmp_path):
     single = train(config(tiny_packed, tmp_path / "single", iterations=3, micro_batches=2))
     ddp = tmp_path / "ddp"
-    command = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", "--master_port=29517",
-               "-m", "panns_lite", *cli(tiny_packed, ddp, "--iterations", "3", "--device", "cpu")[3:]]
+    command = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--nproc_per_node=2",
+        "--master_port=29517",
+        "-m",
+        "panns_lite",
+        *cli(tiny_packed, ddp, "--iterations", "3", "--device", "cpu")[3:],
+    ]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     subprocess.run(command, check=True, capture_output=True, env=env)
     a, b = load_checkpoint(single.model_path), load_checkpoint(ddp / "model.pt")
@@ -179,16 +269,25 @@ def test_two_gloo_processes_equal_one_process_with_two_micro_batches(tiny_packed
 
 def test_a_runs_dropout_rates_apply_to_a_loaded_model_and_are_saved(tiny_packed, tmp_path):
     base = train(config(tiny_packed, tmp_path / "base", iterations=1))
-    assert load_checkpoint(base.model_path).dropout_rates() == {"dropout": 0.1, "head_dropout": 0.25}  # the ci preset's
-    tuned = train(config(tiny_packed, tmp_path / "tuned", iterations=1, init_checkpoint=str(base.model_path),
-                         dropout=0.0))
+    assert load_checkpoint(base.model_path).dropout_rates() == {
+        "dropout": 0.1,
+        "head_dropout": 0.25,
+    }  # the ci preset's
+    tuned = train(
+        config(
+            tiny_packed, tmp_path / "tuned", iterations=1, init_checkpoint=str(base.model_path), dropout=0.0
+        )
+    )
     assert load_checkpoint(tuned.model_path).dropout_rates() == {"dropout": 0.0, "head_dropout": 0.25}
 
 
 def test_cli_sets_the_dropout_rates(tiny_packed, tmp_path):
     from panns_lite.__main__ import main
 
-    assert main(cli(tiny_packed, tmp_path, "--iterations", "1", "--dropout", "0", "--head-dropout", "0.3")[3:]) == 0
+    assert (
+        main(cli(tiny_packed, tmp_path, "--iterations", "1", "--dropout", "0", "--head-dropout", "0.3")[3:])
+        == 0
+    )
     assert load_checkpoint(tmp_path / "model.pt").dropout_rates() == {"dropout": 0.0, "head_dropout": 0.3}
     assert main(cli(tiny_packed, tmp_path / "bad", "--iterations", "1", "--dropout", "1")[3:]) == 2
 
@@ -196,15 +295,26 @@ def test_cli_sets_the_dropout_rates(tiny_packed, tmp_path):
 def test_cli_scores_the_natural_split_it_is_given(tiny_packed, natural_packed, tmp_path, capsys):
     from panns_lite.__main__ import main
 
-    assert main(cli(tiny_packed, tmp_path, "--iterations", "1", "--natural-eval-data", str(natural_packed))[3:]) == 0
+    assert (
+        main(cli(tiny_packed, tmp_path, "--iterations", "1", "--natural-eval-data", str(natural_packed))[3:])
+        == 0
+    )
     assert "natural eval mAP" in capsys.readouterr().out
     assert load_extra(tmp_path / "model.pt")["config"]["natural_eval_data"] == str(natural_packed)
 
 
 def test_fine_tuning_with_a_new_frozen_head(tiny_packed, tmp_path):
     base = train(config(tiny_packed, tmp_path / "base", iterations=2))
-    tuned = train(config(tiny_packed, tmp_path / "tuned", iterations=2, init_checkpoint=str(base.model_path),
-                         new_head=527, freeze_base=True))
+    tuned = train(
+        config(
+            tiny_packed,
+            tmp_path / "tuned",
+            iterations=2,
+            init_checkpoint=str(base.model_path),
+            new_head=527,
+            freeze_base=True,
+        )
+    )
     before, after = weights(base.model_path), weights(tuned.model_path)
     for k in before:
         if k.startswith("fc_audioset"):
@@ -269,7 +379,9 @@ def test_cosine_run_cannot_be_resumed_with_another_length(tiny_packed, tmp_path)
 def test_trained_reuses_a_finished_run_and_refuses_another_recipe(tiny_packed, tmp_path):
     first = trained(config(tiny_packed, tmp_path, iterations=2))
     stamp = first.stat().st_mtime_ns
-    assert trained(config(tiny_packed, tmp_path, iterations=2, threads=1)) == first  # same recipe: no retraining
+    assert (
+        trained(config(tiny_packed, tmp_path, iterations=2, threads=1)) == first
+    )  # same recipe: no retraining
     assert first.stat().st_mtime_ns == stamp
     with pytest.raises(ValueError, match="another recipe"):
         trained(config(tiny_packed, tmp_path, iterations=2, lr=5e-4))
@@ -286,16 +398,24 @@ def test_the_run_cache_and_resume_know_data_by_fingerprint_not_path(tiny_packed,
     assert trained(same_data) == first  # the same MiniSet under another path: the same run
     train(replace(same_data, iterations=4), resume=True)  # and it resumes there
     with pytest.raises(ValueError, match="eval_data"):  # other data under any path: another run
-        trained(config({"train": tiny_packed["train"], "eval": tiny_packed["train"]}, tmp_path / "run", iterations=4))
+        trained(
+            config(
+                {"train": tiny_packed["train"], "eval": tiny_packed["train"]}, tmp_path / "run", iterations=4
+            )
+        )
 
 
-def test_the_run_cache_and_resume_know_the_natural_split_by_fingerprint(tiny_packed, natural_packed, tmp_path):
+def test_the_run_cache_and_resume_know_the_natural_split_by_fingerprint(
+    tiny_packed, natural_packed, tmp_path
+):
     natural = tmp_path / "natural_eval.h5"
     shutil.copy(natural_packed, natural)
     run = config(tiny_packed, tmp_path / "run", iterations=2, natural_eval_data=str(natural))
     first = trained(run)
     assert trained(run) == first
-    with pytest.raises(ValueError, match="natural_eval_data"):  # the same run without its natural split: another
+    with pytest.raises(
+        ValueError, match="natural_eval_data"
+    ):  # the same run without its natural split: another
         trained(config(tiny_packed, tmp_path / "run", iterations=2))
     shutil.copy(tiny_packed["eval"], natural)  # other recordings under the same path
     with pytest.raises(ValueError, match="another recipe \\(other natural_eval_data\\)"):
@@ -343,7 +463,9 @@ def test_micro_batches_keep_mixup_pairs():
 
 def test_presets_and_bad_config():
     ci = preset("ci")
-    assert ci.model == "Cnn14" and ci.batch_size == 32 and ci.clips_per_step == 32  # no mixup on the ci budget
+    assert (
+        ci.model == "Cnn14" and ci.batch_size == 32 and ci.clips_per_step == 32
+    )  # no mixup on the ci budget
     assert build_model(ci).dropout_rates() == {"dropout": 0.1, "head_dropout": 0.25}  # PANNs' rates halved
     for bad in (dict(dropout=1.0), dict(head_dropout=-0.5)):
         with pytest.raises(ValueError, match="dropout"):
@@ -351,9 +473,15 @@ def test_presets_and_bad_config():
     paper = preset("paper", train_data="a.h5", eval_data="b.h5")
     assert build_model(paper).dropout_rates() == {"dropout": 0.2, "head_dropout": 0.5}  # PANNs' own
     assert (paper.width, paper.iterations, paper.eval_every, paper.lr) == (1.0, 600_000, 2000, 1e-3)
-    assert paper.sampler == "balanced" and paper.augment.mixup and paper.clips_per_step == 64  # PANNs: 64 -> 32
-    assert ci.natural_eval_data.endswith("miniset-ci/packed/natural_eval.h5") and paper.natural_eval_data == ""
-    assert preset("ci", eval_data="e.h5").natural_eval_data == ""  # the MiniSet's natural split goes with its eval
+    assert (
+        paper.sampler == "balanced" and paper.augment.mixup and paper.clips_per_step == 64
+    )  # PANNs: 64 -> 32
+    assert (
+        ci.natural_eval_data.endswith("miniset-ci/packed/natural_eval.h5") and paper.natural_eval_data == ""
+    )
+    assert (
+        preset("ci", eval_data="e.h5").natural_eval_data == ""
+    )  # the MiniSet's natural split goes with its eval
     assert preset("ci", eval_data="e.h5", natural_eval_data="n.h5").natural_eval_data == "n.h5"
     with pytest.raises(ValueError, match="unknown training preset"):
         preset("huge")
@@ -379,20 +507,34 @@ def test_the_cli_refuses_a_folder_holding_a_run(tiny_packed, tmp_path):
     done = subprocess.run(cli(tiny_packed, tmp_path, "--iterations", "1"), capture_output=True, text=True)
     assert done.returncode == 2
     assert done.stderr.count("\n") == 1 and "holds a run" in done.stderr and "--overwrite" in done.stderr
-    done = subprocess.run(cli(tiny_packed, tmp_path, "--resume", "--overwrite"), capture_output=True, text=True)
+    done = subprocess.run(
+        cli(tiny_packed, tmp_path, "--resume", "--overwrite"), capture_output=True, text=True
+    )
     assert done.returncode == 2 and "not allowed with argument" in done.stderr
 
 
-def test_a_second_process_on_a_locked_run_folder_fails_at_once_and_the_lock_dies_with_its_holder(tiny_packed,
-                                                                                                  tmp_path):
-    holder = subprocess.Popen([sys.executable, "-c", (
-        "import sys, time\nfrom pathlib import Path\nfrom panns_lite.train import claimed_run_folder\n"
-        f"with claimed_run_folder(Path({str(tmp_path)!r}), False, False):\n"
-        "    print('locked', flush=True)\n    time.sleep(600)\n")], stdout=subprocess.PIPE, text=True)
+def test_a_second_process_on_a_locked_run_folder_fails_at_once_and_the_lock_dies_with_its_holder(
+    tiny_packed, tmp_path
+):
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            (
+                "import sys, time\nfrom pathlib import Path\n"
+                "from panns_lite.train import claimed_run_folder\n"
+                f"with claimed_run_folder(Path({str(tmp_path)!r}), False, False):\n"
+                "    print('locked', flush=True)\n    time.sleep(600)\n"
+            ),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert holder.stdout.readline().strip() == "locked"
-        done = subprocess.run(cli(tiny_packed, tmp_path, "--iterations", "1"), capture_output=True, text=True,
-                              timeout=300)  # a process that waited for the lock would time out here
+        done = subprocess.run(
+            cli(tiny_packed, tmp_path, "--iterations", "1"), capture_output=True, text=True, timeout=300
+        )  # a process that waited for the lock would time out here
         assert done.returncode == 2
         assert f"in use by another training process (pid {holder.pid})" in done.stderr
         assert not (tmp_path / CHECKPOINT_NAME).exists()
@@ -408,11 +550,15 @@ def test_resuming_from_a_truncated_or_foreign_checkpoint_is_one_line_exit_2(tiny
     checkpoint = tmp_path / CHECKPOINT_NAME
     whole = checkpoint.read_bytes()
     checkpoint.write_bytes(whole[: len(whole) // 3])
-    done = subprocess.run(cli(tiny_packed, tmp_path, "--iterations", "4", "--resume"), capture_output=True, text=True)
+    done = subprocess.run(
+        cli(tiny_packed, tmp_path, "--iterations", "4", "--resume"), capture_output=True, text=True
+    )
     assert done.returncode == 2 and done.stderr.count("\n") == 1
     assert f"cannot read checkpoint {checkpoint}" in done.stderr
     shutil.copy(tmp_path / "model.pt", checkpoint)  # a model file is not a training checkpoint
-    done = subprocess.run(cli(tiny_packed, tmp_path, "--iterations", "4", "--resume"), capture_output=True, text=True)
+    done = subprocess.run(
+        cli(tiny_packed, tmp_path, "--iterations", "4", "--resume"), capture_output=True, text=True
+    )
     assert done.returncode == 2 and "is not a training checkpoint" in done.stderr
 
 
@@ -426,8 +572,12 @@ def test_data_and_model_at_different_sample_rates_are_refused(tiny_packed, tmp_p
     shutil.copy(tiny_packed["train"], relabelled)
     with h5py.File(relabelled, "r+") as h5:
         h5.attrs["sample_rate"] = np.int32(16000)
-    with pytest.raises(ValueError, match=r"train16k.h5 holds 16000 Hz audio but the model expects 32000 Hz; pack"):
+    with pytest.raises(
+        ValueError, match=r"train16k.h5 holds 16000 Hz audio but the model expects 32000 Hz; pack"
+    ):
         train(config({**tiny_packed, "train": relabelled}, tmp_path / "a", iterations=1))
     narrow16k = save_checkpoint(Cnn14(widths=scaled_widths(1 / 16), frontend=PANNS_16K), tmp_path / "16k.pt")
-    with pytest.raises(ValueError, match=rf"holds 32000 Hz audio but the model \({narrow16k}\) expects 16000 Hz"):
+    with pytest.raises(
+        ValueError, match=rf"holds 32000 Hz audio but the model \({narrow16k}\) expects 16000 Hz"
+    ):
         train(config(tiny_packed, tmp_path / "b", iterations=1, init_checkpoint=str(narrow16k)))

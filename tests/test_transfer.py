@@ -1,4 +1,5 @@
-"""Transfer learning: the transfer set reader, the models, the probe and the fine-tuning loop, on tiny data."""
+"""Transfer learning: the transfer set reader, the models, the probe and the fine-tuning loop, on tiny
+data."""
 
 from pathlib import Path
 
@@ -12,8 +13,18 @@ from panns_lite.audio import AudioReadError
 from panns_lite.checkpoints import load_checkpoint, save_checkpoint
 from panns_lite.datasets import LogMelCache
 from panns_lite.models import Cnn14, scaled_widths
-from panns_lite.transfer import (FineTuneConfig, TransferSet, accuracy, embeddings, fine_tune, linear_probe,
-                                 load_transfer_set, nll, predict_classes, transfer_model)
+from panns_lite.transfer import (
+    FineTuneConfig,
+    TransferSet,
+    accuracy,
+    embeddings,
+    fine_tune,
+    linear_probe,
+    load_transfer_set,
+    nll,
+    predict_classes,
+    transfer_model,
+)
 
 SR = 32000
 TONES = (400.0, 1500.0, 5000.0)
@@ -83,16 +94,21 @@ def test_load_transfer_set_reads_labels_folds_and_pads_clips(tmp_path) -> None:
     assert data.labels.tolist() == [0] * 4 + [1] * 4 + [2] * 4
     assert data.folds.tolist() == [1, 2, 1, 2] * 3
     assert data.waveforms.shape == (12, SR // 2)
-    assert not data.waveforms[-1, SR // 4:].any() and data.waveforms[-1, : SR // 4].any()  # padded at the end
+    assert (
+        not data.waveforms[-1, SR // 4 :].any() and data.waveforms[-1, : SR // 4].any()
+    )  # padded at the end
     assert data.names[5] == "c1-001.wav" and data.targets[5].tolist() == [False, True, False]
 
 
-@pytest.mark.parametrize("edit, error, match", [
-    (lambda text: text.replace("fold,", "split,"), ValueError, "missing columns"),
-    (lambda text: text.replace(",1,", ",one,", 1), ValueError, "integers"),
-    (lambda text: text.splitlines()[0] + "\n", ValueError, "no clips"),
-    (lambda text: text.replace("c0-000.wav", "gone.wav"), AudioReadError, "gone.wav"),
-])
+@pytest.mark.parametrize(
+    "edit, error, match",
+    [
+        (lambda text: text.replace("fold,", "split,"), ValueError, "missing columns"),
+        (lambda text: text.replace(",1,", ",one,", 1), ValueError, "integers"),
+        (lambda text: text.splitlines()[0] + "\n", ValueError, "no clips"),
+        (lambda text: text.replace("c0-000.wav", "gone.wav"), AudioReadError, "gone.wav"),
+    ],
+)
 def test_load_transfer_set_rejects_bad_tables(tmp_path, edit, error, match) -> None:
     root = write_transfer_dir(tmp_path)
     table = root / "transfer_labels.csv"
@@ -143,8 +159,11 @@ def test_scratch_transfer_model_is_freshly_initialised(checkpoint) -> None:
     assert not state["bn0.running_mean"].any() and (state["bn0.running_var"] == 1).all()
     assert (state["bn0.weight"] == 1).all() and not state["conv_block3.bn1.bias"].any()
     shapes = {k: tuple(v.shape) for k, v in state.items()}
-    assert shapes == {**{k: tuple(v.shape) for k, v in original.items()},
-                      "fc_audioset.weight": (3, 32), "fc_audioset.bias": (3,)}
+    assert shapes == {
+        **{k: tuple(v.shape) for k, v in original.items()},
+        "fc_audioset.weight": (3, 32),
+        "fc_audioset.bias": (3,),
+    }
 
 
 def test_embeddings_are_the_eval_mode_embedding_in_order(checkpoint, logmels) -> None:
@@ -221,7 +240,9 @@ def test_fine_tuning_is_repeatable_and_seeded(checkpoint, data, logmels) -> None
 
     def run(seed: int, mixup: bool) -> dict[str, torch.Tensor]:
         model = transfer_model(checkpoint, classes_num=3, seed=0)
-        return fine_tune(model, logmels, train, FineTuneConfig(epochs=1, batch_size=5, seed=seed, mixup=mixup)).model.state_dict()
+        return fine_tune(
+            model, logmels, train, FineTuneConfig(epochs=1, batch_size=5, seed=seed, mixup=mixup)
+        ).model.state_dict()
 
     a, b, c = run(0, False), run(0, False), run(1, False)
     assert all(torch.equal(a[k], b[k]) for k in a)
@@ -235,7 +256,9 @@ def test_fine_tuning_refuses_a_mismatched_head_and_bad_settings(checkpoint, logm
     with pytest.raises(ValueError, match="classes_num"):
         fine_tune(model, logmels, np.arange(4), FineTuneConfig(epochs=1))
     with pytest.raises(ValueError, match="training clips"):
-        fine_tune(transfer_model(checkpoint, classes_num=3), logmels, np.array([], dtype=int), FineTuneConfig())
+        fine_tune(
+            transfer_model(checkpoint, classes_num=3), logmels, np.array([], dtype=int), FineTuneConfig()
+        )
     for bad in (dict(epochs=0), dict(batch_size=0), dict(lr=0.0), dict(mixup_alpha=0.0)):
         with pytest.raises(ValueError):
             FineTuneConfig(**bad)
@@ -248,13 +271,17 @@ def test_zero_shot_proxies_are_the_nearest_trained_relatives_and_predict_by_thei
     labels = load_class_labels()
     idx = labels.index_of_name
     trained = np.zeros(len(labels), bool)
-    trained[[idx("Domestic animals, pets"), idx("Cat"), idx("Brass instrument"), idx("Breathing"),
-             idx("Dog")]] = True  # Dog is trained here but is one of the new classes: never a proxy
+    trained[
+        [idx("Domestic animals, pets"), idx("Cat"), idx("Brass instrument"), idx("Breathing"), idx("Dog")]
+    ] = True  # Dog is trained here but is one of the new classes: never a proxy
     proxies = zero_shot_proxies(["Dog", "Trumpet", "Cough"], trained)
-    assert proxies == [sorted([idx("Domestic animals, pets"), idx("Cat")]), [idx("Brass instrument")],
-                       [idx("Breathing")]]
+    assert proxies == [
+        sorted([idx("Domestic animals, pets"), idx("Cat")]),
+        [idx("Brass instrument")],
+        [idx("Breathing")],
+    ]
     clipwise = np.zeros((3, len(labels)))
-    clipwise[0, idx("Cat")] = 0.9          # a dog clip that sounds like a cat: the Dog proxies win
+    clipwise[0, idx("Cat")] = 0.9  # a dog clip that sounds like a cat: the Dog proxies win
     clipwise[1, idx("Brass instrument")] = 0.4
     clipwise[2, idx("Breathing")] = 0.2
     assert zero_shot_predict(clipwise, proxies).tolist() == [0, 1, 2]
