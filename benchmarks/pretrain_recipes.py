@@ -38,11 +38,10 @@ from panns_lite.datasets import PackedDataset
 from panns_lite.evaluation import evaluate_model, paired_bootstrap
 from panns_lite.miniset import prepare_miniset
 from panns_lite.models import FeaturesPath, count_parameters
-from panns_lite.runtime import configure_cpu
+from panns_lite.runtime import autocast, configure_cpu
 from panns_lite.sampling import make_sampler
 from panns_lite.train import (
     Distributed,
-    autocast,
     bce,
     build_model,
     data_sets,

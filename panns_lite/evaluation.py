@@ -31,7 +31,8 @@ from panns_lite.checkpoints import load_checkpoint
 from panns_lite.datasets import ClipDataset, LogMelCache, PackedDataset
 from panns_lite.export import OnnxModel
 from panns_lite.metrics import Scores, evaluate, mean_average_precision
-from panns_lite.models import AudioTagger, FeaturesPath
+from panns_lite.models import AtPrecision, AudioTagger, FeaturesPath
+from panns_lite.runtime import network_precision
 from panns_lite.train import Distributed, predict
 
 
@@ -64,7 +65,12 @@ def evaluate_checkpoint(
 
 
 def evaluate_model(
-    model: AudioTagger, data: ClipDataset, batch_size: int = 32, device: str = "cpu", name: str = "the model"
+    model: AudioTagger,
+    data: ClipDataset,
+    batch_size: int = 32,
+    device: str = "cpu",
+    name: str = "the model",
+    precision: str = "float32",
 ) -> Evaluation:
     """Score ``model`` on every clip of ``data``: waveforms (a packed file), or their log-mels.
 
@@ -76,14 +82,20 @@ def evaluate_model(
     The model is put in eval mode and its weights in channels-last layout, in place (as the trainer
     keeps them): on CPU the network then runs about 1.3× faster in float32, the outputs moving only by
     float rounding (``benchmarks/bench_evaluation_layout.py``); the book's chapters score dozens of models.
+    ``precision`` is the network's (:func:`panns_lite.runtime.network_precision`; the front end and
+    the scores stay float32), to measure what bfloat16 inference costs.
     """
     classes = model.fc_audioset.out_features
     if data.targets.shape[1] != classes:
         raise ValueError(f"{name} predicts {classes} classes, the evaluation set has {data.targets.shape[1]}")
     data.check_sample_rate(model.logmel.config.sample_rate, name)
     model = model.to(device, memory_format=torch.channels_last).eval()
-    net = FeaturesPath(model) if isinstance(data, LogMelCache) else model
-    outputs = predict(net, data, batch_size, Distributed(device=torch.device(device)))
+    dist_ = Distributed(device=torch.device(device))
+    if isinstance(data, LogMelCache):
+        with network_precision(precision, dist_.device):
+            outputs = predict(FeaturesPath(model), data, batch_size, dist_)
+    else:
+        outputs = predict(AtPrecision(model, precision), data, batch_size, dist_)
     return Evaluation(data.names, data.targets, outputs, evaluate(data.targets, outputs))
 
 

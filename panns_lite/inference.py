@@ -58,7 +58,7 @@ import torch
 from panns_lite.audio import AudioReadError, InvalidAudioError, check_samples, resample, to_mono
 from panns_lite.audioset import NUM_CLASSES, ClassLabels, load_class_labels
 from panns_lite.checkpoints import load_checkpoint, load_extra
-from panns_lite.models import AudioTagger
+from panns_lite.models import AtPrecision, AudioTagger
 
 if TYPE_CHECKING:
     from panns_lite.export import OnnxModel
@@ -129,18 +129,26 @@ class Backend(Protocol):
 
 
 class TorchBackend:
-    """An :class:`AudioTagger` in eval mode on ``device``, run under ``torch.inference_mode``."""
+    """An :class:`AudioTagger` in eval mode on ``device``, run under ``torch.inference_mode``.
 
-    def __init__(self, model: AudioTagger, device: str | torch.device = "cpu") -> None:
-        self.model = model.eval().to(device)
+    The network runs at ``precision`` (:class:`~panns_lite.models.AtPrecision`: the front end stays
+    float32), in channels-last layout for bfloat16.
+    """
+
+    def __init__(
+        self, model: AudioTagger, device: str | torch.device = "cpu", precision: str = "float32"
+    ) -> None:
         self.device = torch.device(device)
+        memory = torch.channels_last if precision == "bfloat16" else torch.preserve_format
+        self.net = AtPrecision(model.eval().to(self.device, memory_format=memory), precision)
+        self.model = model
         self.sample_rate = model.logmel.config.sample_rate
         self.hop_length = model.logmel.config.hop_length
         self.classes_num = model.fc_audioset.out_features
 
     def infer(self, waveform: np.ndarray, framewise: bool) -> dict[str, np.ndarray]:
         with torch.inference_mode():
-            out = self.model(torch.from_numpy(waveform).to(self.device), framewise=framewise)
+            out = self.net(torch.from_numpy(waveform).to(self.device), framewise=framewise)
         return {k: v.float().cpu().numpy() for k, v in out.items()}
 
 
@@ -151,7 +159,10 @@ class Tagger:
     :func:`~panns_lite.checkpoints.load_checkpoint`), a ``.onnx`` file written by
     :func:`panns_lite.export.export_onnx` in waveform mode (run with ONNX Runtime), an in-memory
     :class:`~panns_lite.models.AudioTagger` or an :class:`~panns_lite.export.OnnxModel`.
-    ``device`` applies to PyTorch models. ``labels`` defaults to the 527 AudioSet classes; a model
+    ``device`` and ``precision`` apply to PyTorch models: ``precision="bfloat16"`` runs the network
+    under bf16 autocast where the CPU (or GPU) has native bf16, the front end in float32
+    (:func:`panns_lite.runtime.network_precision`; its speed and mAP cost: README, "Fast tagging").
+    ``labels`` defaults to the 527 AudioSet classes; a model
     with another class count (a fine-tuned head) gets the class names its checkpoint records
     (:mod:`panns_lite.finetune` writes them), else ``class_0 …``, unless labels are given.
 
@@ -167,8 +178,9 @@ class Tagger:
         device: str | torch.device = "cpu",
         chunk_seconds: float = 10.0,
         labels: ClassLabels | None = None,
+        precision: str = "float32",
     ) -> None:
-        self.backend = _backend(checkpoint_or_model, device)
+        self.backend = _backend(checkpoint_or_model, device, precision)
         rate, hop = self.backend.sample_rate, self.backend.hop_length
         if chunk_seconds < 1.0:
             raise ValueError(f"chunk_seconds must be ≥ 1 s, got {chunk_seconds}")
@@ -337,15 +349,20 @@ class Tagger:
         return _rechunk(resampled, self.chunk_samples, self.min_tail_samples)
 
 
-def _backend(source: object, device: str | torch.device) -> Backend:
+def _backend(source: object, device: str | torch.device, precision: str) -> Backend:
     if isinstance(source, AudioTagger):
-        return TorchBackend(source, device)
+        return TorchBackend(source, device, precision)
+    if isinstance(source, (str, os.PathLike)) and Path(source).suffix.lower() != ".onnx":
+        return TorchBackend(load_checkpoint(source), device, precision)
+    if precision != "float32":
+        raise ValueError(
+            f"precision={precision!r} applies to PyTorch models; an ONNX model runs as it was exported "
+            "(float32, or int8 with export --int8)"
+        )
     if isinstance(source, (str, os.PathLike)):
-        if Path(source).suffix.lower() == ".onnx":
-            from panns_lite.export import OnnxModel
+        from panns_lite.export import OnnxModel
 
-            return OnnxModel(source)
-        return TorchBackend(load_checkpoint(source), device)
+        return OnnxModel(source)
     if isinstance(source, Backend):
         return source
     raise TypeError(

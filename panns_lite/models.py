@@ -18,6 +18,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from panns_lite.features import PANNS_32K, FrontEndConfig, LogMel
+from panns_lite.runtime import network_precision
 
 CNN14_WIDTHS: tuple[int, ...] = (64, 64, 128, 128, 256, 256, 512, 512, 1024, 1024, 2048, 2048)
 """Output channels of C1…C12 (reference §2, E-PANNs layer names)."""
@@ -251,6 +252,23 @@ class FeaturesPath(nn.Module):
         self, logmel: torch.Tensor, mixup_lambda: torch.Tensor | None = None, framewise: bool = False
     ) -> dict[str, torch.Tensor]:
         return self.model.forward_features(logmel, mixup_lambda, framewise)
+
+
+class AtPrecision(nn.Module):
+    """``forward`` = the tagger's ``forward`` with the front end in float32 and the network at
+    ``precision`` (:func:`panns_lite.runtime.network_precision`): a log of a power spectrum would lose
+    too much in bfloat16, the convolutions do not (``benchmarks/bench_tagging_speed.py``)."""
+
+    def __init__(self, model: AudioTagger, precision: str = "float32") -> None:
+        super().__init__()
+        network_precision(precision, torch.device("cpu"))  # checks the name
+        self.model = model
+        self.precision = precision
+
+    def forward(self, waveform: torch.Tensor, framewise: bool = False) -> dict[str, torch.Tensor]:
+        logmel = self.model.logmel(waveform)
+        with network_precision(self.precision, waveform.device):
+            return self.model.forward_features(logmel, framewise=framewise)
 
 
 def mix_pairs(x: torch.Tensor, mixup_lambda: torch.Tensor) -> torch.Tensor:

@@ -37,10 +37,9 @@ from panns_lite.miniset import prepare_miniset
 from panns_lite.models import AudioTagger, count_parameters
 from panns_lite.paths import DATA_DIR
 from panns_lite.recovery import file_digest
+from panns_lite.runtime import cpu_amx, cpu_bf16
 from panns_lite.train import (
     TrainConfig,
-    cpu_amx,
-    cpu_bf16,
     data_fingerprints,
     data_sets,
     preset,

@@ -58,7 +58,7 @@ from panns_lite.datasets import Batch, ClipDataset, LogMelCache, PackedDataset, 
 from panns_lite.distillation import distillation_loss, load_teacher
 from panns_lite.metrics import evaluate
 from panns_lite.models import MODELS, AudioTagger, FeaturesPath, scaled_widths
-from panns_lite.runtime import configure_cpu
+from panns_lite.runtime import autocast, configure_cpu
 from panns_lite.sampling import eval_batches, make_sampler
 
 CHECKPOINT_NAME = "checkpoint.pt"
@@ -422,27 +422,6 @@ def check_finite(x: torch.Tensor, names: list[str], where: str) -> None:
     if not torch.isfinite(x).all():
         bad = [names[i] for i in torch.nonzero(~torch.isfinite(x.flatten(1)).all(1)).flatten().tolist()]
         raise ValueError(f"{where}: non-finite input values in clips {sorted(set(bad))}")
-
-
-def cpu_bf16() -> bool:
-    """Whether this CPU has native bf16 kernels in oneDNN (AVX512-BF16/AMX)."""
-    return bool(torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported())
-
-
-def cpu_amx() -> bool:
-    """Whether oneDNN runs bf16 on AMX tiles here (Intel Xeon since Sapphire Rapids) rather than on
-    AVX512-BF16 (AMD Zen 4, earlier Xeons): other kernels, so bf16 training differs in the last bits
-    between the two from the first step (:func:`panns_lite.pretraining.replay` keeps a reference per kind)."""
-    probe = getattr(torch.cpu, "_is_amx_tile_supported", None)
-    return bool(probe is not None and probe())
-
-
-def autocast(enabled: bool, device: torch.device) -> Any:
-    """bfloat16 autocast when ``enabled``: on CUDA, and on CPUs with native bf16 (:func:`cpu_bf16`),
-    where oneDNN runs the convolutions ~1.4× faster (benchmarks/). The loss is always float32."""
-    if enabled and (device.type == "cuda" or cpu_bf16()):
-        return torch.autocast(device.type, dtype=torch.bfloat16)
-    return nullcontext()
 
 
 # ---------------------------------------------------------------------------------------- eval

@@ -44,7 +44,7 @@ from panns_lite.augment import AugmentConfig, mix_targets, mixup_lambdas
 from panns_lite.checkpoints import load_checkpoint
 from panns_lite.datasets import ClipDataset
 from panns_lite.models import AudioTagger, init_panns_weights
-from panns_lite.train import autocast
+from panns_lite.runtime import autocast
 
 LABELS_FILE = "transfer_labels.csv"
 COLUMNS = ("filename", "fold", "label")
@@ -301,7 +301,7 @@ class FineTuneConfig:
     PANNs: batch 32, lr 1e-4, mixup on, 10,000 iterations. On a CPU budget of minutes the book uses
     fewer clips per batch and a few epochs; ``mixup`` doubles the clips drawn per step (2B mixed to B).
     ``amp`` runs the forward pass under the trainer's bfloat16 autocast where the hardware has it
-    (:func:`panns_lite.train.autocast`; the loss stays float32).
+    (:func:`panns_lite.runtime.autocast`; the loss stays float32).
     """
 
     epochs: int = 5

@@ -64,6 +64,25 @@ def test_a_log_mel_cache_gives_the_waveform_scores_without_running_the_front_end
         evaluate_model(load_checkpoint(checkpoint(tmp_path / "h.pt", classes_num=12)), cache)
 
 
+def test_bfloat16_scores_the_network_in_bf16_where_the_cpu_has_it(tiny_packed, tmp_path) -> None:
+    from panns_lite.checkpoints import load_checkpoint
+    from panns_lite.datasets import LogMelCache, PackedDataset
+    from panns_lite.evaluation import evaluate_model
+    from panns_lite.runtime import cpu_bf16
+
+    path = checkpoint(tmp_path / "model.pt")
+    data = PackedDataset(tiny_packed["eval"])
+    cache = LogMelCache.build(data, load_checkpoint(path).logmel, dtype=torch.float32)
+    fp32 = evaluate_model(load_checkpoint(path), data)
+    for source in (data, cache):
+        bf16 = evaluate_model(load_checkpoint(path), source, precision="bfloat16")
+        gap = np.abs(bf16.outputs - fp32.outputs).max()
+        assert bf16.outputs.dtype == np.float32 and gap < 0.02  # bf16 keeps about 3 significant digits
+        assert (gap > 1e-5) == cpu_bf16()  # float32 where the CPU has no native bf16
+    with pytest.raises(ValueError, match="precision must be one of float32, bfloat16"):
+        evaluate_model(load_checkpoint(path), data, precision="float16")
+
+
 def test_a_head_with_other_classes_is_refused(tiny_packed, tmp_path) -> None:
     path = checkpoint(tmp_path / "head12.pt", classes_num=12)
     with pytest.raises(ValueError, match="12 classes"):

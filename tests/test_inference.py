@@ -4,6 +4,7 @@ A 1/16-width CNN14 with BatchNorm statistics calibrated on noise stands in for a
 probabilities spread over (0.1, 0.9), so equalities below are not trivially met by saturated outputs.
 """
 
+import copy
 import json
 import math
 import tracemalloc
@@ -20,6 +21,7 @@ from panns_lite.audioset import load_class_labels
 from panns_lite.checkpoints import save_checkpoint
 from panns_lite.inference import MIN_TAIL_SECONDS, InvalidAudioError, Tagger
 from panns_lite.models import Cnn14, scaled_widths
+from panns_lite.runtime import PRECISIONS, cpu_bf16
 from panns_lite.sed import detect_events, read_events_csv
 
 SR = 32000
@@ -89,6 +91,33 @@ def test_one_chunk_equals_the_model(tagger, model):
     np.testing.assert_allclose(analysis.framewise.times, np.arange(300) * 0.01)
     assert (analysis.duration, analysis.chunks, analysis.frame_hop) == (3.0, 1, 0.01)
     assert 0.05 < analysis.clipwise.min() and analysis.clipwise.max() < 0.95  # not saturated
+
+
+def test_bfloat16_runs_the_network_in_bf16_and_the_front_end_in_float32(model):
+    fast_model = copy.deepcopy(model)
+    seen = {}
+
+    def record(name: str):
+        def hook(module, inputs, output) -> None:
+            seen.setdefault(name, output.dtype)
+
+        return hook
+
+    fast_model.logmel.register_forward_hook(record("front end"))
+    fast_model.conv_block2.conv1.register_forward_hook(record("network"))
+    fast = Tagger(fast_model, precision="bfloat16")
+    x = signal(3 * SR, seed=5)
+    gap = np.abs(fast.analyze(x).clipwise - Tagger(model).analyze(x).clipwise).max()
+    assert seen["front end"] == torch.float32
+    assert seen["network"] == (torch.bfloat16 if cpu_bf16() else torch.float32)
+    assert gap < 0.02 and (gap > 1e-5) == cpu_bf16()
+
+
+def test_precision_is_checked_and_applies_to_pytorch_models_only(model, tmp_path):
+    with pytest.raises(ValueError, match="precision must be one of float32, bfloat16, got 'float16'"):
+        Tagger(copy.deepcopy(model), precision="float16")
+    with pytest.raises(ValueError, match="applies to PyTorch models"):
+        Tagger(tmp_path / "model.onnx", precision="bfloat16")
 
 
 def test_tag_ranks_with_labels_and_mids(tagger):
@@ -397,6 +426,26 @@ def test_cli_reports_bad_files_and_goes_on(checkpoint, audio_files, tmp_path, ca
         (True, str(corrupt)),
         (True, str(poisoned)),
     ]
+
+
+def test_cli_precision_tags_with_a_bf16_network(checkpoint, audio_files, capsys):
+    argv = ["tag", str(audio_files[0]), "--checkpoint", str(checkpoint), "--json", "--top-k", "3"]
+    assert main([*argv, "--precision", "bfloat16"]) == 0
+    fast = json.loads(capsys.readouterr().out)
+    tags = Tagger(checkpoint).tag(audio_files[0], top_k=3)
+    np.testing.assert_allclose(
+        [t["probability"] for t in fast[0]["tags"]], [t.probability for t in tags], atol=0.02
+    )
+    assert main([*argv, "--precision", "float16"]) == 2
+    assert "invalid choice: 'float16'" in capsys.readouterr().err
+
+
+def test_cli_precision_choices_are_the_runtime_precisions():
+    from panns_lite.__main__ import build_parser
+
+    tag = build_parser()._subparsers._group_actions[0].choices["tag"]
+    choices = next(a.choices for a in tag._actions if a.dest == "precision")
+    assert tuple(choices) == PRECISIONS
 
 
 def test_cli_rejects_bad_options(checkpoint, audio_files, tmp_path, capsys):
