@@ -80,7 +80,7 @@ def evaluate_model(
     float32 cache gives the waveform path's outputs to rounding; float16 moves them by its rounding.
 
     The model is put in eval mode and its weights in channels-last layout, in place (as the trainer
-    keeps them): on CPU the network then runs about 1.3× faster in float32, the outputs moving only by
+    keeps them): on CPU the network then runs 1.2–1.3× faster in float32, the outputs moving only by
     float rounding (``benchmarks/bench_evaluation_layout.py``); the book's chapters score dozens of models.
     ``precision`` is the network's (:func:`panns_lite.runtime.network_precision`; the front end and
     the scores stay float32), to measure what bfloat16 inference costs.
