@@ -2,8 +2,9 @@
 
 Models: the shipped pretrained tagger and its E-PANNs 50 % version (C7–C12 halved by the operator
 norm, then fine-tuned 300 steps with the tagger's recipe at a cosine rate from 3e-4, chapter 7's
-recipe; the chapter itself now fine-tunes 200 steps to save CI time), each exported waveform-in (front end inside the graph) in float32 and
-quantized to int8 by ``panns_lite.quantization`` (static QDQ, per-channel weights), calibrated on 64
+recipe; the chapter itself now fine-tunes 200 steps to save CI time), each exported waveform-in
+(front end inside the graph) in float32 and quantized to int8 by ``panns_lite.quantization``
+(static QDQ, per-channel weights), calibrated on 64
 clips of the pretrain MiniSet's *training* split. Accuracy: mAP on the mixture and natural
 evaluation splits, int8 − float with a paired bootstrap over the clips (1000 resamples). Speed: one
 10 s clip (batch 1), medians of interleaved repetitions in ONNX Runtime at 1 and 2 intra-op threads,
