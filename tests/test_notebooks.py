@@ -143,6 +143,27 @@ def test_chapter_follows_the_notebook_rules(path: Path) -> None:
     assert notebook_problems(nbformat.read(path, as_version=4)) == []
 
 
+# A value glued by a chapter, shown on another page (the landing page's results table). The role's
+# text must end in a format spec (":s"): myst-nb splits a trailing ":…" off as one, so without it the
+# key of "page.ipynb::key" would be cut at its last colon.
+CROSS_PAGE_GLUE = re.compile(r"\{glue(?::[a-z]+)?\}`([^`]*\.ipynb)::([^`]*)`")
+
+
+def test_values_glued_from_other_pages_exist_in_those_chapters() -> None:
+    references = [
+        (page.name, notebook, key)
+        for page in sorted((REPO / "book").glob("*.md"))
+        for notebook, key in CROSS_PAGE_GLUE.findall(page.read_text(encoding="utf-8"))
+    ]
+    assert references, "the landing page shows values glued by the chapters"
+    for page, notebook, key_format in references:
+        key, _, fmt = key_format.rpartition(":")
+        assert key and fmt, f"{page}: {notebook}::{key_format} needs a format spec, e.g. ::{key_format}:s"
+        cells = code_cells(nbformat.read(REPO / "book" / notebook, as_version=4))
+        glued = [glued_pattern(name) for cell in cells for name in GLUED_NAME.findall(cell.source)]
+        assert any(p.fullmatch(key) for p in glued), f"{page}: {notebook} glues no {key!r}"
+
+
 # ------------------------------------------------------------------------- the rules themselves
 def make_notebook(*cells: tuple[str, str, list[str]]) -> nbformat.NotebookNode:
     nb = nbformat.v4.new_notebook()
