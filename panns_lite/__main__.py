@@ -249,10 +249,11 @@ def cmd_tag(args: argparse.Namespace) -> int:
 
     from panns_lite.audio import AudioReadError
     from panns_lite.calibration import Thresholds
+    from panns_lite.events import write_events_csv
     from panns_lite.inference import InvalidAudioError, Tagger
     from panns_lite.pretraining import resolve_checkpoint
     from panns_lite.runtime import resolved_device
-    from panns_lite.sed import EventDetector, parse_thresholds, write_events_csv
+    from panns_lite.sed import EventDetector, parse_thresholds
 
     if args.sed is None and (args.threshold or args.median is not None):
         raise ValueError("--threshold and --median only apply with --sed")
@@ -327,10 +328,10 @@ def cmd_tag(args: argparse.Namespace) -> int:
 def cmd_calibrate(args: argparse.Namespace) -> int:
     from panns_lite.calibration import DEFAULT_CANDIDATES, calibrate
     from panns_lite.datasets import PackedDataset
+    from panns_lite.events import read_strong_labels
     from panns_lite.inference import Tagger
     from panns_lite.pretraining import resolve_checkpoint
     from panns_lite.runtime import resolved_device
-    from panns_lite.sed import read_strong_labels
 
     checkpoint = resolve_checkpoint(args.checkpoint)
     output_file(args.out, checkpoint, args.clips, *([args.strong_labels] if args.strong_labels else []))

@@ -1,14 +1,16 @@
 """Reading audio the way PANNs expects it: mono float32 in [-1, 1] at a fixed sample rate.
 
-Every caller (the MiniSet builder, HDF5 packing) loads through ``load_audio``, and inference streams
-long files block by block through the same ``to_mono`` and ``resample``, so that decoding,
-down-mixing and resampling are done one way. soundfile (libsndfile 1.2) reads
-WAV/FLAC/Ogg/MP3 with no ffmpeg; resampling uses torchaudio's windowed-sinc resampler.
+Files are opened in one place, :func:`open_audio`: the MiniSet builder and HDF5 packing load whole
+files through ``load_audio``, inference streams long files block by block, and the folder dataset
+checks headers, all through it, so that opening, decoding, down-mixing, resampling and the errors
+for unusable files are done one way. soundfile (libsndfile 1.2) reads WAV/FLAC/Ogg/MP3 with no
+ffmpeg; resampling uses torchaudio's windowed-sinc resampler.
 """
 
 from __future__ import annotations
 
 import functools
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -74,24 +76,87 @@ def _resampler(orig_rate: int, new_rate: int):  # -> torchaudio.transforms.Resam
     return T.Resample(orig_rate, new_rate, dtype=torch.float32)
 
 
+class AudioFile:
+    """A file opened by :func:`open_audio`, decoded as mono float32 at its own ``sample_rate``, whole
+    (:meth:`read`) or block by block (:meth:`blocks`). It wraps soundfile's handle so that a decoding
+    error raises the same ``AudioReadError`` naming the file however the file is read."""
+
+    def __init__(self, path: Path, handle: sf.SoundFile) -> None:
+        self.path = path
+        self.sample_rate: int = handle.samplerate
+        self._handle = handle
+
+    def read(self) -> np.ndarray:
+        """All the (remaining) samples; raises ``AudioReadError`` if none can be read although the
+        header announced some."""
+        x = self._read(-1)
+        if not len(x):
+            raise _no_samples(self.path)
+        return x
+
+    def blocks(self, block: int) -> Iterator[np.ndarray]:
+        """Consecutive blocks of ``block`` samples (the last one shorter) to the end of the file, then
+        close it: memory is bounded by the block, not by the file, for streaming long recordings."""
+        with self:
+            while len(x := self._read(block)):
+                yield x
+
+    def close(self) -> None:
+        self._handle.close()
+
+    def __enter__(self) -> AudioFile:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def _read(self, frames: int) -> np.ndarray:
+        try:
+            x = self._handle.read(frames, dtype="float32", always_2d=True)
+        except (sf.LibsndfileError, RuntimeError) as err:
+            raise _cannot_decode(self.path, err) from None
+        return to_mono(x)
+
+
+def open_audio(path: str | Path) -> AudioFile:
+    """Open any soundfile-readable file for decoding; the one place audio files are opened.
+
+    Raises ``AudioReadError`` (naming the file) at once when it is missing, cannot be opened or its
+    header announces no samples, so every caller refuses an unusable file before any work, with the
+    same message. Close the result (or use it as a context manager); :meth:`AudioFile.blocks` closes it
+    at the end.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise AudioReadError(f"{path}: no such file")
+    try:
+        handle = sf.SoundFile(path)
+    except (sf.LibsndfileError, RuntimeError) as err:
+        raise _cannot_decode(path, err) from None
+    if handle.frames == 0:
+        handle.close()
+        raise _no_samples(path)
+    return AudioFile(path, handle)
+
+
+def _cannot_decode(path: Path, err: Exception) -> AudioReadError:
+    return AudioReadError(f"{path}: cannot decode ({err})")
+
+
+def _no_samples(path: Path) -> AudioReadError:
+    return AudioReadError(f"{path}: the file has no samples")
+
+
 def load_audio(path: str | Path, sample_rate: int = PANNS_SAMPLE_RATE) -> np.ndarray:
     """Decode any soundfile-readable file to mono float32 at ``sample_rate``.
 
     Raises ``AudioReadError`` (naming the file) when it is missing, unreadable or has no samples,
     and its subclass ``InvalidAudioError`` when a sample is NaN, infinite or beyond ±1000.
     """
-    path = Path(path)
-    if not path.is_file():
-        raise AudioReadError(f"{path}: no such file")
-    try:
-        x, rate = sf.read(path, dtype="float32", always_2d=True)
-    except (sf.LibsndfileError, RuntimeError) as err:
-        raise AudioReadError(f"{path}: cannot decode ({err})") from None
-    if x.size == 0:
-        raise AudioReadError(f"{path}: the file has no samples")
-    x = to_mono(x)
-    check_samples(x, str(path), rate)
-    return resample(x, rate, sample_rate)
+    with open_audio(path) as audio:
+        x = audio.read()
+    check_samples(x, str(audio.path), audio.sample_rate)
+    return resample(x, audio.sample_rate, sample_rate)
 
 
 def fix_length(x: np.ndarray, length: int = CLIP_SAMPLES) -> np.ndarray:

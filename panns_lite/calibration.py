@@ -32,8 +32,9 @@ import numpy as np
 from panns_lite.audioset import ClassLabels
 from panns_lite.checkpoints import atomic_write
 from panns_lite.datasets import ClipDataset
+from panns_lite.events import Event
 from panns_lite.inference import Tagger
-from panns_lite.sed import Event, tune_thresholds
+from panns_lite.sed import tune_thresholds
 
 DEFAULT_CANDIDATES = (0.05, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8)
 FORMAT = "panns-lite thresholds 1"
@@ -145,7 +146,7 @@ def calibrate(
 ) -> Thresholds:
     """Thresholds for ``tagger`` chosen on ``clips`` (waveforms and clip labels, e.g. a packed validation
     split); event thresholds too when ``strong`` maps clips (by file stem, as
-    :func:`~panns_lite.sed.read_strong_labels` keys them) to their reference events."""
+    :func:`~panns_lite.events.read_strong_labels` keys them) to their reference events."""
     candidates = _checked_candidates(candidates)
     if clips.targets.shape[1] != len(tagger.labels):
         raise ValueError(

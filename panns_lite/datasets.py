@@ -29,12 +29,18 @@ from typing import Any
 
 import h5py
 import numpy as np
-import soundfile as sf
 import torch
 from torch import nn
 from tqdm import tqdm
 
-from panns_lite.audio import PANNS_SAMPLE_RATE, fix_length, int16_to_float, load_audio
+from panns_lite.audio import (
+    PANNS_SAMPLE_RATE,
+    AudioReadError,
+    fix_length,
+    int16_to_float,
+    load_audio,
+    open_audio,
+)
 from panns_lite.audioset import ClassLabels, load_class_labels
 from panns_lite.packing import DIGEST_ATTR, UnknownLabels, _make_plan, packed_info
 
@@ -224,10 +230,10 @@ class FolderDataset(ClipDataset):
 def _header_problem(path: Path) -> str | None:
     """Why ``path`` cannot be a clip, judged from its header alone (None if it looks fine)."""
     try:
-        frames = sf.info(path).frames
-    except (sf.LibsndfileError, RuntimeError) as err:
-        return f"{path}: cannot decode ({err})"
-    return f"{path}: the file has no samples" if frames == 0 else None
+        open_audio(path).close()
+    except AudioReadError as err:
+        return str(err)
+    return None
 
 
 class LogMelCache(ClipDataset):

@@ -9,6 +9,7 @@ they are derived from the settings, so they never enter a state dict and are nev
 
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 import torchaudio
 from torch import nn
@@ -67,6 +68,31 @@ def slaney_mel_matrix(sample_rate: int, n_fft: int, n_mels: int, f_min: float, f
     finally:
         torch.set_default_dtype(previous)
     return mel_fb.to(torch.float32).to(dtype=previous, device=torch.get_default_device())
+
+
+def hz_to_slaney_mel(hz: np.ndarray) -> np.ndarray:
+    """Slaney's mel scale (librosa's default, used by PANNs): linear to 1 kHz, logarithmic above."""
+    linear, log_step = hz / (200.0 / 3), np.log(6.4) / 27.0
+    return np.where(hz >= 1000.0, 15.0 + np.log(np.maximum(hz, 1e-12) / 1000.0) / log_step, linear)
+
+
+def slaney_mel_to_hz(mel: np.ndarray) -> np.ndarray:
+    """The inverse of :func:`hz_to_slaney_mel`."""
+    log_step = np.log(6.4) / 27.0
+    return np.where(mel >= 15.0, 1000.0 * np.exp(log_step * (mel - 15.0)), mel * 200.0 / 3)
+
+
+def mel_centre_frequencies(frontend: FrontEndConfig = PANNS_32K) -> np.ndarray:
+    """Centre frequency (Hz) of each mel band: the y-axis of a log-mel plot (chapter 2).
+
+    The centres are evenly spaced on the Slaney mel scale between ``f_min`` and ``f_max`` (band
+    ``m`` peaks at point ``m + 1`` of ``n_mels + 2``), so they are defined even for settings where
+    a band is narrower than an FFT bin and its filter is empty.
+    """
+    if not 0 <= frontend.f_min < frontend.f_max:
+        raise ValueError(f"need 0 <= f_min < f_max, got {frontend.f_min}, {frontend.f_max}")
+    edges = np.linspace(*hz_to_slaney_mel(np.array([frontend.f_min, frontend.f_max])), frontend.n_mels + 2)
+    return slaney_mel_to_hz(edges[1:-1])
 
 
 class LogMel(nn.Module):

@@ -52,10 +52,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple, Protocol, runtime_checkable
 
 import numpy as np
-import soundfile as sf
 import torch
 
-from panns_lite.audio import AudioReadError, InvalidAudioError, check_samples, resample, to_mono
+from panns_lite.audio import AudioReadError, InvalidAudioError, check_samples, open_audio, resample, to_mono
 from panns_lite.audioset import NUM_CLASSES, ClassLabels, load_class_labels
 from panns_lite.checkpoints import load_checkpoint, load_extra
 from panns_lite.models import AtPrecision, AudioTagger
@@ -419,28 +418,8 @@ def _check_rate(sample_rate: float) -> int:
 
 
 def _open_file(path: Path, block: int) -> tuple[int, Iterator[np.ndarray]]:
-    if not path.is_file():
-        raise AudioReadError(f"{path}: no such file")
-    try:
-        handle = sf.SoundFile(path)
-    except (sf.LibsndfileError, RuntimeError) as err:
-        raise AudioReadError(f"{path}: cannot decode ({err})") from None
-    if handle.frames == 0:
-        handle.close()
-        raise AudioReadError(f"{path}: the file has no samples")
-    return handle.samplerate, _checked(_file_blocks(handle, path, block), handle.samplerate, str(path))
-
-
-def _file_blocks(handle: sf.SoundFile, path: Path, block: int) -> Iterator[np.ndarray]:
-    with handle:
-        while True:
-            try:
-                x = handle.read(block, dtype="float32", always_2d=True)
-            except (sf.LibsndfileError, RuntimeError) as err:
-                raise AudioReadError(f"{path}: cannot decode ({err})") from None
-            if not len(x):
-                return
-            yield to_mono(x)
+    audio = open_audio(path)
+    return audio.sample_rate, _checked(audio.blocks(block), audio.sample_rate, str(path))
 
 
 def _as_array(audio: np.ndarray | torch.Tensor) -> np.ndarray:

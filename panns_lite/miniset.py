@@ -23,7 +23,8 @@ Design points:
   likewise for the validation recordings).
 * **Long tail.** Within each family (event / ambience / music) groups are drawn with Zipf weights
   1/rank^s over a seeded ranking, so a few classes are frequent and many are rare.
-* **Determinism.** Clip ``i`` of split ``s`` is built from ``default_rng([seed, s, i])`` only, and
+* **Determinism.** Clip ``i`` of split ``s`` is built from its own random stream only
+  (:class:`panns_lite.seeds.MiniSetStream`), and
   every file is written without timestamps: the same seed gives byte-identical output.
 """
 
@@ -43,7 +44,9 @@ import soundfile as sf
 
 from panns_lite.audio import CLIP_SAMPLES, PANNS_SAMPLE_RATE, float_to_int16, load_audio
 from panns_lite.audioset import Segment, load_class_labels, load_ontology, write_segments
+from panns_lite.events import Event, write_strong_labels
 from panns_lite.paths import AUDIOSET_DIR, SOURCES_DIR
+from panns_lite.seeds import MiniSetStream, generator
 
 SR = PANNS_SAMPLE_RATE
 SPLITS = ("balanced_train", "validation", "eval")
@@ -256,7 +259,7 @@ def split_bank(
     for group in sorted(groups):
         first = min(groups[group], key=lambda it: it.file)
         strata[(first.family, first.primary)].append(group)
-    rng = np.random.default_rng([seed, 7])
+    rng = generator(seed, MiniSetStream.SPLIT_GROUPS)
     split: dict[str, list[BankItem]] = {s: [] for s in SPLITS}
     for key in sorted(strata):
         members = strata[key]
@@ -354,7 +357,7 @@ class Mixer:
         self.audio = audio
         self.closure = {it.file: label_closure(it) for it in items}
         groups = sorted({(it.family, it.primary) for it in items})
-        rng = np.random.default_rng([seed, 11])
+        rng = generator(seed, MiniSetStream.CLASS_RANKING)
         self.weight: dict[tuple[str, str], float] = {}
         for family in sorted({g[0] for g in groups}):
             members = [g for g in groups if g[0] == family]
@@ -517,7 +520,8 @@ def build_miniset(
     shutil.copy(AUDIOSET_DIR / "class_labels_indices.csv", out / "class_labels_indices.csv")
     shutil.copy(AUDIOSET_DIR / "ontology.json", out / "ontology.json")
     explicit = {it.file: it.labels for it in items}  # strong labels: the sources' own labels, no ancestors
-    provenance, strong = [], []
+    provenance: list[list] = []
+    strong: dict[str, list[Event]] = defaultdict(list)
     class_counts: dict[str, dict[str, int]] = {}
     sizes = {"balanced_train": config.n_train, "validation": config.n_validation, "eval": config.n_eval}
 
@@ -526,10 +530,9 @@ def build_miniset(
             for i, item in enumerate(split[NATURAL_SPLITS[name]]):
                 yield mixer.natural_clip(item, ytid_for(name, config.seed, i), name)
             return
-        split_id = SPLITS.index(name)
         for i in range(sizes[name]):
             yield mixer.tagging_clip(
-                np.random.default_rng([config.seed, split_id, i]),
+                generator(config.seed, MiniSetStream[f"{name.upper()}_CLIPS"], i),
                 split[name],
                 ytid_for(name, config.seed, i),
                 name,
@@ -549,8 +552,8 @@ def build_miniset(
                 provenance.append(
                     [clip.ytid, name, p.source, p.kind, p.onset, p.offset, p.gain_db, ",".join(p.labels)]
                 )
-                strong += [
-                    [f"{clip.ytid}_0", f"{p.onset:.3f}", f"{p.offset:.3f}", m] for m in explicit[p.source]
+                strong[f"Y{clip.ytid}"] += [
+                    Event(p.onset, p.offset, labels.name_of(m), m) for m in explicit[p.source]
                 ]
         write_segments(
             out / f"{name}_segments.csv",
@@ -564,9 +567,7 @@ def build_miniset(
         ["ytid", "split", "source", "kind", "onset", "offset", "gain_db", "labels"],
         provenance,
     )
-    write_table(
-        out / "strong_labels.tsv", ["segment_id", "start_time_seconds", "end_time_seconds", "label"], strong
-    )
+    write_strong_labels(out / "strong_labels.tsv", strong)
     kept = {it.file for it in tagging}
     transfer = build_transfer_set(
         out / "transfer", mixer, [it for it in items if it.file not in kept], config
@@ -652,7 +653,7 @@ def build_transfer_set(out: Path, mixer: Mixer, pool: Sequence[BankItem], config
     rows = []
     n = int(config.transfer_seconds * SR)
     for c_index, name in enumerate(chosen):
-        rng = np.random.default_rng([config.seed, 3, c_index])
+        rng = generator(config.seed, MiniSetStream.TRANSFER_CLIPS, c_index)
         groups = [by_class[name][g] for g in sorted(by_class[name])]
         groups = [groups[j] for j in rng.permutation(len(groups))]
         for k in range(config.transfer_clips_per_class):

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -20,7 +20,8 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 from matplotlib.ticker import MaxNLocator
 
-from panns_lite.features import PANNS_32K, FrontEndConfig
+from panns_lite.events import Event
+from panns_lite.features import PANNS_32K, FrontEndConfig, mel_centre_frequencies
 
 if TYPE_CHECKING:
     from panns_lite.profile import ModelProfile
@@ -29,14 +30,6 @@ if TYPE_CHECKING:
 # PNG formatter that displays a returned Figure. Without it, a chapter that never makes a pyplot
 # figure would show "<Figure size …>" as text (checked with papermill).
 plt.switch_backend(plt.get_backend())
-
-
-class Event(NamedTuple):
-    """A strong label: ``label`` sounds from ``onset`` to ``offset`` seconds (AudioSet strong-label TSV)."""
-
-    label: str
-    onset: float
-    offset: float
 
 
 def subplots(
@@ -72,37 +65,13 @@ def _hz_label(hz: float) -> str:
     return f"{hz:.0f}"
 
 
-def _hz_to_slaney_mel(hz: np.ndarray) -> np.ndarray:
-    """Slaney's mel scale (librosa's default, used by PANNs): linear to 1 kHz, logarithmic above."""
-    linear, log_step = hz / (200.0 / 3), np.log(6.4) / 27.0
-    return np.where(hz >= 1000.0, 15.0 + np.log(np.maximum(hz, 1e-12) / 1000.0) / log_step, linear)
-
-
-def _slaney_mel_to_hz(mel: np.ndarray) -> np.ndarray:
-    log_step = np.log(6.4) / 27.0
-    return np.where(mel >= 15.0, 1000.0 * np.exp(log_step * (mel - 15.0)), mel * 200.0 / 3)
-
-
-def mel_centre_frequencies(frontend: FrontEndConfig = PANNS_32K) -> np.ndarray:
-    """Centre frequency (Hz) of each mel band: the y-axis of a log-mel plot.
-
-    The centres are evenly spaced on the Slaney mel scale between ``f_min`` and ``f_max`` (band
-    ``m`` peaks at point ``m + 1`` of ``n_mels + 2``), so they are defined even for settings where
-    a band is narrower than an FFT bin and its filter is empty.
-    """
-    if not 0 <= frontend.f_min < frontend.f_max:
-        raise ValueError(f"need 0 <= f_min < f_max, got {frontend.f_min}, {frontend.f_max}")
-    edges = np.linspace(*_hz_to_slaney_mel(np.array([frontend.f_min, frontend.f_max])), frontend.n_mels + 2)
-    return _slaney_mel_to_hz(edges[1:-1])
-
-
 def plot_spectrogram(
     spec_db: Any,
     sample_rate: int,
     hop_length: int,
     bin_hz: Sequence[float],
     *,
-    events: Iterable[tuple[str, float, float]] = (),
+    events: Iterable[Any] = (),
     title: str = "",
     ax: Axes | None = None,
     vmin: float | None = None,
@@ -113,8 +82,9 @@ def plot_spectrogram(
 
     ``bin_hz`` gives each bin's frequency, so the same function draws linear STFT bins and mel
     bins (whose spacing in Hz is not uniform, hence labelled ticks rather than a Hz axis).
-    ``events`` (label, onset, offset) are drawn as outlined boxes over the time they span, one
-    colour per label; without ``ax`` an event roll (one lane per label) is added underneath.
+    ``events`` (:class:`~panns_lite.events.Event` s or (label, onset, offset) tuples) are drawn as
+    outlined boxes over the time they span, one colour per label; without ``ax`` an event roll (one
+    lane per label) is added underneath.
     """
     spec = _as_array(spec_db, "spec_db", 2)
     bin_hz = np.asarray(bin_hz, dtype=np.float64)
@@ -122,7 +92,7 @@ def plot_spectrogram(
         raise ValueError(f"bin_hz has {len(bin_hz)} entries for a spectrogram with {spec.shape[1]} bins")
     if sample_rate <= 0 or hop_length <= 0:
         raise ValueError("sample_rate and hop_length must be positive")
-    events = [Event(*e) for e in events]
+    events = [_as_event(e) for e in events]
     for e in events:
         if not 0 <= e.onset < e.offset:
             raise ValueError(f"event {e} must have 0 <= onset < offset")
@@ -184,7 +154,7 @@ def plot_logmel(
     logmel: Any,
     frontend: FrontEndConfig = PANNS_32K,
     *,
-    events: Iterable[tuple[str, float, float]] = (),
+    events: Iterable[Any] = (),
     title: str = "",
     ax: Axes | None = None,
     vmin: float | None = None,
@@ -570,14 +540,15 @@ def plot_fold_scores(
 
 
 def _as_event(event: Any) -> Event:
-    """An :class:`Event` from a (label, onset, offset) tuple or anything with those attributes.
+    """An :class:`~panns_lite.events.Event` from a (label, onset, offset) tuple, or the event itself.
 
-    :class:`panns_lite.sed.Event` orders its fields (onset, offset, label, …), so events are read
-    by attribute when they have them; detected and reference events then plot as they are.
+    The tuple is the short form for a figure drawn by hand (a strong label typed into a chapter);
+    detected and reference events plot as they are.
     """
-    if all(hasattr(event, name) for name in Event._fields):
-        return Event(event.label, float(event.onset), float(event.offset))
-    return Event(*event)
+    if isinstance(event, Event):
+        return event
+    label, onset, offset = event
+    return Event(float(onset), float(offset), label, mid="")
 
 
 def plot_framewise(
@@ -595,7 +566,7 @@ def plot_framewise(
 
     Frame ``k`` is drawn at ``k · frame_hop`` seconds (as :class:`panns_lite.inference.Framewise`
     times them); ``names`` names the columns. ``reference`` (annotated) and ``detected`` events —
-    (label, onset, offset) tuples, :class:`Event` s or :class:`panns_lite.sed.Event` s — go in an
+    (label, onset, offset) tuples or :class:`~panns_lite.events.Event` s — go in an
     event roll underneath, one lane per class in the line's colour: reference as a filled bar,
     detected as a thin outlined bar below it, so a reader sees where the two agree. With ``ax``
     only the lines are drawn (no roll). An event whose label is not in ``names`` is an error rather

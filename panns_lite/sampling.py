@@ -20,11 +20,9 @@ batches are statistically, not bit-for-bit, the same as the reference run.
 2 × the mixed batch size, and consecutive pairs are mixed (reference §4); because each rank's share is
 contiguous, pairs stay on one rank whenever the per-rank share is even.
 
-Every random permutation comes from ``np.random.default_rng([seed, stream, ...])`` with a
-distinct stream tag per use (0: epoch shuffles, 1: the class queue, 2: per-class clip lists). The
-tag is always the second entry, so keys of different uses differ before any trailing zero: numpy's
-SeedSequence pads its entropy with zeros, so e.g. ``[seed, 1]`` and ``[seed, 1, 0]`` would give the
-same stream.
+Every random permutation comes from a named stream ``(seed, stream, ...)`` of
+:class:`panns_lite.seeds.SamplerStream` (epoch shuffles, the class queue, per-class clip lists), so
+any position of any stream can be computed without drawing the ones before it.
 """
 
 from __future__ import annotations
@@ -37,7 +35,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-_SHUFFLE_STREAM, _QUEUE_STREAM, _CLASS_STREAM = 0, 1, 2
+from panns_lite.seeds import SamplerStream, generator
 
 
 def _positive_int(name: str, value: int) -> int:
@@ -90,7 +88,7 @@ class _PermutationStream:
     def permutation(self, number: int) -> np.ndarray:
         perm = self._cache.get(number)
         if perm is None:
-            perm = np.random.default_rng([*self._key, number]).permutation(self._items)
+            perm = generator(*self._key, number).permutation(self._items)
             if len(self._cache) >= 2:
                 del self._cache[next(iter(self._cache))]
             self._cache[number] = perm
@@ -205,7 +203,7 @@ class ShuffleSampler(CounterSampler):
         if self.num_items < 1:
             raise ValueError(f"empty dataset: num_items must be >= 1; got {self.num_items}")
         self._stream = _PermutationStream(
-            np.arange(self.num_items, dtype=np.int64), (self.seed, _SHUFFLE_STREAM)
+            np.arange(self.num_items, dtype=np.int64), (self.seed, SamplerStream.EPOCH_SHUFFLE)
         )
 
     def fingerprint(self) -> dict[str, Any]:
@@ -246,10 +244,11 @@ class BalancedSampler(CounterSampler):
         self._counts_digest = hashlib.sha256(counts.astype(np.int64).tobytes()).hexdigest()[:16]
         present = np.flatnonzero(counts)
         self.num_empty_classes = self.num_classes - len(present)
-        self._queue = _PermutationStream(present, (self.seed, _QUEUE_STREAM))
+        self._queue = _PermutationStream(present, (self.seed, SamplerStream.CLASS_QUEUE))
         members = np.split(clips[np.argsort(classes, kind="stable")].astype(np.int64), np.cumsum(counts)[:-1])
         self._clips = {
-            int(c): _PermutationStream(members[c], (self.seed, _CLASS_STREAM, int(c))) for c in present
+            int(c): _PermutationStream(members[c], (self.seed, SamplerStream.CLASS_CLIPS, int(c)))
+            for c in present
         }
 
     def fingerprint(self) -> dict[str, Any]:

@@ -31,40 +31,19 @@ Times are compared with a 1 µs tolerance, so 5.3 − 5.1 counts as 0.2 s despit
 
 from __future__ import annotations
 
-import csv
-import io
 import math
-import os
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 from scipy.ndimage import median_filter as _ndimage_median
 
-from panns_lite.audioset import ClassLabels, load_class_labels
-from panns_lite.checkpoints import atomic_write
+from panns_lite.audioset import ClassLabels
+from panns_lite.events import Event
 
 EPSILON = 1e-6
 """Seconds of slack in every time comparison (float rounding of onsets/offsets)."""
-EVENT_COLUMNS = ("filename", "onset", "offset", "label", "mid", "peak_probability")
-STRONG_COLUMNS = ("segment_id", "start_time_seconds", "end_time_seconds", "label")
-"""AudioSet strong-label TSV header, as the MiniSet builder writes ``strong_labels.tsv``."""
-
-
-@dataclass(frozen=True, order=True)
-class Event:
-    """A sound event in one file: [onset, offset) seconds, class display name and mid.
-
-    ``peak`` is the highest probability inside a detected event; ``None`` for reference annotations.
-    """
-
-    onset: float
-    offset: float
-    label: str
-    mid: str
-    peak: float | None = None
 
 
 # ------------------------------------------------------------------------------ detection
@@ -238,92 +217,6 @@ class EventDetector:
             )
         )
         self._onset[c] = -1
-
-
-# ------------------------------------------------------------------------------ files
-def write_events_csv(path: str | os.PathLike[str], events: Mapping[str, Sequence[Event]]) -> Path:
-    """One row per event: ``filename,onset,offset,label,mid,peak_probability`` (times in s, 3 decimals).
-
-    ``events`` maps a file name to its events; the write is atomic.
-    """
-    rows = [
-        [name, f"{e.onset:.3f}", f"{e.offset:.3f}", e.label, e.mid, "" if e.peak is None else f"{e.peak:.4f}"]
-        for name, file_events in events.items()
-        for e in file_events
-    ]
-    buffer = io.StringIO()
-    csv.writer(buffer, lineterminator="\n").writerows([EVENT_COLUMNS, *rows])
-    data = buffer.getvalue().encode("utf-8")
-    return atomic_write(path, lambda handle: handle.write(data))
-
-
-def read_events_csv(path: str | os.PathLike[str]) -> dict[str, list[Event]]:
-    """Read a file written by :func:`write_events_csv` back into ``{filename: events}``."""
-    out: dict[str, list[Event]] = defaultdict(list)
-    for line, row in _read_table(path, EVENT_COLUMNS, delimiter=","):
-        peak = row["peak_probability"]
-        event = Event(
-            _seconds(row["onset"], path, line),
-            _seconds(row["offset"], path, line),
-            row["label"],
-            row["mid"],
-            float(peak) if peak else None,
-        )
-        out[row["filename"]].append(event)
-    return dict(out)
-
-
-def read_strong_labels(
-    path: str | os.PathLike[str], labels: ClassLabels | None = None
-) -> dict[str, list[Event]]:
-    """Reference events from an AudioSet strong-label TSV (the MiniSet's ``strong_labels.tsv``).
-
-    Columns ``segment_id, start_time_seconds, end_time_seconds, label`` (label = mid); times are
-    relative to the segment. A segment id is ``<YTID>_<start ms>`` and its audio file is
-    ``Y<YTID>.wav`` (reference §5), so the result is keyed by that file stem, ``Y<YTID>``.
-    """
-    labels = labels or load_class_labels()
-    out: dict[str, list[Event]] = defaultdict(list)
-    for line, row in _read_table(path, STRONG_COLUMNS, delimiter="\t"):
-        ytid, sep, _ = row["segment_id"].rpartition("_")
-        if not sep or not ytid:
-            raise ValueError(f"{path}:{line}: segment id {row['segment_id']!r} is not <YTID>_<start ms>")
-        mid = row["label"]
-        if mid not in labels:
-            raise ValueError(f"{path}:{line}: unknown label id {mid!r}")
-        onset, offset = (
-            _seconds(row["start_time_seconds"], path, line),
-            _seconds(row["end_time_seconds"], path, line),
-        )
-        if offset < onset:
-            raise ValueError(f"{path}:{line}: event ends ({offset}) before it starts ({onset})")
-        out[f"Y{ytid}"].append(Event(onset, offset, labels.name_of(mid), mid))
-    return {name: sorted(events) for name, events in out.items()}
-
-
-def _read_table(
-    path: str | os.PathLike[str], columns: Sequence[str], delimiter: str
-) -> Iterable[tuple[int, dict]]:
-    with open(path, newline="", encoding="utf-8") as handle:
-        reader = csv.DictReader(handle, delimiter=delimiter)
-        if reader.fieldnames is None or list(reader.fieldnames) != list(columns):
-            raise ValueError(
-                f"{path}: expected the header {delimiter.join(columns)!r}, got {reader.fieldnames}"
-            )
-        for row in reader:
-            if None in row or None in row.values():
-                raise ValueError(f"{path}:{reader.line_num}: expected {len(columns)} fields")
-            yield reader.line_num, row
-
-
-def _seconds(text: str, path: str | os.PathLike[str], line: int) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise ValueError(f"{path}:{line}: {text!r} is not a time in seconds") from None
-    if not math.isfinite(value) or value < 0:
-        raise ValueError(f"{path}:{line}: {text!r} is not a time in seconds")
-    return value
 
 
 # ------------------------------------------------------------------------------ evaluation

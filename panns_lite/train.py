@@ -8,8 +8,9 @@ Two choices make runs reproducible and resumable bit for bit, and make ``torchru
 single process on the same global batch:
 
 * **Counter-based randomness.** The sampler gives batch ``t`` as a function of (seed, t); the mixup
-  λs of step ``t`` come from ``default_rng([seed, 5, t])``; dropout and SpecAugment of micro-batch
-  ``g`` of step ``t`` draw from the torch RNG seeded with ``(seed, t, g)``. So the whole random state
+  λs of step ``t`` come from the stream ``(seed, MIXUP, t)``; dropout and SpecAugment of micro-batch
+  ``g`` of step ``t`` draw from the torch RNG seeded from ``(seed, DROPOUT, t, g)``
+  (:class:`panns_lite.seeds.TrainStream`). So the whole random state
   of a run *is* (seed, iteration), which every checkpoint stores, and where a chunk of the global
   batch is computed (which rank, which micro-batch) does not change what it draws.
 * **Micro-batches = ranks.** The global batch is split into ``world_size × micro_batches``
@@ -58,8 +59,10 @@ from panns_lite.datasets import Batch, ClipDataset, LogMelCache, PackedDataset, 
 from panns_lite.distillation import distillation_loss, load_teacher
 from panns_lite.metrics import evaluate
 from panns_lite.models import MODELS, AudioTagger, FeaturesPath, scaled_widths
+from panns_lite.optimizer import panns_adam
 from panns_lite.runtime import autocast, configure_cpu
 from panns_lite.sampling import eval_batches, make_sampler
+from panns_lite.seeds import TrainStream, generator, torch_seed
 
 CHECKPOINT_NAME = "checkpoint.pt"
 RUN_FILES = (CHECKPOINT_NAME, "statistics.json", "statistics.csv", "model.pt")
@@ -295,9 +298,8 @@ def build_model(config: TrainConfig) -> AudioTagger:
     rates = {
         k: v for k, v in (("dropout", config.dropout), ("head_dropout", config.head_dropout)) if v is not None
     }
-    torch.manual_seed(
-        derived_seed(config.seed, 4)
-    )  # the initial weights (and a new head) depend on the seed only
+    # the initial weights (and a new head) depend on the seed only
+    torch.manual_seed(torch_seed(config.seed, TrainStream.INITIAL_WEIGHTS))
     if config.init_checkpoint:
         model = load_checkpoint(config.init_checkpoint)
         model.spec_augment = spec_augment
@@ -345,16 +347,6 @@ def training_source(
             build()
         dist.barrier()
     return build()
-
-
-def derived_seed(seed: int, *key: int) -> int:
-    """A torch seed for one use of randomness, keyed by the run's seed and a tag (module docstring).
-
-    Tags: 4 initial weights, 5 mixup λs (numpy stream, see :func:`train`), 6 dropout and SpecAugment
-    of (iteration, micro-batch). The tag comes second so that numpy's zero-padding of seed
-    sequences cannot make two uses share a stream.
-    """
-    return int(np.random.default_rng([seed, *key]).integers(2**63 - 1))
 
 
 def learning_rate(config: TrainConfig, iteration: int) -> float:
@@ -604,14 +596,7 @@ def training_loop(
     teacher = (
         load_teacher(config.teacher, model, config.cache_logmel, dist_.device) if config.teacher else None
     )
-    optimizer = torch.optim.Adam(
-        [p for p in model.parameters() if p.requires_grad],
-        lr=config.lr,
-        betas=(0.9, 0.999),
-        eps=1e-8,
-        weight_decay=0.0,
-        amsgrad=True,
-    )
+    optimizer = panns_adam(model, config.lr)
     sampler = make_sampler(
         config.sampler, train_set.targets, config.clips_per_step, config.seed, dist_.rank, dist_.world_size
     )
@@ -666,7 +651,7 @@ def training_loop(
         check_finite(x, names, f"training step {iteration}")
         lam = None
         if config.augment.mixup:
-            rng = np.random.default_rng([config.seed, 5, iteration])
+            rng = generator(config.seed, TrainStream.MIXUP, iteration)
             start = dist_.rank * sampler.local_batch_size
             lam = torch.from_numpy(
                 mixup_lambdas(rng, config.clips_per_step, config.augment.mixup_alpha)[
@@ -676,7 +661,9 @@ def training_loop(
         model.train()
         step_loss = 0.0
         for j, part in enumerate(parts):
-            torch.manual_seed(derived_seed(config.seed, 6, iteration, dist_.rank * len(parts) + j))
+            torch.manual_seed(
+                torch_seed(config.seed, TrainStream.DROPOUT, iteration, dist_.rank * len(parts) + j)
+            )
             last = j == len(parts) - 1
             sync = train_net.no_sync() if train_net is not net and not last else nullcontext()
             xb, yb = x[part].to(dist_.device), y[part].to(dist_.device)

@@ -44,13 +44,14 @@ from panns_lite.augment import AugmentConfig, mix_targets, mixup_lambdas
 from panns_lite.checkpoints import load_checkpoint
 from panns_lite.datasets import ClipDataset
 from panns_lite.models import AudioTagger, init_panns_weights
+from panns_lite.optimizer import panns_adam
 from panns_lite.runtime import autocast
+from panns_lite.seeds import TransferStream, generator
 
 LABELS_FILE = "transfer_labels.csv"
 COLUMNS = ("filename", "fold", "label")
 # Stream tags of the numpy seeds, second in the key as in panns_lite.sampling, so that numpy's
 # zero-padding of seed sequences cannot make the batch order and the mixup λs share a stream.
-_ORDER_STREAM, _MIXUP_STREAM = 0, 1
 
 
 class TransferSet(ClipDataset):
@@ -344,12 +345,12 @@ def fine_tune(
 ) -> FineTuneResult:
     """Train every weight of ``model`` on the log-mel clips ``train_idx`` with softmax / NLL (in place).
 
-    Each epoch walks a fresh permutation of ``train_idx`` (``default_rng([seed, 0, epoch])``) in batches
-    of ``batch_size`` (2·batch_size clips mixed pairwise when ``mixup``; a trailing odd clip is left
-    out of that epoch). The logits are the head applied to the *training-mode* embedding (dropout 0.5),
-    as PANNs' Transfer_Cnn14 does; the optimiser is PANNs' Adam with amsgrad (reference §6, §9). With
-    ``test_idx`` the test accuracy is recorded after every epoch (for the curves; nothing is selected
-    by it). The model is left in eval mode.
+    Each epoch walks a fresh permutation of ``train_idx`` (the stream ``(seed, EPOCH_ORDER, epoch)``
+    of :class:`panns_lite.seeds.TransferStream`) in batches of ``batch_size`` (2·batch_size clips mixed
+    pairwise when ``mixup``; a trailing odd clip is left out of that epoch). The logits are the head
+    applied to the *training-mode* embedding (dropout 0.5), as PANNs' Transfer_Cnn14 does; the optimiser
+    is PANNs' Adam with amsgrad (reference §6, §9). With ``test_idx`` the test accuracy is recorded after
+    every epoch (for the curves; nothing is selected by it). The model is left in eval mode.
     """
     train_idx = np.asarray(train_idx, dtype=np.int64)
     if len(train_idx) < (2 if config.mixup else 1):
@@ -362,20 +363,13 @@ def fine_tune(
     torch.manual_seed(config.seed)
     model.to(memory_format=torch.channels_last)  # as the trainer: same function, faster convolutions on CPU
     device = next(model.parameters()).device
-    optimizer = torch.optim.Adam(
-        [p for p in model.parameters() if p.requires_grad],
-        lr=config.lr,
-        betas=(0.9, 0.999),
-        eps=1e-8,
-        weight_decay=0.0,
-        amsgrad=True,
-    )
+    optimizer = panns_adam(model, config.lr)
     labels = logmels.targets.argmax(axis=1)
     step = config.batch_size * (2 if config.mixup else 1)
     history: list[dict[str, Any]] = []
     iteration = 0
     for epoch in range(1, config.epochs + 1):
-        order = np.random.default_rng([config.seed, _ORDER_STREAM, epoch]).permutation(train_idx)
+        order = generator(config.seed, TransferStream.EPOCH_ORDER, epoch).permutation(train_idx)
         model.train()
         losses = []
         for start in range(0, len(order), step):
@@ -387,7 +381,7 @@ def fine_tune(
             x, y, _ = logmels.get_batch(batch)
             lam = None
             if config.mixup:
-                rng = np.random.default_rng([config.seed, _MIXUP_STREAM, epoch, start])
+                rng = generator(config.seed, TransferStream.MIXUP, epoch, start)
                 lam = torch.from_numpy(mixup_lambdas(rng, len(batch), config.mixup_alpha))
                 y = mix_targets(y, lam)
             with autocast(config.amp, device):

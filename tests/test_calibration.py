@@ -12,8 +12,8 @@ from panns_lite.audioset import load_class_labels, read_segments
 from panns_lite.calibration import Thresholds, calibrate, clip_f1, f1_thresholds
 from panns_lite.checkpoints import save_checkpoint
 from panns_lite.datasets import PackedDataset
+from panns_lite.events import read_strong_labels
 from panns_lite.inference import Tagger
-from panns_lite.sed import read_strong_labels
 
 LABELS = load_class_labels()
 

@@ -4,13 +4,22 @@ import math
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+import numpy as np
 import pytest
 import soundfile as sf
 import torch
 from torch.nn import functional as F
 from torchlibrosa.stft import LogmelFilterBank, Spectrogram
 
-from panns_lite.features import PANNS_8K, PANNS_16K, PANNS_32K, FrontEndConfig, LogMel
+from panns_lite.features import (
+    PANNS_8K,
+    PANNS_16K,
+    PANNS_32K,
+    FrontEndConfig,
+    LogMel,
+    mel_centre_frequencies,
+    slaney_mel_matrix,
+)
 from panns_lite.paths import SOURCES_DIR
 
 FLOOR_DB = -100.0  # 10·log10(amin=1e-10)
@@ -164,3 +173,20 @@ def test_one_dimensional_input_is_rejected() -> None:
 def test_integer_input_is_rejected() -> None:
     with pytest.raises(TypeError, match="float"):
         LogMel()(torch.zeros(1, 32000, dtype=torch.int16))
+
+
+@pytest.mark.filterwarnings("ignore:At least one mel filterbank has all zero values")
+@pytest.mark.parametrize("cfg", [PANNS_32K, PANNS_16K, FrontEndConfig(n_fft=256, n_mels=128)])
+def test_mel_centres_are_where_the_filters_peak(cfg: FrontEndConfig) -> None:
+    hz = mel_centre_frequencies(cfg)
+    assert len(hz) == cfg.n_mels
+    assert np.all(np.diff(hz) > 0) and cfg.f_min < hz[0] and hz[-1] < cfg.f_max
+    fb = slaney_mel_matrix(cfg.sample_rate, cfg.n_fft, cfg.n_mels, cfg.f_min, cfg.f_max).numpy()
+    filled = fb.sum(axis=0) > 0  # with n_fft 256 some bands are narrower than a bin and stay empty
+    peaks = fb.argmax(axis=0) * cfg.sample_rate / cfg.n_fft
+    assert np.all(np.abs(peaks - hz)[filled] <= cfg.sample_rate / cfg.n_fft)
+
+
+def test_mel_centres_reject_an_empty_band() -> None:
+    with pytest.raises(ValueError):
+        mel_centre_frequencies(FrontEndConfig(f_min=500.0, f_max=100.0))

@@ -7,6 +7,7 @@ probabilities spread over (0.1, 0.9), so equalities below are not trivially met 
 import copy
 import json
 import math
+import re
 import tracemalloc
 
 import numpy as np
@@ -16,13 +17,14 @@ import torch
 from torch import nn
 
 from panns_lite.__main__ import main
-from panns_lite.audio import AudioReadError, float_to_int16, resample
+from panns_lite.audio import AudioReadError, float_to_int16, load_audio, open_audio, resample
 from panns_lite.audioset import load_class_labels
 from panns_lite.checkpoints import save_checkpoint
+from panns_lite.events import read_events_csv
 from panns_lite.inference import MIN_TAIL_SECONDS, InvalidAudioError, Tagger
 from panns_lite.models import Cnn14, scaled_widths
 from panns_lite.runtime import PRECISIONS, cpu_bf16
-from panns_lite.sed import detect_events, read_events_csv
+from panns_lite.sed import detect_events
 
 SR = 32000
 ATOL = 1e-5
@@ -291,6 +293,49 @@ def test_unreadable_files_raise_audio_read_error(tagger, tmp_path):
         with pytest.raises(AudioReadError, match=message) as info:
             tagger.tag(path)
         assert str(path) in str(info.value) and "\n" not in str(info.value)
+
+
+def test_open_audio_decodes_whole_or_in_blocks_and_refuses_unusable_files(tmp_path):
+    """``open_audio`` is where every module opens files: mono float32 read whole or in blocks (the same
+    samples), and one message per kind of unusable file, raised at opening or, for a body that stops
+    decoding, while reading."""
+    path = tmp_path / "stereo.wav"
+    x = signal(SR + 123, seed=3, channels=2)
+    sf.write(path, x, SR, subtype="FLOAT")
+    with open_audio(path) as audio:
+        whole = audio.read()
+    assert audio.sample_rate == SR and whole.dtype == np.float32
+    np.testing.assert_array_equal(whole, x.mean(axis=1))
+    blocks = list(open_audio(str(path)).blocks(1000))
+    assert [len(b) for b in blocks] == [1000] * 32 + [123]
+    np.testing.assert_array_equal(np.concatenate(blocks), whole)
+
+    empty = tmp_path / "empty.wav"
+    sf.write(empty, np.zeros(0, np.float32), SR)
+    zero_bytes = tmp_path / "zero.wav"
+    zero_bytes.write_bytes(b"")
+    missing = tmp_path / "missing.wav"
+    for bad, message in [
+        (missing, f"{missing}: no such file"),
+        (tmp_path, f"{tmp_path}: no such file"),
+        (empty, f"{empty}: the file has no samples"),
+        (zero_bytes, f"{zero_bytes}: cannot decode ("),
+    ]:
+        for read in (open_audio, load_audio):
+            with pytest.raises(AudioReadError) as info:
+                read(bad)
+            assert str(info.value).startswith(message) and "\n" not in str(info.value)
+
+    broken = tmp_path / "broken.flac"  # a valid header, then a body that loses the decoder's sync
+    sf.write(broken, signal(2 * SR, seed=4), SR, subtype="PCM_16")
+    data = bytearray(broken.read_bytes())
+    data[len(data) // 3 :] = bytes((7 * b + 13) % 256 for b in data[len(data) // 3 :])
+    broken.write_bytes(bytes(data))
+    audio = open_audio(broken)
+    with pytest.raises(AudioReadError, match=rf"^{re.escape(str(broken))}: cannot decode \("):
+        list(audio.blocks(SR // 2))
+    with pytest.raises(AudioReadError, match=rf"^{re.escape(str(broken))}: cannot decode \("):
+        load_audio(broken)
 
 
 @pytest.mark.parametrize(

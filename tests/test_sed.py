@@ -1,4 +1,4 @@
-"""Sound event detection (panns_lite.sed): detection, files and DCASE metrics on hand-made events.
+"""Sound event detection (panns_lite.sed): detection and DCASE metrics on hand-made events.
 
 Every expected score below is derived by hand in the comments, from the definitions in the
 module docstring (Mesaros et al. 2016 / sed_eval), not from running the code.
@@ -10,10 +10,8 @@ import numpy as np
 import pytest
 
 from panns_lite.audioset import ClassLabels
-from panns_lite.miniset import write_table
+from panns_lite.events import Event
 from panns_lite.sed import (
-    STRONG_COLUMNS,
-    Event,
     EventDetector,
     class_segment_counts,
     class_thresholds,
@@ -21,11 +19,8 @@ from panns_lite.sed import (
     event_based_scores,
     median_filter,
     parse_thresholds,
-    read_events_csv,
-    read_strong_labels,
     segment_based_scores,
     tune_thresholds,
-    write_events_csv,
 )
 
 LABELS = ClassLabels(("/m/a", "/m/b", "/m/c"), ("Alpha", "Beta, with comma", "Gamma"))
@@ -102,64 +97,6 @@ def test_threshold_parsing_and_validation():
     for specs, message in cases:
         with pytest.raises(ValueError, match=message):
             parse_thresholds(specs, LABELS)
-
-
-# ------------------------------------------------------------------------------ files
-def test_events_csv_round_trip(tmp_path):
-    events = {
-        "dir/one.wav": [Event(0.1234, 1.5, "Beta, with comma", "/m/b", 0.87654), ev(2.0, 3.0, "/m/a")],
-        "two.flac": [Event(0.0, 0.5, "Alpha", "/m/a", 0.5)],
-    }
-    path = write_events_csv(tmp_path / "events.csv", events)
-    lines = path.read_text().splitlines()
-    assert lines[0] == "filename,onset,offset,label,mid,peak_probability"
-    assert lines[1] == 'dir/one.wav,0.123,1.500,"Beta, with comma",/m/b,0.8765'
-    assert read_events_csv(path) == {
-        "dir/one.wav": [Event(0.123, 1.5, "Beta, with comma", "/m/b", 0.8765), ev(2.0, 3.0, "/m/a")],
-        "two.flac": [Event(0.0, 0.5, "Alpha", "/m/a", 0.5)],
-    }
-    bad = tmp_path / "bad.csv"
-    bad.write_text("filename,onset,offset,label,mid,peak_probability\na.wav,soon,1.0,Alpha,/m/a,\n")
-    with pytest.raises(ValueError, match="bad.csv:2: 'soon' is not a time"):
-        read_events_csv(bad)
-
-
-def test_strong_labels_in_the_miniset_format(tmp_path):
-    # Rows as the MiniSet builder writes them: f"{ytid}_0", onset/offset with 3 decimals, one mid per row.
-    path = tmp_path / "strong_labels.tsv"
-    write_table(
-        path,
-        list(STRONG_COLUMNS),
-        [
-            ["ms_b00000001_0", "0.496", "7.831", "/m/a"],
-            ["ms_b00000001_0", "0.100", "2.000", "/m/c"],
-            ["msb00000002_0", "3.000", "4.000", "/m/b"],
-        ],
-    )
-    assert read_strong_labels(path, LABELS) == {
-        "Yms_b00000001": [Event(0.1, 2.0, "Gamma", "/m/c"), Event(0.496, 7.831, "Alpha", "/m/a")],
-        "Ymsb00000002": [Event(3.0, 4.0, "Beta, with comma", "/m/b")],
-    }
-
-
-@pytest.mark.parametrize(
-    ("row", "message"),
-    [
-        (["x_0", "1.0", "2.0", "/m/zzz"], "unknown label id '/m/zzz'"),
-        (["nounderscore", "1.0", "2.0", "/m/a"], "not <YTID>_<start ms>"),
-        (["x_0", "2.0", "1.0", "/m/a"], "ends"),
-        (["x_0", "-1", "1.0", "/m/a"], "not a time"),
-        (["x_0", "1.0", "/m/a"], "expected 4 fields"),
-    ],
-)
-def test_bad_strong_label_rows_name_the_line(tmp_path, row, message):
-    path = tmp_path / "strong.tsv"
-    write_table(path, list(STRONG_COLUMNS), [["ok_0", "0.0", "1.0", "/m/a"], row])
-    with pytest.raises(ValueError, match=rf"strong.tsv:3: .*{message}"):
-        read_strong_labels(path, LABELS)
-    path.write_text("segment,start,end,label\n")
-    with pytest.raises(ValueError, match="expected the header"):
-        read_strong_labels(path, LABELS)
 
 
 # ------------------------------------------------------------------------------ event-based metrics
