@@ -31,12 +31,12 @@ from panns_lite.evaluation import evaluate_runtime, paired_bootstrap
 from panns_lite.export import OnnxModel, export_onnx
 from panns_lite.miniset import prepare_miniset
 from panns_lite.models import Cnn14, count_parameters
+from panns_lite.paths import workspace
 from panns_lite.pretraining import pretrained_config, pretrained_path, read_record
 from panns_lite.pruning import epanns_ratios, prune
 from panns_lite.quantization import calibration_clips, quantize_onnx
 from panns_lite.recovery import recover
 from panns_lite.runtime import interleaved_medians
-from panns_lite.train import workspace
 
 SPLITS = {"mixture eval": "eval_data", "natural eval": "natural_eval_data"}
 CALIBRATION_CLIPS = 64

@@ -42,11 +42,11 @@ from panns_lite.features import AMIN, PANNS_32K
 from panns_lite.inference import TorchBackend
 from panns_lite.miniset import prepare_miniset
 from panns_lite.models import AudioTagger, Cnn14, count_parameters, scaled_widths
+from panns_lite.paths import workspace
 from panns_lite.pretraining import pretrained_config, pretrained_path, read_record
 from panns_lite.pruning import epanns_ratios, prune
 from panns_lite.quantization import calibration_clips, quantize_onnx
 from panns_lite.runtime import configure_cpu, cpu_amx, cpu_bf16, interleaved_medians
-from panns_lite.train import workspace
 
 COST = 0.01  # largest mAP loss that still counts as equal accuracy (the target)
 SPLITS = {"mixture eval": "eval_data", "natural eval": "natural_eval_data"}

@@ -31,7 +31,8 @@ from panns_lite.features import PANNS_32K, LogMel
 from panns_lite.models import Cnn14, scaled_widths
 from panns_lite.paths import REPO_ROOT
 from panns_lite.runtime import autocast, configure_cpu
-from panns_lite.train import bce, preset
+from panns_lite.train import bce
+from panns_lite.train_config import preset
 
 sys.path.insert(0, str(REPO_ROOT / "tests"))
 from test_features import torchlibrosa_frontend  # noqa: E402  (the one oracle definition, shared with the tests)

@@ -7,7 +7,7 @@ averaged), the mAP of the rarest third of classes
 Run ``.venv/bin/python benchmarks/ci_recipes.py [--iterations N]``; writes
 ``benchmarks/results/ci_recipes.{json,md}``. Each run takes about as long as the ci preset (under
 10 minutes on 2 cores; mixup hardly more: it draws 2B clips, but mixes them to B right after
-``bn0``). Runs are cached (``panns_lite.train.trained``): the ci preset's own run is the one
+``bn0``). Runs are cached (``panns_lite.runs.trained``): the ci preset's own run is the one
 ``make book`` trains (``workspace/runs/ci``), and ``--variant I --threads 1`` trains only variant
 ``I`` so that variants can train side by side on separate cores before a final call collects them
 (the wall times then reflect one core each, under that load). A thread count other than the
@@ -30,7 +30,9 @@ from panns_lite.checkpoints import load_extra
 from panns_lite.datasets import PackedDataset
 from panns_lite.metrics import rarest_classes_map
 from panns_lite.miniset import prepare_miniset
-from panns_lite.train import preset, trained, workspace
+from panns_lite.paths import workspace
+from panns_lite.runs import trained
+from panns_lite.train_config import preset
 
 
 def variants(base):

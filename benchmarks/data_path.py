@@ -31,8 +31,8 @@ from common import environment, environment_line, write_results
 
 from panns_lite.datasets import PackedDataset
 from panns_lite.miniset import prepare_miniset
+from panns_lite.paths import workspace
 from panns_lite.sampling import make_sampler
-from panns_lite.train import workspace
 
 COPIES = 3
 BATCH = 32

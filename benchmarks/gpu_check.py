@@ -24,7 +24,8 @@ import torch
 from common import environment, environment_line, write_results
 
 from panns_lite.miniset import prepare_miniset
-from panns_lite.train import preset, workspace
+from panns_lite.paths import workspace
+from panns_lite.train_config import preset
 
 
 def run(processes: int, steps: int, packed: dict, out: Path, device: str, width: float | None) -> dict:

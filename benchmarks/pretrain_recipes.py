@@ -35,21 +35,16 @@ from common import environment, environment_line, write_results
 from panns_lite.augment import AugmentConfig, mix_targets, mixup_lambdas
 from panns_lite.checkpoints import load_checkpoint
 from panns_lite.datasets import PackedDataset
+from panns_lite.distributed import Distributed
 from panns_lite.evaluation import evaluate_model, paired_bootstrap
 from panns_lite.miniset import prepare_miniset
 from panns_lite.models import FeaturesPath, count_parameters
+from panns_lite.paths import workspace
+from panns_lite.runs import data_sets, trained
 from panns_lite.runtime import autocast, configure_cpu
 from panns_lite.sampling import make_sampler
-from panns_lite.train import (
-    Distributed,
-    bce,
-    build_model,
-    data_sets,
-    preset,
-    trained,
-    training_source,
-    workspace,
-)
+from panns_lite.train import bce, build_model, training_source
+from panns_lite.train_config import preset
 
 CANDIDATES = {
     "CNN14 × 1/8, no mixup": dict(width=0.125, iterations=900),

@@ -25,7 +25,7 @@ from pretrain_recipes import AB_ITERATIONS, VALIDATION, arm_config, finished, va
 
 from panns_lite.evaluation import paired_bootstrap
 from panns_lite.miniset import prepare_miniset
-from panns_lite.train import workspace
+from panns_lite.paths import workspace
 
 SCHEDULES = {"cosine": "pretrain recipe (mixup, cosine)", "constant": "mixup, constant rate"}
 """Each schedule by the name of its seed-0 arm in pretrain_recipes.json."""

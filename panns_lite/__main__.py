@@ -123,7 +123,7 @@ def cmd_pack(args: argparse.Namespace) -> int:
 
 def cmd_prepare(args: argparse.Namespace) -> int:
     from panns_lite.miniset import prepare_miniset
-    from panns_lite.train import workspace
+    from panns_lite.paths import workspace
 
     out = args.out or workspace() / f"miniset-{args.preset}"
     for split, path in prepare_miniset(out, args.preset).items():
@@ -134,7 +134,9 @@ def cmd_prepare(args: argparse.Namespace) -> int:
 def cmd_train(args: argparse.Namespace) -> int:
     from panns_lite.augment import AugmentConfig
     from panns_lite.miniset import prepare_miniset
-    from panns_lite.train import preset, train, workspace
+    from panns_lite.paths import workspace
+    from panns_lite.train import train
+    from panns_lite.train_config import preset
 
     overrides = {
         k: v

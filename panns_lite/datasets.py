@@ -48,6 +48,15 @@ Indices = Sequence[int] | np.ndarray | torch.Tensor
 Batch = tuple[torch.Tensor, torch.Tensor, list[str]]
 
 
+def check_finite(x: torch.Tensor, names: list[str], where: str) -> None:
+    """A NaN or inf in the inputs is a data error: name the clips instead of training a NaN model.
+
+    Both readers of batches call it, the training step and :func:`panns_lite.evaluation.predict`."""
+    if not torch.isfinite(x).all():
+        bad = [names[i] for i in torch.nonzero(~torch.isfinite(x.flatten(1)).all(1)).flatten().tolist()]
+        raise ValueError(f"{where}: non-finite input values in clips {sorted(set(bad))}")
+
+
 class ClipDataset(ABC):
     """N clips with bool targets (N, C) and names; subclasses only say how to read input rows.
 

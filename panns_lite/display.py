@@ -1,4 +1,4 @@
-"""What the book shows besides figures: short audio players side by side, and slider explorers.
+"""What the book shows besides figures: short audio players side by side, slider explorers, tables.
 
 Both are built so that the *static* HTML book works with no kernel and no network (and so is
 :class:`LiveLine`, a progress line that a saved notebook keeps only in its final state):
@@ -10,6 +10,8 @@ Both are built so that the *static* HTML book works with no kernel and no networ
 * :func:`slider_explorer` renders every combination of its parameters up front and links the
   sliders to the shown image in the browser (``jslink`` to a ``Stack``), so moving a slider in the
   built book changes the figure without a kernel.
+* :func:`styled_table` styles a results table so that a value that does not exist reads as words
+  ("not reported", "not measured") rather than ``NaN``.
 """
 
 from __future__ import annotations
@@ -30,7 +32,9 @@ from panns_lite.audio import float_to_int16, resample
 
 if TYPE_CHECKING:
     import ipywidgets
+    import pandas as pd
     from matplotlib.figure import Figure
+    from pandas.io.formats.style import Styler
 
 DISPLAY_RATE: int = 16000
 """Sample rate of embedded players: half the bytes of 32 kHz, and 8 kHz of bandwidth is plenty to listen."""
@@ -298,3 +302,25 @@ def slider_explorer(
     box = widgets.VBox([*sliders, level(0, ())])
     box.links = links  # keep the links alive as long as the explorer
     return box
+
+
+def styled_table(
+    frame: pd.DataFrame,
+    formats: Mapping[str, str] | None = None,
+    *,
+    precision: int = 3,
+    missing: str = "not reported",
+) -> Styler:
+    """``frame`` styled for the book: ``formats`` (format strings by column) over ``precision``
+    decimals elsewhere, and ``missing`` in every cell that holds no value (NaN or None).
+
+    A published table that lacks a value, or a comparison that does not apply to a row, is then read
+    as such rather than as a number that failed (``NaN``).
+    """
+    unknown = sorted(set(formats or {}) - set(frame.columns))
+    if unknown:
+        raise ValueError(f"formats name columns the table does not have: {unknown}")
+    styled = frame.style.format(precision=precision, na_rep=missing)
+    if formats:
+        styled = styled.format(dict(formats), na_rep=missing)
+    return styled

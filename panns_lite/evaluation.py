@@ -15,7 +15,8 @@ for both, so score a model with one :func:`evaluate_checkpoint` call per split.
 The trainer's own evaluations run on its float16 log-mel cache
 (:class:`~panns_lite.datasets.LogMelCache`); this runs the model on the waveforms, as inference does,
 so its mAP can differ from the last entry of ``statistics.json`` (``mAP``, ``natural_mAP``) by that
-cache's rounding (at most 1/32 dB per log-mel value).
+cache's rounding (at most 1/32 dB per log-mel value). Both score with :func:`predict`, the trainer
+on its share of the clips in a ``torchrun`` group.
 """
 
 from __future__ import annotations
@@ -26,14 +27,15 @@ from typing import Any, NamedTuple
 
 import numpy as np
 import torch
+import torch.distributed as dist
 
 from panns_lite.checkpoints import load_checkpoint
-from panns_lite.datasets import ClipDataset, LogMelCache, PackedDataset
+from panns_lite.datasets import ClipDataset, LogMelCache, PackedDataset, check_finite
 from panns_lite.export import OnnxModel
 from panns_lite.metrics import Scores, evaluate, mean_average_precision
 from panns_lite.models import AtPrecision, AudioTagger, FeaturesPath
 from panns_lite.runtime import network_precision
-from panns_lite.train import Distributed, predict
+from panns_lite.sampling import eval_batches
 
 
 @dataclass(frozen=True)
@@ -90,13 +92,44 @@ def evaluate_model(
         raise ValueError(f"{name} predicts {classes} classes, the evaluation set has {data.targets.shape[1]}")
     data.check_sample_rate(model.logmel.config.sample_rate, name)
     model = model.to(device, memory_format=torch.channels_last).eval()
-    dist_ = Distributed(device=torch.device(device))
     if isinstance(data, LogMelCache):
-        with network_precision(precision, dist_.device):
-            outputs = predict(FeaturesPath(model), data, batch_size, dist_)
+        with network_precision(precision, torch.device(device)):
+            outputs = predict(FeaturesPath(model), data, batch_size, device)
     else:
-        outputs = predict(AtPrecision(model, precision), data, batch_size, dist_)
+        outputs = predict(AtPrecision(model, precision), data, batch_size, device)
     return Evaluation(data.names, data.targets, outputs, evaluate(data.targets, outputs))
+
+
+@torch.no_grad()
+def predict(
+    net: torch.nn.Module,
+    source: ClipDataset,
+    batch_size: int,
+    device: str | torch.device = "cpu",
+    rank: int = 0,
+    world_size: int = 1,
+) -> np.ndarray:
+    """Clipwise outputs (N, C) of every clip of ``source``, in order, gathered over ranks.
+
+    ``net`` maps a batch of ``source`` inputs to the model outputs (the model itself for waveforms,
+    its :class:`FeaturesPath` for cached log-mels). One process scores every clip; in a ``torchrun``
+    group (the trainer's evaluations pass ``rank`` and ``world_size``) each rank scores its block of
+    clips (:func:`~panns_lite.sampling.eval_batches`) and every rank gets all the outputs back.
+    """
+    was_training = net.training
+    net.eval()
+    outputs = [np.zeros((0, source.targets.shape[1]), np.float32)]
+    for idx in eval_batches(len(source), batch_size, rank, world_size):
+        x, _, names = source.get_batch(idx)
+        check_finite(x, names, "evaluation")
+        outputs.append(net(x.to(device))["clipwise_output"].float().cpu().numpy())
+    local = np.concatenate(outputs)
+    if world_size > 1:
+        gathered: list[Any] = [None] * world_size
+        dist.all_gather_object(gathered, local)
+        local = np.concatenate(gathered)
+    net.train(was_training)
+    return local
 
 
 def evaluate_runtime(runtime: OnnxModel, data: PackedDataset, batch_size: int = 16) -> Evaluation:

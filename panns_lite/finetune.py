@@ -427,7 +427,9 @@ def gradient(
 
     The early-stopping state is read back from the run's statistics and checkpoint before every
     segment, so an interrupted job resumes with it."""
-    from panns_lite.train import CHECKPOINT_NAME, TrainConfig, train
+    from panns_lite.runs import CHECKPOINT_NAME
+    from panns_lite.train import train
+    from panns_lite.train_config import TrainConfig
 
     config = TrainConfig(
         train_data=str(packed["train"]),

@@ -5,8 +5,12 @@ so every path the package needs is derived from this file's location. In a check
 editable install) that is the repository's ``data/``; a wheel installed with ``pip install``
 carries the part of it needed at run time (labels, ontology, the pretrained tagger) as
 ``panns_lite/_data`` (see ``pyproject.toml``), and the source bank only exists in a checkout.
+
+What the project writes (MiniSets, caches, runs) goes to the :func:`workspace`, which the
+environment can move (``$PANNS_LITE_WORKSPACE``) and which is otherwise found the same way.
 """
 
+import os
 from pathlib import Path
 
 PACKAGE_DIR: Path = Path(__file__).resolve().parent
@@ -20,3 +24,9 @@ CLASS_LABELS_CSV: Path = AUDIOSET_DIR / "class_labels_indices.csv"
 ONTOLOGY_JSON: Path = AUDIOSET_DIR / "ontology.json"
 DEFAULT_WORKSPACE: Path = REPO_ROOT / "workspace" if IN_CHECKOUT else Path("workspace")
 """MiniSets, caches and runs: ``<repo>/workspace`` in a checkout, else ``./workspace``."""
+
+
+def workspace() -> Path:
+    """Where MiniSets, caches and runs go: ``$PANNS_LITE_WORKSPACE``, else ``<repo>/workspace`` in a
+    checkout and ``./workspace`` for an installed package."""
+    return Path(os.environ.get("PANNS_LITE_WORKSPACE", DEFAULT_WORKSPACE))

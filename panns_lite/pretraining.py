@@ -35,17 +35,12 @@ import torch
 from panns_lite.checkpoints import CheckpointError, atomic_write, load_checkpoint, load_extra
 from panns_lite.miniset import prepare_miniset
 from panns_lite.models import AudioTagger, count_parameters
-from panns_lite.paths import DATA_DIR
+from panns_lite.paths import DATA_DIR, workspace
 from panns_lite.recovery import file_digest
+from panns_lite.runs import data_fingerprints, data_sets
 from panns_lite.runtime import cpu_amx, cpu_bf16
-from panns_lite.train import (
-    TrainConfig,
-    data_fingerprints,
-    data_sets,
-    preset,
-    train,
-    workspace,
-)
+from panns_lite.train import train
+from panns_lite.train_config import TrainConfig, preset
 
 MODELS_DIR = DATA_DIR / "models"
 WEIGHTS_NAME = "pretrained.pt"

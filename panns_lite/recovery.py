@@ -8,7 +8,7 @@ iterations ("20–50 % of the effort"; reference §10.3). This module is that pr
   (reused when present, so the book's chapters share it);
 * :func:`recovery_config` is the base run's recipe started from that checkpoint, for fewer
   iterations, in its own run folder — its evaluation at iteration 0 is the mAP right after pruning;
-* :func:`recover` trains it (or returns the cached run) with :func:`~panns_lite.train.trained`.
+* :func:`recover` trains it (or returns the cached run) with :func:`~panns_lite.runs.trained`.
 """
 
 from __future__ import annotations
@@ -20,7 +20,8 @@ from pathlib import Path
 
 from panns_lite.checkpoints import load_checkpoint, load_extra, save_checkpoint
 from panns_lite.pruning import epanns_ratios, parse_layers, prune
-from panns_lite.train import TrainConfig, trained
+from panns_lite.runs import trained
+from panns_lite.train_config import TrainConfig
 
 
 def pruned_checkpoint(

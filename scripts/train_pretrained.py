@@ -5,7 +5,7 @@
     python scripts/train_pretrained.py --replay    # CI: retrain the first 20 steps, compare the losses
                                                    # bit for bit
 
-Training takes about 2.5 hours on 2 CPU cores (the ``pretrain`` preset of :mod:`panns_lite.train`).
+Training takes about 2.5 hours on 2 CPU cores (the ``pretrain`` preset of :mod:`panns_lite.train_config`).
 An interrupted run resumes exactly where its last checkpoint left it (every 250 steps), so the work
 can span several sittings; each sitting is recorded (git commit, CPU, threads, iterations, wall
 time, load average) in ``<run>/provenance.json`` and copied into the record. The run folder is
@@ -24,10 +24,12 @@ import time
 from pathlib import Path
 
 from panns_lite.miniset import prepare_miniset
-from panns_lite.paths import REPO_ROOT
+from panns_lite.paths import REPO_ROOT, workspace
 from panns_lite.pretraining import PRESET, REPLAY_STEPS, export_pretrained, replay
+from panns_lite.runs import CHECKPOINT_NAME
 from panns_lite.runtime import cpu_model
-from panns_lite.train import CHECKPOINT_NAME, preset, train, workspace
+from panns_lite.train import train
+from panns_lite.train_config import preset
 
 PROVENANCE = "provenance.json"
 

@@ -16,7 +16,8 @@ import torch
 from panns_lite.audioset import Segment, write_segments
 from panns_lite.checkpoints import save_checkpoint
 from panns_lite.models import Cnn14, scaled_widths
-from panns_lite.train import preset, train
+from panns_lite.train import train
+from panns_lite.train_config import preset
 
 SR = 32000
 

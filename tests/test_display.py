@@ -27,6 +27,7 @@ from panns_lite.display import (
     excerpt,
     loudest_window,
     slider_explorer,
+    styled_table,
 )
 
 SR = 32000
@@ -213,3 +214,23 @@ def test_live_line_updates_only_on_new_text_and_rejects_bytes() -> None:
     assert stream.writable() and not stream.isatty()
     with pytest.raises(TypeError):
         stream.write(b"bytes")
+
+
+# ------------------------------------------------------------------------------ tables
+def test_styled_table_writes_missing_values_as_words_in_every_column():
+    import pandas as pd
+
+    frame = pd.DataFrame(
+        {"mAP": [0.4512, None], "paper": [float("nan"), 0.431], "note": ["a", None]}, index=["x", "y"]
+    )
+    html_text = styled_table(frame, {"paper": "{:.1%}"}, missing="not reported").to_html()
+    assert "nan" not in html_text.lower() and "None" not in html_text
+    assert html_text.count("not reported") == 3
+    assert "0.451" in html_text and "43.1%" in html_text
+
+
+def test_styled_table_refuses_formats_for_absent_columns():
+    import pandas as pd
+
+    with pytest.raises(ValueError, match=r"\['mAUC'\]"):
+        styled_table(pd.DataFrame({"mAP": [0.5]}), {"mAUC": "{:.3f}"})

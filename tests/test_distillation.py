@@ -10,7 +10,8 @@ from panns_lite.checkpoints import save_checkpoint
 from panns_lite.datasets import PackedDataset
 from panns_lite.distillation import LogitsTeacher, distillation_loss, write_teacher_logits
 from panns_lite.models import Cnn14, scaled_widths
-from panns_lite.train import plain, train
+from panns_lite.train import train
+from panns_lite.train_config import plain
 
 
 def test_the_loss_weighs_labels_by_lambda_and_the_teacher_by_the_rest():

@@ -6,7 +6,9 @@ assignments (so papermill can override them); all imports in the first code cell
 else; no ``!pip``/``%pip`` or other shell escapes; no absolute or cwd-relative paths (data is
 found through the package); the ``python3`` kernel; prose with computed numbers in Markdown cells
 through myst-nb ``glue`` (a paragraph built by ``display(Markdown(...))`` shows up twice on the
-page, as code and as text), and every ``{glue:...}`` name a Markdown cell uses glued by a code cell.
+page, as code and as text), and every ``{glue:...}`` name a Markdown cell uses glued by a code cell;
+every cell that draws a figure (other than a slider explorer) numbered and captioned (myst-nb's
+``mystnb.figure`` cell metadata: ``caption`` and a ``name`` to refer to it), names unique in the book.
 """
 
 import ast
@@ -25,6 +27,7 @@ import build_book  # noqa: E402  (a script, imported from scripts/)
 
 GLUE_REFERENCE = re.compile(r"\{glue(?::[a-z]+)?\}`([^`]+)`")
 GLUED_NAME = re.compile(r"""\bglue\(\s*f?["']([^"']+)["']""")
+DRAWS_FIGURE = re.compile(r"\b(plot_\w+|subplots)\(")
 SHELL_ESCAPE = re.compile(r"^\s*(!|%pip\b|%conda\b|%%(bash|sh|script)\b|%system\b)", re.MULTILINE)
 WINDOWS_ABSOLUTE = re.compile(r"^[A-Za-z]:[\\/]")
 
@@ -96,6 +99,13 @@ def notebook_problems(nb: nbformat.NotebookNode) -> list[str]:
         for name in sorted(used)
         if not any(p.fullmatch(name) for p in glued)
     ]
+    problems += [
+        f"code cell {i} draws a figure without a caption (mystnb.figure caption and name)"
+        for i, cell in enumerate(cells)
+        if DRAWS_FIGURE.search(cell.source)
+        and "slider_explorer(" not in cell.source  # an interactive widget, not a numbered figure
+        and not {"caption", "name"} <= set(cell.metadata.get("mystnb", {}).get("figure", {}))
+    ]
     tagged = [c for c in nb.cells if "parameters" in c.get("metadata", {}).get("tags", [])]
     if len(tagged) != 1:
         problems.append(f"{len(tagged)} cells are tagged 'parameters' (need exactly one)")
@@ -149,6 +159,19 @@ def test_chapter_follows_the_notebook_rules(path: Path) -> None:
 CROSS_PAGE_GLUE = re.compile(r"\{glue(?::[a-z]+)?\}`([^`]*\.ipynb)::([^`]*)`")
 
 
+def figure_names(nb: nbformat.NotebookNode) -> list[str]:
+    return [
+        c.metadata["mystnb"]["figure"]["name"]
+        for c in code_cells(nb)
+        if "name" in c.metadata.get("mystnb", {}).get("figure", {})
+    ]
+
+
+def test_figure_names_are_unique_in_the_book() -> None:
+    names = [name for path in CHAPTERS for name in figure_names(nbformat.read(path, as_version=4))]
+    assert names and len(names) == len(set(names)), sorted(n for n in names if names.count(n) > 1)
+
+
 def test_values_glued_from_other_pages_exist_in_those_chapters() -> None:
     references = [
         (page.name, notebook, key)
@@ -187,6 +210,12 @@ def test_a_clean_notebook_has_no_problems() -> None:
     assert notebook_problems(make_notebook(*GOOD)) == []
 
 
+def test_a_captioned_figure_cell_is_clean() -> None:
+    nb = make_notebook(*GOOD, ("code", "fig, ax = subplots()\nfig", []))
+    nb.cells[-1].metadata["mystnb"] = {"figure": {"caption": "A figure.", "name": "fig-a"}}
+    assert notebook_problems(nb) == []
+
+
 @pytest.mark.parametrize(
     "change, expected",
     [
@@ -208,6 +237,7 @@ def test_a_clean_notebook_has_no_problems() -> None:
         (lambda nb: nb.metadata.__setitem__("kernelspec", {"name": "julia"}), "kernelspec"),
         (lambda nb: nb.cells[3].__setitem__("source", "print((("), "not valid Python"),
         (lambda nb: nb.cells[3].__setitem__("source", "display(Markdown(f'{n} clips'))"), "display(Markdown"),
+        (lambda nb: nb.cells[3].__setitem__("source", "plot_logmel(x)"), "without a caption"),
         (
             lambda nb: nb.cells[0].__setitem__("source", "# T\n{glue:text}`clips` clips"),
             "no code cell glues it",

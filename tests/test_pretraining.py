@@ -23,7 +23,8 @@ from panns_lite.pretraining import (
     resolve_checkpoint,
 )
 from panns_lite.recovery import file_digest
-from panns_lite.train import TrainConfig, plain, preset, train
+from panns_lite.train import train
+from panns_lite.train_config import TrainConfig, plain, preset
 
 
 @pytest.fixture(scope="module")

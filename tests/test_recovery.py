@@ -8,7 +8,8 @@ import torch
 
 from panns_lite.checkpoints import load_checkpoint, load_extra, save_checkpoint
 from panns_lite.recovery import file_digest, pruned_checkpoint, recover, recovery_config
-from panns_lite.train import preset, trained
+from panns_lite.runs import trained
+from panns_lite.train_config import preset
 
 TINY = dict(
     width=1 / 8, batch_size=4, iterations=2, eval_every=2, checkpoint_every=2, progress=False, threads=2

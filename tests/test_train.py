@@ -20,18 +20,9 @@ from panns_lite.checkpoints import load_checkpoint, load_extra
 from panns_lite.datasets import PackedDataset
 from panns_lite.evaluation import evaluate_checkpoint
 from panns_lite.models import Cnn14, scaled_widths
-from panns_lite.train import (
-    CHECKPOINT_NAME,
-    TrainConfig,
-    build_model,
-    learning_rate,
-    micro_batches,
-    plain,
-    preset,
-    train,
-    trained,
-    update_average,
-)
+from panns_lite.runs import CHECKPOINT_NAME, trained
+from panns_lite.train import build_model, learning_rate, micro_batches, train, update_average
+from panns_lite.train_config import TrainConfig, plain, preset
 
 TINY = dict(width=1 / 16, batch_size=4, lr=1e-3, eval_every=4, checkpoint_every=2, progress=False, threads=2)
 
@@ -522,7 +513,7 @@ def test_a_second_process_on_a_locked_run_folder_fails_at_once_and_the_lock_dies
             "-c",
             (
                 "import sys, time\nfrom pathlib import Path\n"
-                "from panns_lite.train import claimed_run_folder\n"
+                "from panns_lite.runs import claimed_run_folder\n"
                 f"with claimed_run_folder(Path({str(tmp_path)!r}), False, False):\n"
                 "    print('locked', flush=True)\n    time.sleep(600)\n"
             ),
