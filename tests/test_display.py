@@ -16,7 +16,7 @@ import soundfile as sf
 from matplotlib.figure import Figure
 from tqdm import tqdm
 
-from panns_lite.display import (
+from panns_lite.book.display import (
     DISPLAY_RATE,
     MAX_SECONDS,
     LiveLine,

@@ -29,7 +29,7 @@ def declared(requirements: list[str]) -> set[str]:
 def third_party_imports() -> dict[str, set[str]]:
     """Top-level third-party module → the package modules that import it (anywhere, lazy imports included)."""
     found: dict[str, set[str]] = {}
-    for path in sorted(PACKAGE_DIR.glob("*.py")):
+    for path in sorted(PACKAGE_DIR.rglob("*.py")):
         for node in ast.walk(ast.parse(path.read_text())):
             if isinstance(node, ast.Import):
                 names = [alias.name for alias in node.names]
@@ -40,7 +40,7 @@ def third_party_imports() -> dict[str, set[str]]:
             for name in names:
                 top = name.split(".")[0]
                 if top not in sys.stdlib_module_names and top not in {"panns_lite", "__future__"}:
-                    found.setdefault(top, set()).add(path.name)
+                    found.setdefault(top, set()).add(path.relative_to(PACKAGE_DIR).as_posix())
     return found
 
 
@@ -55,6 +55,13 @@ def test_every_import_of_the_package_is_declared_in_pyproject():
         if DISTRIBUTION.get(module, module).lower() not in available
     }
     assert not missing, f"imported but not declared in pyproject.toml: {missing}"
+
+
+def test_figures_and_widgets_are_imported_only_by_the_book_helpers():
+    imports = third_party_imports()
+    for module in ("matplotlib", "ipywidgets", "IPython"):
+        outside = sorted(p for p in imports.get(module, ()) if not p.startswith("book/"))
+        assert not outside, f"{module} imported outside panns_lite.book: {outside}"
 
 
 def test_tagging_training_and_embedding_work_without_the_extras():

@@ -13,10 +13,7 @@ import torch
 from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 
-from panns_lite.events import Event
-from panns_lite.features import LogMel
-from panns_lite.models import Cnn14, scaled_widths
-from panns_lite.plots import (
+from panns_lite.book.plots import (
     plot_ap_by_count,
     plot_class_ap,
     plot_class_shares,
@@ -33,6 +30,9 @@ from panns_lite.plots import (
     plot_tradeoff,
     subplots,
 )
+from panns_lite.events import Event
+from panns_lite.features import LogMel
+from panns_lite.models import Cnn14, scaled_widths
 from panns_lite.profile import profile_model
 
 
@@ -298,7 +298,7 @@ def test_embedding_map_rejects_bad_input(points, labels, top) -> None:
 
 
 # ------------------------------------------------------------------ pruning chapters (06, 07)
-from panns_lite.plots import (  # noqa: E402  (appended section; the figures of the pruning chapters)
+from panns_lite.book.plots import (  # noqa: E402  (appended section; the figures of the pruning chapters)
     draw_reference,
     plot_matrix,
     plot_metric_by_ratio,
