@@ -13,7 +13,7 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 
 def bounded(
@@ -400,36 +400,18 @@ def cmd_embed(args: argparse.Namespace) -> int:
     return 0
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="panns_lite", description="PANNs and E-PANNs, reproduced end to end."
-    )
-    parser.add_argument(
-        "--debug", action="store_true", help="show the traceback of any failure (PANNS_LITE_DEBUG=1)"
-    )
-    sub = parser.add_subparsers(dest="command", required=True)
-
-    def add(name: str, func: Callable[[argparse.Namespace], int], help_: str) -> argparse.ArgumentParser:
-        p = sub.add_parser(name, help=help_, description=help_)
-        p.set_defaults(func=func)
-        return p
-
-    p = add(
-        "build-miniset",
-        cmd_build_miniset,
-        "Build the MiniSet (AudioSet layout) from the shipped source bank.",
-    )
+def _build_miniset_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--preset", choices=["ci", "laptop", "pretrain"], default="ci")
     p.add_argument("--out", type=Path, required=True, help="output folder (replaced if it exists)")
     p.add_argument("--seed", type=COUNT, default=None, help="override the preset's seed")
 
-    p = add("prepare", cmd_prepare, "Build (if needed) and pack a MiniSet preset; prints the HDF5 paths.")
+
+def _prepare_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--preset", choices=["ci", "laptop", "pretrain"], default="ci")
     p.add_argument("--out", type=Path, default=None, help="default: <workspace>/miniset-<preset>")
 
-    p = add(
-        "train", cmd_train, "Train a tagger with a preset (ci, laptop, pretrain, paper), optionally resuming."
-    )
+
+def _train_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--preset", choices=["ci", "laptop", "pretrain", "paper"], default="ci")
     again = p.add_mutually_exclusive_group()
     again.add_argument(
@@ -487,9 +469,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-spec-augment", action="store_true")
     p.add_argument("--no-progress", action="store_true")
 
-    p = add(
-        "prune", cmd_prune, "Prune a CNN14 checkpoint's filters the E-PANNs way and save the smaller model."
-    )
+
+def _prune_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "checkpoint",
         type=Path,
@@ -503,7 +484,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=COUNT, default=0, help="seed of the random criterion")
     p.add_argument("--out", type=Path, required=True, help="output checkpoint (written atomically)")
 
-    p = add("tag", cmd_tag, "Tag audio files of any format, rate and length; optionally detect sound events.")
+
+def _tag_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("files", nargs="+", type=Path, help="audio files (WAV, FLAC, Ogg, MP3 …)")
     p.add_argument(
         "--checkpoint",
@@ -552,7 +534,8 @@ def build_parser() -> argparse.ArgumentParser:
         "(README, 'Fast tagging'); the front end stays float32",
     )
 
-    p = add("calibrate", cmd_calibrate, "Choose per-class thresholds (best F1) on labelled validation clips.")
+
+def _calibrate_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "clips",
         type=Path,
@@ -585,11 +568,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--device", type=device_option, default="cpu", help="torch device (cpu, auto, cuda, cuda:N)"
     )
 
-    p = add(
-        "export",
-        cmd_export,
-        "Export a checkpoint to ONNX or TorchScript (outputs checked in tests/test_export.py).",
-    )
+
+def _export_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "checkpoint",
         type=Path,
@@ -623,9 +603,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="with --int8: clips drawn for calibration (default 64)",
     )
 
-    p = add(
-        "finetune", cmd_finetune, "Fine-tune a tagger on your own folder of labelled audio (file,labels CSV)."
-    )
+
+def _finetune_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "folder",
         type=Path,
@@ -668,7 +647,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--threads", type=POSITIVE_INT, help="CPU threads")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
 
-    p = add("embed", cmd_embed, "Embed every audio file of a folder into one HDF5 file (resumable).")
+
+def _embed_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("folder", type=Path, help="folder of audio files (searched recursively)")
     p.add_argument(
         "--out", type=Path, required=True, help="output .h5 (datasets name, embedding; see panns_lite.corpus)"
@@ -691,7 +671,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
-    p = add("pack", cmd_pack, "Pack a segment CSV and its audio folder into a PANNs-layout HDF5 file.")
+
+def _pack_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("csv", type=Path, help="AudioSet segment CSV (e.g. balanced_train_segments.csv)")
     p.add_argument("audio_dir", type=Path, help="folder with Y<YTID>.wav (or any soundfile-readable) files")
     p.add_argument("out", type=Path, help="output .h5 file (written atomically)")
@@ -702,6 +683,95 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--restart", action="store_true", help="ignore a partial file left by an interrupted run")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+class Command(NamedTuple):
+    """A subcommand: its name, the function that runs it, its one-line help (also its description),
+    and the function that declares its arguments."""
+
+    name: str
+    run: Callable[[argparse.Namespace], int]
+    help: str
+    arguments: Callable[[argparse.ArgumentParser], None]
+
+
+COMMANDS: tuple[Command, ...] = (
+    Command(
+        "build-miniset",
+        cmd_build_miniset,
+        "Build the MiniSet (AudioSet layout) from the shipped source bank.",
+        _build_miniset_arguments,
+    ),
+    Command(
+        "prepare",
+        cmd_prepare,
+        "Build (if needed) and pack a MiniSet preset; prints the HDF5 paths.",
+        _prepare_arguments,
+    ),
+    Command(
+        "train",
+        cmd_train,
+        "Train a tagger with a preset (ci, laptop, pretrain, paper), optionally resuming.",
+        _train_arguments,
+    ),
+    Command(
+        "prune",
+        cmd_prune,
+        "Prune a CNN14 checkpoint's filters the E-PANNs way and save the smaller model.",
+        _prune_arguments,
+    ),
+    Command(
+        "tag",
+        cmd_tag,
+        "Tag audio files of any format, rate and length; optionally detect sound events.",
+        _tag_arguments,
+    ),
+    Command(
+        "calibrate",
+        cmd_calibrate,
+        "Choose per-class thresholds (best F1) on labelled validation clips.",
+        _calibrate_arguments,
+    ),
+    Command(
+        "export",
+        cmd_export,
+        "Export a checkpoint to ONNX or TorchScript (outputs checked in tests/test_export.py).",
+        _export_arguments,
+    ),
+    Command(
+        "finetune",
+        cmd_finetune,
+        "Fine-tune a tagger on your own folder of labelled audio (file,labels CSV).",
+        _finetune_arguments,
+    ),
+    Command(
+        "embed",
+        cmd_embed,
+        "Embed every audio file of a folder into one HDF5 file (resumable).",
+        _embed_arguments,
+    ),
+    Command(
+        "pack",
+        cmd_pack,
+        "Pack a segment CSV and its audio folder into a PANNs-layout HDF5 file.",
+        _pack_arguments,
+    ),
+)
+"""Every subcommand, in the order ``--help`` lists them."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="panns_lite", description="PANNs and E-PANNs, reproduced end to end."
+    )
+    parser.add_argument(
+        "--debug", action="store_true", help="show the traceback of any failure (PANNS_LITE_DEBUG=1)"
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+    for command in COMMANDS:
+        p = sub.add_parser(command.name, help=command.help, description=command.help)
+        p.set_defaults(func=command.run)
+        command.arguments(p)
     return parser
 
 

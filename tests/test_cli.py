@@ -92,11 +92,14 @@ def test_a_device_this_machine_lacks_is_refused_at_parse_time_listing_what_it_ha
     assert build_parser().parse_args(TRAIN + ["--device", "auto"]).device == "auto"
 
 
-def failing_command(error: BaseException):
+def fail_export(monkeypatch, cli, error: BaseException) -> None:
+    """Make the ``export`` subcommand raise ``error`` (its handler replaced in the command table)."""
+
     def run(args):
         raise error
 
-    return run
+    commands = tuple(c._replace(run=run) if c.name == "export" else c for c in cli.COMMANDS)
+    monkeypatch.setattr(cli, "COMMANDS", commands)
 
 
 @pytest.mark.parametrize(
@@ -116,7 +119,7 @@ def test_expected_failures_are_one_line_and_exit_2_and_debug_shows_the_traceback
 ):
     from panns_lite import __main__ as cli
 
-    monkeypatch.setattr(cli, "cmd_export", failing_command(error))
+    fail_export(monkeypatch, cli, error)
     assert cli.main(["export", "model.pt", "--out", "model.onnx"]) == 2
     err = capsys.readouterr().err
     assert err.startswith(message) and err.count("\n") == 1
@@ -130,6 +133,6 @@ def test_expected_failures_are_one_line_and_exit_2_and_debug_shows_the_traceback
 def test_an_unexpected_exception_keeps_its_traceback(monkeypatch):
     from panns_lite import __main__ as cli
 
-    monkeypatch.setattr(cli, "cmd_export", failing_command(ZeroDivisionError("a bug")))
+    fail_export(monkeypatch, cli, ZeroDivisionError("a bug"))
     with pytest.raises(ZeroDivisionError):
         cli.main(["export", "model.pt", "--out", "model.onnx"])
