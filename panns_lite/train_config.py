@@ -137,6 +137,69 @@ def plain(config: TrainConfig) -> dict[str, Any]:
     return data
 
 
+PRESETS: dict[str, dict[str, Any]] = {
+    "ci": dict(
+        miniset="ci",
+        width=0.125,
+        dropout=0.1,
+        head_dropout=0.25,
+        iterations=1000,
+        eval_every=100,
+        checkpoint_every=100,
+        threads=2,
+        amp=True,
+        augment=AugmentConfig(mixup=False),
+    ),
+    "laptop": dict(
+        miniset="laptop",
+        width=0.25,
+        iterations=4000,
+        eval_every=500,
+        checkpoint_every=500,
+    ),
+    "pretrain": dict(
+        miniset="pretrain",
+        width=0.125,
+        dropout=0.1,
+        head_dropout=0.25,
+        iterations=15000,
+        lr_schedule="cosine",
+        warmup_iterations=300,
+        eval_every=1000,
+        checkpoint_every=250,
+        threads=2,
+        amp=True,
+        augment=AugmentConfig(mixup=True),
+    ),
+    "paper": dict(
+        train_data="",
+        eval_data="",
+        width=1.0,
+        iterations=600_000,
+        eval_every=2000,
+        checkpoint_every=20_000,
+        cache_logmel=False,
+        amp=True,
+    ),
+}
+"""Each preset's settings (:func:`preset` documents them); ``miniset`` names the MiniSet preset whose
+packed splits it trains and evaluates on."""
+
+
+def _preset_paths(name: str, miniset: str | None) -> dict[str, str]:
+    """The run folder of preset ``name`` and, for a MiniSet preset, its packed splits in the workspace."""
+    ws = workspace()
+    paths = {"out_dir": str(ws / f"runs/{name}")}
+    if miniset is not None:
+        packed = ws / f"miniset-{miniset}/packed"
+        paths |= {
+            "train_data": str(packed / "balanced_train.h5"),
+            "eval_data": str(packed / "eval.h5"),
+            "natural_eval_data": str(packed / "natural_eval.h5"),
+        }
+    return paths
+
+
 def preset(name: str, **overrides: Any) -> TrainConfig:
     """The named preset with ``overrides`` applied.
 
@@ -168,73 +231,15 @@ def preset(name: str, **overrides: Any) -> TrainConfig:
     threads, device, progress), so runs of different recipes never collide and
     :func:`~panns_lite.runs.trained` can serve as the cache of trained models.
     """
-    ws = workspace()
-    presets = {
-        "ci": dict(
-            train_data=str(ws / "miniset-ci/packed/balanced_train.h5"),
-            eval_data=str(ws / "miniset-ci/packed/eval.h5"),
-            natural_eval_data=str(ws / "miniset-ci/packed/natural_eval.h5"),
-            out_dir=str(ws / "runs/ci"),
-            width=0.125,
-            dropout=0.1,
-            head_dropout=0.25,
-            iterations=1000,
-            eval_every=100,
-            checkpoint_every=100,
-            threads=2,
-            amp=True,
-            augment=AugmentConfig(mixup=False),
-        ),
-        "laptop": dict(
-            train_data=str(ws / "miniset-laptop/packed/balanced_train.h5"),
-            eval_data=str(ws / "miniset-laptop/packed/eval.h5"),
-            natural_eval_data=str(ws / "miniset-laptop/packed/natural_eval.h5"),
-            out_dir=str(ws / "runs/laptop"),
-            width=0.25,
-            iterations=4000,
-            eval_every=500,
-            checkpoint_every=500,
-        ),
-        "pretrain": dict(
-            train_data=str(ws / "miniset-pretrain/packed/balanced_train.h5"),
-            eval_data=str(ws / "miniset-pretrain/packed/eval.h5"),
-            natural_eval_data=str(ws / "miniset-pretrain/packed/natural_eval.h5"),
-            out_dir=str(ws / "runs/pretrain"),
-            width=0.125,
-            dropout=0.1,
-            head_dropout=0.25,
-            iterations=15000,
-            lr_schedule="cosine",
-            warmup_iterations=300,
-            eval_every=1000,
-            checkpoint_every=250,
-            threads=2,
-            amp=True,
-            augment=AugmentConfig(mixup=True),
-        ),
-        "paper": dict(
-            train_data="",
-            eval_data="",
-            out_dir=str(ws / "runs/paper"),
-            width=1.0,
-            iterations=600_000,
-            eval_every=2000,
-            checkpoint_every=20_000,
-            cache_logmel=False,
-            amp=True,
-        ),
-    }
-    if name not in presets:
-        raise ValueError(f"unknown training preset {name!r}; choose from {sorted(presets)}")
-    if (
-        "eval_data" in overrides and "natural_eval_data" not in overrides
-    ):  # the MiniSet's split goes with its eval
-        presets[name]["natural_eval_data"] = ""
-    config = TrainConfig(**{**presets[name], **overrides})
+    if name not in PRESETS:
+        raise ValueError(f"unknown training preset {name!r}; choose from {sorted(PRESETS)}")
+    settings = {**_preset_paths(name, PRESETS[name].get("miniset")), **PRESETS[name]}
+    settings.pop("miniset", None)
+    if "eval_data" in overrides and "natural_eval_data" not in overrides:
+        settings["natural_eval_data"] = ""  # the MiniSet's split goes with its eval
+    config = TrainConfig(**{**settings, **overrides})
     recipe = {k: v for k, v in overrides.items() if k not in RESUMABLE_CHANGES - {"iterations"}}
-    if (
-        recipe and "out_dir" not in overrides
-    ):  # a changed recipe gets its own run folder: the runs are a cache
+    if recipe and "out_dir" not in overrides:  # a changed recipe gets its own run folder: runs are a cache
         tag = hashlib.sha256(
             json.dumps(plain(replace(config, out_dir="")), sort_keys=True, default=str).encode()
         ).hexdigest()[:8]
