@@ -137,6 +137,20 @@ def clip_f1(targets: np.ndarray, outputs: np.ndarray, thresholds: float | np.nda
     return float(2 * tp / max(decided.sum() + targets.sum(), 1))
 
 
+def decision_counts(targets: np.ndarray, outputs: np.ndarray, thresholds: float | np.ndarray) -> np.ndarray:
+    """(clips, 3) TP, FP, FN of the clip decisions ``outputs ≥ thresholds`` of each clip over its
+    classes: what :func:`panns_lite.evaluation.paired_f1_bootstrap` resamples."""
+    targets = np.asarray(targets, dtype=bool)
+    decided = np.asarray(outputs) >= thresholds
+    if decided.shape != targets.shape or targets.ndim != 2:
+        raise ValueError(
+            f"targets and outputs must be (clips, classes) of one shape, got {targets.shape}, {decided.shape}"
+        )
+    return np.stack(
+        [(decided & targets).sum(1), (decided & ~targets).sum(1), (~decided & targets).sum(1)], axis=1
+    )
+
+
 def calibrate(
     tagger: Tagger,
     clips: ClipDataset,

@@ -264,6 +264,48 @@ def paired_bootstrap(
     return PairedBootstrap(float(full), resampled)
 
 
+def micro_f1(counts: np.ndarray) -> np.ndarray:
+    """F1 = 2·TP / (2·TP + FP + FN) of ``counts`` (..., 3) holding TP, FP, FN (0 where all are 0).
+
+    The DCASE micro F1 (sum the counts, then divide), as :mod:`panns_lite.sed` scores detections and
+    :func:`panns_lite.calibration.decision_counts` counts clip decisions.
+    """
+    counts = np.asarray(counts, dtype=np.float64)
+    tp, fp, fn = counts[..., 0], counts[..., 1], counts[..., 2]
+    return 2 * tp / np.maximum(2 * tp + fp + fn, 1e-12)
+
+
+def paired_f1_bootstrap(
+    counts_a: np.ndarray, counts_b: np.ndarray, resamples: int = 1000, seed: int = 0
+) -> PairedBootstrap:
+    """Compare two systems' micro F1 on the same files, resampling the files with replacement (paired).
+
+    ``counts_a`` and ``counts_b`` are (files, 3) TP, FP, FN of each file for each system; a resample
+    sums the counts of the drawn files, so the F1 of a resample is what the whole set would score had
+    it held those files, as :func:`paired_bootstrap` does for mAP with clips.
+    """
+    a, b = np.asarray(counts_a, dtype=np.float64), np.asarray(counts_b, dtype=np.float64)
+    if resamples < 1 or a.shape != b.shape or a.ndim != 2 or a.shape[1] != 3 or not len(a):
+        raise ValueError(
+            f"need resamples ≥ 1 and two (files, 3) count arrays of one shape; got {resamples}, "
+            f"{a.shape}, {b.shape}"
+        )
+    draws = np.random.default_rng(seed).integers(0, len(a), size=(resamples, len(a)))
+    full = micro_f1(a.sum(0)) - micro_f1(b.sum(0))
+    resampled = micro_f1(a[draws].sum(1)) - micro_f1(b[draws].sum(1))
+    return PairedBootstrap(float(full), resampled)
+
+
+def compared(paired: PairedBootstrap, other: str) -> str:
+    """The book's wording of a paired comparison with ``other``: higher or lower *beyond the noise*
+    only when the 95 % interval excludes 0, else "not distinguishable"; the numbers follow."""
+    low, high = paired.interval
+    numbers = f"({paired.difference:+.3f}, 95 % interval [{low:+.3f}, {high:+.3f}])"
+    if not paired.resolved:
+        return f"not distinguishable from {other} {numbers}"
+    return f"{'higher' if paired.difference > 0 else 'lower'} than {other}, beyond the noise {numbers}"
+
+
 EVAL_SPLITS = {"mixture eval": "", "natural eval": "natural_"}
 """The evaluation splits a MiniSet run reports, by the prefix of their keys in ``statistics.json``."""
 

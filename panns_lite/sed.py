@@ -370,6 +370,31 @@ def class_segment_counts(
     return {mid: (tp, fp, fn) for mid, (tp, fp, fn) in counts.items()}
 
 
+def counts_per_file(
+    reference: Mapping[str, Sequence[Event]],
+    estimated: Mapping[str, Sequence[Event]],
+    names: Sequence[str],
+    based: str,
+    durations: Mapping[str, float] | None = None,
+) -> np.ndarray:
+    """(files, 3) TP, FP, FN of each file in ``names``, ``based`` on ``"segment"`` s (with
+    ``durations``) or on ``"event"`` s, for a bootstrap over files
+    (:func:`panns_lite.evaluation.paired_f1_bootstrap`): summing the rows gives the set's counts."""
+    rows = []
+    for n in names:
+        ref, est = {n: reference.get(n, [])}, {n: estimated.get(n, [])}
+        if based == "segment":
+            s = segment_based_scores(ref, est, durations={n: durations[n]} if durations else None)
+            rows.append((s.true_positives, s.false_positives, s.false_negatives))
+        elif based == "event":
+            e = event_based_scores(ref, est)
+            tp = e.true_positives
+            rows.append((tp, e.estimated_events - tp, e.reference_events - tp))
+        else:
+            raise ValueError(f"based must be 'segment' or 'event', got {based!r}")
+    return np.array(rows, dtype=np.float64).reshape(len(rows), 3)
+
+
 def tune_thresholds(
     tracks: Mapping[str, np.ndarray],
     reference: Mapping[str, Sequence[Event]],

@@ -9,7 +9,7 @@ from test_inference import calibrated_cnn14
 
 from panns_lite.__main__ import main
 from panns_lite.audioset import load_class_labels, read_segments
-from panns_lite.calibration import Thresholds, calibrate, clip_f1, f1_thresholds
+from panns_lite.calibration import Thresholds, calibrate, clip_f1, decision_counts, f1_thresholds
 from panns_lite.checkpoints import save_checkpoint
 from panns_lite.datasets import PackedDataset
 from panns_lite.events import read_strong_labels
@@ -196,3 +196,15 @@ def test_cli_tag_refuses_mixed_or_unusable_thresholds(network, validation, tmp_p
         capsys.readouterr()
         assert main(["tag", str(clip), "--checkpoint", str(checkpoint), *extra]) == 2, message
         assert message in capsys.readouterr().err
+
+
+def test_decision_counts_per_clip():
+    targets = np.array([[1, 0, 1], [0, 0, 1]], dtype=bool)
+    outputs = np.array([[0.9, 0.6, 0.2], [0.1, 0.7, 0.8]])
+    # clip 0 at 0.5: decides classes 0, 1 → TP 1 (class 0), FP 1 (class 1), FN 1 (class 2)
+    # clip 1: decides 1, 2 → TP 1, FP 1, FN 0
+    assert decision_counts(targets, outputs, 0.5).tolist() == [[1, 1, 1], [1, 1, 0]]
+    per_class = np.array([0.5, 0.65, 0.1])  # class 1 needs 0.65: clip 0 no longer flags it
+    assert decision_counts(targets, outputs, per_class).tolist() == [[2, 0, 0], [1, 1, 0]]
+    with pytest.raises(ValueError, match="one shape"):
+        decision_counts(targets, outputs[:, :2], 0.5)

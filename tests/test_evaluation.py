@@ -11,7 +11,14 @@ from sklearn.metrics import average_precision_score
 
 from panns_lite.audio import int16_to_float
 from panns_lite.checkpoints import save_checkpoint
-from panns_lite.evaluation import bootstrap_map, evaluate_checkpoint
+from panns_lite.evaluation import (
+    PairedBootstrap,
+    bootstrap_map,
+    compared,
+    evaluate_checkpoint,
+    micro_f1,
+    paired_f1_bootstrap,
+)
 from panns_lite.metrics import mean_average_precision
 from panns_lite.models import Cnn14, scaled_widths
 
@@ -206,3 +213,43 @@ def test_resampled_maps_equal_the_map_of_each_resample_ties_included() -> None:
     expected = [mean_average_precision(targets[idx], outputs[idx]) for idx in draws]
     np.testing.assert_allclose(maps, [m for m, _ in expected], rtol=0, atol=1e-12)
     assert classes.tolist() == [c for _, c in expected]
+
+
+# ------------------------------------------------------------------------------ F1 and its bootstrap
+def test_micro_f1_of_counts():
+    # TP 3, FP 1, FN 2 → 6 / (6 + 1 + 2) = 2/3; nothing to find or flag → 0, not NaN.
+    assert micro_f1(np.array([3, 1, 2])) == pytest.approx(2 / 3)
+    assert micro_f1(np.zeros(3)) == 0.0
+    assert micro_f1(np.array([[1, 0, 0], [0, 1, 1]])).tolist() == [1.0, 0.0]
+
+
+def test_paired_f1_bootstrap_resamples_files_for_both_systems_alike():
+    a = np.array([[2, 0, 0], [1, 1, 0], [0, 0, 1]])  # summed: TP 3, FP 1, FN 1 → F1 6/8
+    b = np.array([[1, 0, 1], [1, 1, 0], [0, 0, 1]])  # summed: TP 2, FP 1, FN 2 → F1 4/7
+    paired = paired_f1_bootstrap(a, b, resamples=200, seed=3)
+    assert paired.difference == pytest.approx(6 / 8 - 4 / 7)
+    draws = np.random.default_rng(3).integers(0, 3, size=(200, 3))  # the documented draw
+    expected = micro_f1(a[draws].sum(1)) - micro_f1(b[draws].sum(1))
+    np.testing.assert_array_equal(paired.resampled, expected)
+    assert paired_f1_bootstrap(a, a, resamples=50).resampled.tolist() == [0.0] * 50
+
+
+@pytest.mark.parametrize(
+    "a, b, resamples",
+    [
+        (np.zeros((3, 3)), np.zeros((2, 3)), 10),
+        (np.zeros((3, 2)), np.zeros((3, 2)), 10),
+        (np.zeros((3, 3)),) * 2 + (0,),
+    ],
+)
+def test_paired_f1_bootstrap_refuses_mismatched_counts(a, b, resamples):
+    with pytest.raises(ValueError, match="count arrays"):
+        paired_f1_bootstrap(a, b, resamples=resamples)
+
+
+def test_compared_says_beyond_the_noise_only_when_the_interval_excludes_zero():
+    higher = PairedBootstrap(0.05, np.array([0.01, 0.04, 0.09]))
+    unsure = PairedBootstrap(0.01, np.array([-0.02, 0.01, 0.03]))
+    assert compared(higher, "the baseline").startswith("higher than the baseline, beyond the noise (+0.050")
+    assert compared(unsure, "the baseline").startswith("not distinguishable from the baseline (+0.010")
+    assert compared(PairedBootstrap(-0.05, -np.array([0.01, 0.04])), "x").startswith("lower than x")

@@ -15,6 +15,7 @@ from panns_lite.sed import (
     EventDetector,
     class_segment_counts,
     class_thresholds,
+    counts_per_file,
     detect_events,
     event_based_scores,
     median_filter,
@@ -263,3 +264,16 @@ def test_streamed_blocks_give_exactly_the_events_of_the_whole_array(frames, medi
             detector.push(probabilities[min(start, frames) : min(stop, frames)])
         detector.push(probabilities[frames:])  # empty blocks change nothing
         assert detector.finish(frames * 0.01 - 0.004) == expected
+
+
+def test_counts_per_file_sum_to_the_set_counts():
+    reference = {"f": [ev(1.0, 3.0, "/m/a")], "g": [ev(0.0, 1.0, "/m/b")]}
+    estimated = {"f": [ev(1.1, 2.9, "/m/a"), ev(5.0, 6.0, "/m/b")]}  # nothing detected in g
+    names, durations = ["f", "g"], {"f": 6.0, "g": 2.0}
+    # events: f has one match and one false alarm, g one miss
+    assert counts_per_file(reference, estimated, names, "event").tolist() == [[1, 1, 0], [0, 0, 1]]
+    segments = counts_per_file(reference, estimated, names, "segment", durations)
+    whole = segment_based_scores(reference, estimated, durations=durations)
+    assert segments.sum(0).tolist() == [whole.true_positives, whole.false_positives, whole.false_negatives]
+    with pytest.raises(ValueError, match="'segment' or 'event'"):
+        counts_per_file(reference, estimated, names, "frame")
