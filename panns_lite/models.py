@@ -447,3 +447,9 @@ MODELS: dict[str, type[AudioTagger]] = {cls.__name__: cls for cls in (Cnn14, Cnn
 def count_parameters(model: nn.Module) -> int:
     """Trainable parameters, the figure PANNs and E-PANNs report (reference §2)."""
     return sum(p.numel() for p in model.parameters() if p.requires_grad)
+
+
+def head_parameters(model: AudioTagger) -> int:
+    """Trainable parameters of the head (``fc1`` and the classifier): what filter pruning of the
+    convolutions cannot remove (chapter 6)."""
+    return count_parameters(model.fc1) + count_parameters(model.fc_audioset)

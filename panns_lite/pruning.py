@@ -176,13 +176,20 @@ def conv_layer(model: Cnn14, name: str) -> nn.Conv2d:
     return model.get_submodule(_conv_prefix(name))
 
 
+def layer_seed(seed: int, name: str) -> int:
+    """The seed the ``random`` criterion scores layer ``name`` (Ci) with in a pruning seeded ``seed``:
+    ``seed + i``, a different draw per layer."""
+    return seed + LAYERS.index(name) + 1
+
+
 def select_filters(
     model: Cnn14, ratios: Mapping[str, float], criterion: str = "operator_norm", seed: int = 0
 ) -> dict[str, torch.Tensor]:
     """Indices of the filters to keep in each layer of ``ratios``, ascending (steps 1–2).
 
     Each layer is scored on its own unpruned weights; ties go to the lower index. The ``random``
-    criterion draws layer Ci from ``seed + i``, so layers of equal width are not cut alike.
+    criterion draws each layer from its own seed (:func:`layer_seed`), so layers of equal width are not
+    cut alike.
     """
     _check_cnn14(model)
     ratios = _check_ratios(ratios)
@@ -191,7 +198,7 @@ def select_filters(
     kept = {}
     for name, ratio in ratios.items():
         weight = conv_layer(model, name).weight
-        scores = filter_importance(weight, criterion, seed + LAYERS.index(name) + 1)
+        scores = filter_importance(weight, criterion, layer_seed(seed, name))
         order = torch.argsort(scores, descending=True, stable=True)
         kept[name] = order[: keep_count(weight.shape[0], ratio)].sort().values
     return kept

@@ -15,6 +15,7 @@ from panns_lite.models import (
     Cnn14,
     MobileNetV1,
     count_parameters,
+    head_parameters,
     mix_pairs,
     scaled_widths,
 )
@@ -282,3 +283,11 @@ def test_dropout_rates_are_arguments_that_only_matter_in_training() -> None:
             Cnn14(widths=NARROW, dropout=bad)
         with pytest.raises(ValueError, match="head_dropout"):
             Cnn10(head_dropout=bad)
+
+
+def test_head_parameters_are_fc1_and_the_classifier():
+    model = Cnn14(widths=NARROW, classes_num=10)
+    features, embedding = NARROW[-1], 2048  # fc1: last block's channels → the 2048-d embedding
+    assert (model.fc1.in_features, model.fc1.out_features) == (features, embedding)
+    assert head_parameters(model) == (features * embedding + embedding) + (embedding * 10 + 10)
+    assert head_parameters(model) < count_parameters(model)

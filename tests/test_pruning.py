@@ -17,6 +17,7 @@ from panns_lite.pruning import (
     epanns_ratios,
     filter_importance,
     keep_count,
+    layer_seed,
     parse_layers,
     prune,
     rebuild_pruned,
@@ -382,3 +383,8 @@ def test_cli_prune_errors(narrow: Cnn14, tmp_path: Path, capsys: pytest.CaptureF
     assert main(["prune", str(source), "--ratio", "0.5", "--criterion", "l2", "--out", str(out)]) == 2
     assert main(["prune", str(tmp_path / "missing.pt"), "--ratio", "0.5", "--out", str(out)]) == 2
     assert not out.exists()
+
+
+def test_layer_seed_differs_per_layer_and_follows_the_run_seed():
+    seeds = [layer_seed(3, name) for name in LAYERS]
+    assert len(set(seeds)) == len(LAYERS) and layer_seed(4, "C1") == layer_seed(3, "C1") + 1
