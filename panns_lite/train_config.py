@@ -14,6 +14,7 @@ moving this code between modules leaves every saved run loadable.
 from __future__ import annotations
 
 import hashlib
+import inspect
 import json
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
@@ -245,3 +246,15 @@ def preset(name: str, **overrides: Any) -> TrainConfig:
         ).hexdigest()[:8]
         config = replace(config, out_dir=f"{config.out_dir}-{tag}")
     return config
+
+
+def dropout_rates(config: TrainConfig) -> dict[str, float]:
+    """The dropout rates a run of ``config`` trains a fresh model with: the config's where it sets them,
+    else the model's defaults (PANNs' 0.2 after each conv block and 0.5 in the head, reference §2).
+    A run from ``init_checkpoint`` keeps the checkpoint's rates where the config sets none."""
+    defaults = inspect.signature(MODELS[config.model]).parameters
+    return {
+        name: defaults[name].default if getattr(config, name) is None else getattr(config, name)
+        for name in ("dropout", "head_dropout")
+        if name in defaults
+    }

@@ -22,7 +22,7 @@ from panns_lite.evaluation import evaluate_checkpoint
 from panns_lite.models import Cnn14, scaled_widths
 from panns_lite.runs import CHECKPOINT_NAME, trained
 from panns_lite.train import build_model, learning_rate, micro_batches, train, update_average
-from panns_lite.train_config import TrainConfig, plain, preset
+from panns_lite.train_config import TrainConfig, dropout_rates, plain, preset
 
 TINY = dict(width=1 / 16, batch_size=4, lr=1e-3, eval_every=4, checkpoint_every=2, progress=False, threads=2)
 
@@ -572,3 +572,9 @@ def test_data_and_model_at_different_sample_rates_are_refused(tiny_packed, tmp_p
         ValueError, match=rf"holds 32000 Hz audio but the model \({narrow16k}\) expects 16000 Hz"
     ):
         train(config(tiny_packed, tmp_path / "b", iterations=1, init_checkpoint=str(narrow16k)))
+
+
+def test_dropout_rates_fill_unset_rates_with_the_models_defaults():
+    assert dropout_rates(preset("ci")) == {"dropout": 0.1, "head_dropout": 0.25}  # the ci preset's own
+    assert dropout_rates(preset("laptop")) == {"dropout": 0.2, "head_dropout": 0.5}  # PANNs' (Cnn14's)
+    assert dropout_rates(preset("laptop", model="MobileNetV1", head_dropout=0.3)) == {"head_dropout": 0.3}
