@@ -218,7 +218,7 @@ def plot_framing(
         )
         ax.axvline(c / sample_rate * 1000, color=f"C{i % 10}", linestyle=":", linewidth=1)
     ax.set_xlabel("time (ms)")
-    ax.set_ylabel("amplitude")
+    ax.set_ylabel("amplitude (full scale ±1)")
     ax.legend(loc="upper right", fontsize=7, ncols=min(5, frames + 1))
     return fig
 
