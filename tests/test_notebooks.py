@@ -14,6 +14,7 @@ every cell that draws a figure (other than a slider explorer) numbered and capti
 import ast
 import json
 import re
+import subprocess
 import sys
 from pathlib import Path
 
@@ -170,6 +171,20 @@ def figure_names(nb: nbformat.NotebookNode) -> list[str]:
 def test_figure_names_are_unique_in_the_book() -> None:
     names = [name for path in CHAPTERS for name in figure_names(nbformat.read(path, as_version=4))]
     assert names and len(names) == len(set(names)), sorted(n for n in names if names.count(n) > 1)
+
+
+def test_every_chapters_import_cell_imports() -> None:
+    """The names a chapter imports exist (a moved function fails here, not 40 minutes into the book)."""
+    cells = {
+        path.name: next(c.source for c in code_cells(nbformat.read(path, as_version=4))) for path in CHAPTERS
+    }
+    code = "\n".join(
+        f"try:\n    exec(compile({src!r}, {name!r}, 'exec'), {{}})\n"
+        f"except ImportError as err:\n    print({name!r}, err)"
+        for name, src in cells.items()
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO)
+    assert result.returncode == 0 and not result.stdout, result.stdout + result.stderr
 
 
 def test_values_glued_from_other_pages_exist_in_those_chapters() -> None:
