@@ -32,6 +32,17 @@ if TYPE_CHECKING:
 plt.switch_backend(plt.get_backend())
 
 
+def _finish(ax: Axes, xlabel: str, ylabel: str, title: str, legend: int | None = 8) -> None:
+    """Axis labels, a light grid, the legend in font size ``legend`` (None: no legend) and the title:
+    how every line and scatter plot of the book ends."""
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.grid(alpha=0.3)
+    if legend is not None:
+        ax.legend(fontsize=legend)
+    ax.set_title(title)
+
+
 def subplots(
     nrows: int = 1, ncols: int = 1, figsize: tuple[float, float] | None = None, **kwargs: Any
 ) -> tuple[Figure, Any]:
@@ -311,11 +322,7 @@ def plot_learning_curves(
         last = rows[-1]
         note = f", {last['classes']} classes" if "classes" in last else ""
         ax.plot(xs, ys, marker="o", markersize=3, label=f"{name} (last {ys[-1]:.3f}{note})")
-    ax.set_xlabel("iteration")
-    ax.set_ylabel(metric)
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
-    ax.set_title(title)
+    _finish(ax, "iteration", metric, title)
     return fig
 
 
@@ -406,10 +413,7 @@ def plot_tradeoff(
         ax.annotate(name, (c, s), xytext=(6, 4), textcoords="offset points", fontsize=8)
     if logx:
         ax.set_xscale("log")
-    ax.set_xlabel(xlabel)
-    ax.set_ylabel(ylabel)
-    ax.grid(alpha=0.3)
-    ax.set_title(title)
+    _finish(ax, xlabel, ylabel, title, legend=None)
     return fig
 
 
@@ -452,11 +456,7 @@ def plot_class_shares(
         )
     if log:
         ax.set_yscale("log")
-    ax.set_xlabel(xlabel)
-    ax.set_ylabel(ylabel)
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
-    ax.set_title(title)
+    _finish(ax, xlabel, ylabel, title)
     return fig
 
 
@@ -498,10 +498,7 @@ def plot_ap_by_count(
         ax.legend(fontsize=8, loc="upper left")
     ax.set_xscale("log")
     ax.set_ylim(0, 1.02)
-    ax.set_xlabel("training clips with the class")
-    ax.set_ylabel("average precision")
-    ax.grid(alpha=0.3)
-    ax.set_title(title or f"{len(shown)} classes")
+    _finish(ax, "training clips with the class", "average precision", title or f"{len(shown)} classes", None)
     return fig
 
 
@@ -794,11 +791,7 @@ def plot_sorted_scores(
     if log:
         ax.set_yscale("log")
     ax.set_xlim(0, 1)
-    ax.set_xlabel("fraction of filters, most important first")
-    ax.set_ylabel(ylabel)
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=8, loc="best")
-    ax.set_title(title)
+    _finish(ax, "fraction of filters, most important first", ylabel, title)
     return fig
 
 
@@ -841,11 +834,7 @@ def plot_score_agreement(
     for (name, colour), mask in zip(AGREEMENT, masks):
         name = name.replace("by x", f"by {xlabel}").replace("by y", f"by {ylabel}")
         ax.scatter(xs[mask], ys[mask], s=16, color=colour, alpha=0.8, label=f"{name} ({int(mask.sum())})")
-    ax.set_xlabel(xlabel)
-    ax.set_ylabel(ylabel)
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=7, loc="best")
-    ax.set_title(title)
+    _finish(ax, xlabel, ylabel, title, legend=7)
     return fig
 
 
