@@ -183,9 +183,13 @@ def bootstrap_map(targets: np.ndarray, outputs: np.ndarray, resamples: int = 100
             f"targets and outputs must both be non-empty (clips, classes); got {targets.shape} and "
             f"{outputs.shape}"
         )
-    rng = np.random.default_rng(seed)
-    draws = rng.integers(0, len(targets), size=(resamples, len(targets)))
-    return Bootstrap(*resampled_maps(targets, outputs, draws))
+    return Bootstrap(*resampled_maps(targets, outputs, resample_draws(len(targets), resamples, seed)))
+
+
+def resample_draws(n: int, resamples: int, seed: int) -> np.ndarray:
+    """(resamples, n) indices of ``n`` clips (or files) drawn with replacement: the one draw every
+    bootstrap here makes, so one seed resamples the same items for every system compared."""
+    return np.random.default_rng(seed).integers(0, n, size=(resamples, n))
 
 
 def resampled_maps(
@@ -258,7 +262,7 @@ def paired_bootstrap(
             f"need resamples ≥ 1 and (clips, classes) arrays of one shape; got {resamples}, "
             f"{targets.shape}, {outputs_a.shape}, {outputs_b.shape}"
         )
-    draws = np.random.default_rng(seed).integers(0, len(targets), size=(resamples, len(targets)))
+    draws = resample_draws(len(targets), resamples, seed)
     full = mean_average_precision(targets, outputs_a)[0] - mean_average_precision(targets, outputs_b)[0]
     resampled = resampled_maps(targets, outputs_a, draws)[0] - resampled_maps(targets, outputs_b, draws)[0]
     return PairedBootstrap(float(full), resampled)
@@ -290,7 +294,7 @@ def paired_f1_bootstrap(
             f"need resamples ≥ 1 and two (files, 3) count arrays of one shape; got {resamples}, "
             f"{a.shape}, {b.shape}"
         )
-    draws = np.random.default_rng(seed).integers(0, len(a), size=(resamples, len(a)))
+    draws = resample_draws(len(a), resamples, seed)
     full = micro_f1(a.sum(0)) - micro_f1(b.sum(0))
     resampled = micro_f1(a[draws].sum(1)) - micro_f1(b[draws].sum(1))
     return PairedBootstrap(float(full), resampled)
