@@ -124,6 +124,21 @@ def test_build_is_byte_identical_for_the_same_seed(small_build, tmp_path):
     assert tree_hashes(again) == tree_hashes(small_build)
 
 
+def test_one_worker_and_several_write_the_same_bytes(small_build, tmp_path):
+    # small_build used the default (every CPU); clips come from their own streams, so the order in
+    # which processes make them cannot change a byte
+    one = tmp_path / "one"
+    build_miniset(one, SMALL, workers=1)
+    three = tmp_path / "three"
+    build_miniset(three, SMALL, workers=3)
+    assert tree_hashes(one) == tree_hashes(small_build) == tree_hashes(three)
+
+
+def test_zero_workers_is_refused(tmp_path):
+    with pytest.raises(ValueError, match="workers must be at least 1"):
+        build_miniset(tmp_path / "none", SMALL, workers=0)
+
+
 def test_other_seed_gives_other_audio(small_build, tmp_path):
     other = tmp_path / "other"
     build_miniset(other, replace(SMALL, seed=1))
