@@ -319,6 +319,27 @@ class LogMelCache(ClipDataset):
         )
 
     @classmethod
+    def beside(
+        cls,
+        dataset: PackedDataset,
+        frontend: nn.Module,
+        dtype: torch.dtype = torch.float16,
+        progress: bool = False,
+    ) -> LogMelCache:
+        """The file cache of a packed file, kept beside it: built on first use, then opened.
+
+        Its name holds the dtype and a digest of the front end, the data's fingerprint and its audio's
+        content key, so every run and chapter that reads the same data through the same front end
+        shares one file (the front end is most of the cost of scoring a small model: chapters 5–7
+        score many models on the same clips), and changed data or another front end gets a new one.
+        """
+        key = f"{frontend_signature(frontend)} {dataset.fingerprint()} {dataset.content_key()}"
+        tag = hashlib.sha256(key.encode()).hexdigest()[:12]
+        kind = str(dtype).removeprefix("torch.")
+        path = dataset.path.with_name(f"{dataset.path.stem}.logmel-{kind}-{tag}.npy")
+        return cls.build(dataset, frontend, dtype=dtype, path=path, progress=progress)
+
+    @classmethod
     def _open(cls, path: Path, expected: dict[str, Any], dataset: ClipDataset) -> LogMelCache:
         record = json.loads(_meta_path(path).read_text(encoding="utf-8"))
         differ = [key for key in expected if record.get(key) != expected[key]]

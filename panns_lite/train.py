@@ -28,7 +28,6 @@ On CPU the frozen front end runs once per clip (``LogMelCache``): SpecAugment an
 from __future__ import annotations
 
 import copy
-import hashlib
 import math
 import time
 from collections import deque
@@ -54,7 +53,6 @@ from panns_lite.datasets import (
     LogMelCache,
     PackedDataset,
     check_finite,
-    frontend_signature,
 )
 from panns_lite.distillation import Teacher, distillation_loss, load_teacher
 from panns_lite.distributed import Distributed, setup_distributed
@@ -110,24 +108,18 @@ def training_source(
 ) -> ClipDataset:
     """The log-mel cache of ``dataset`` (when enabled) or the dataset itself (waveforms).
 
-    The cache is a file beside the packed data, named after the front end, the data's fingerprint,
-    the digest of its audio and the dtype, so every run on the same data shares it and changed data
-    (names, labels or audio) gets a new one; under ``torchrun`` rank 0 builds it and the others then
-    open it.
+    The cache is the file :meth:`~panns_lite.datasets.LogMelCache.beside` the packed data, shared by
+    every run on the same data (changed names, labels or audio get a new one); under ``torchrun``
+    rank 0 builds it and the others then open it.
     """
     source = f"the model ({config.init_checkpoint})" if config.init_checkpoint else "the model"
     dataset.check_sample_rate(model.logmel.config.sample_rate, source)
     if not config.cache_logmel:
         return dataset
     dtype = torch.float16 if config.cache_dtype == "float16" else torch.float32
-    key = f"{frontend_signature(model.logmel)} {dataset.fingerprint()} {dataset.content_key()}"
-    tag = hashlib.sha256(key.encode()).hexdigest()[:12]
-    path = dataset.path.with_name(f"{dataset.path.stem}.logmel-{config.cache_dtype}-{tag}.npy")
 
     def build() -> LogMelCache:
-        return LogMelCache.build(
-            dataset, model.logmel, dtype=dtype, path=path, progress=config.progress and dist_.is_main
-        )
+        return LogMelCache.beside(dataset, model.logmel, dtype, progress=config.progress and dist_.is_main)
 
     if dist_.world_size > 1:
         if dist_.is_main:

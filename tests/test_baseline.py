@@ -63,3 +63,20 @@ def test_baseline_outputs_on_several_packed_files_are_the_scores_of_each(tiny_pa
     assert evaluate(targets, outputs[0]).mAP == pytest.approx(
         packed_baseline(tiny_packed["train"], tiny_packed["eval"]).mAP
     )
+
+
+def test_packed_features_pool_the_shared_float16_cache_like_the_waveforms(tiny_packed, monkeypatch):
+    import h5py
+
+    from panns_lite import datasets
+    from panns_lite.baseline import packed_features
+
+    features, targets = packed_features(tiny_packed["eval"])
+    with h5py.File(tiny_packed["eval"]) as h5:
+        direct = pooled_logmel(h5["waveform"])
+        assert np.array_equal(targets, h5["target"][:].astype(bool))
+    # log-mels rounded to float16 (at most 1/32 dB): the pooled statistics move by no more
+    assert np.abs(features - direct).max() < 1 / 32
+    monkeypatch.setattr(datasets, "_frontend_output", None)  # a second call must read the kept cache
+    again, _ = packed_features(tiny_packed["eval"])
+    assert np.array_equal(again, features)

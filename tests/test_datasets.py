@@ -288,3 +288,17 @@ def test_changed_audio_under_the_same_names_never_reuses_a_cache(corpus, fronten
     with h5py.File(panns_packed, "r+") as h5:
         del h5.attrs["waveform_sha256"]
     assert PackedDataset(panns_packed).content_key().startswith("stat:")
+
+
+def test_a_cache_beside_a_packed_file_is_built_once_and_named_by_its_dtype(tiny_packed, frontend):
+    data = PackedDataset(tiny_packed["eval"])
+    first = LogMelCache.beside(data, frontend, torch.float32)
+    assert first.path.parent == data.path.parent and ".logmel-float32-" in first.path.name
+    built = first.path.stat().st_mtime_ns
+    again = LogMelCache.beside(PackedDataset(tiny_packed["eval"]), frontend, torch.float32)
+    assert again.path == first.path and again.path.stat().st_mtime_ns == built  # opened, not rebuilt
+    in_memory = LogMelCache.build(data, frontend, dtype=torch.float32)
+    index = np.arange(len(data))
+    assert torch.equal(again.get_batch(index)[0], in_memory.get_batch(index)[0])
+    half = LogMelCache.beside(data, frontend, torch.float16)
+    assert half.path != first.path and ".logmel-float16-" in half.path.name
