@@ -51,7 +51,8 @@ $(MINISET_STAMP): $(INSTALLED) data/sources/SOURCES.tsv panns_lite/miniset.py
 $(KERNELSPEC): $(INSTALLED)
 	$(PY) -m ipykernel install --sys-prefix --name python3 > /dev/null
 
-# MathJax, the ipywidgets HTML manager and RequireJS for offline reading (pinned in package-lock.json).
+# MathJax, the ipywidgets HTML manager, RequireJS and ONNX Runtime Web (the Try it page) for offline
+# reading (pinned in package-lock.json).
 $(NODE_STAMP): package.json package-lock.json
 	npm ci --ignore-scripts --no-audit --no-fund
 
@@ -62,6 +63,7 @@ book: $(INSTALLED) $(KERNELSPEC) $(MINISET_STAMP) $(NODE_STAMP)
 
 # Load the built book in headless Chromium with no network (installs the Debian package if
 # missing, as root or with sudo); screenshots go to _build/screenshots. Run after `make book`.
+# The `tagger` page (Try it) is used on recordings and a fake microphone and compared with Tagger.
 book-check: $(INSTALLED)
 	$(PY) scripts/check_book_browser.py --install \
 		--expect book/intro=math \
@@ -74,6 +76,7 @@ book-check: $(INSTALLED)
 		--expect book/07_finetuning=images \
 		--expect book/08_transfer=audio,images,math \
 		--expect book/09_inference=audio,images,math \
+		--expect book/try_it=tagger \
 		--expect book/10_scaling=math \
 		--expect book/reference=math
 

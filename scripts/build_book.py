@@ -5,7 +5,9 @@ Jupyter Book's own execution hides a failing cell unless ``-W`` is set and burie
 ``reports/``. So this script
 
 1. stages a copy of the book (``_config.yml``, ``_toc.yml``, ``book/``) under ``_build/src`` plus
-   the offline JavaScript (MathJax, the ipywidgets HTML manager, RequireJS) from ``node_modules``;
+   the offline JavaScript (MathJax, the ipywidgets HTML manager, RequireJS) from ``node_modules``
+   and the "Try it" page's scripts (ONNX Runtime Web and the shipped tagger exported to ONNX,
+   written by :mod:`panns_lite.book.web_demo`);
 2. runs each notebook listed in ``_toc.yml`` with papermill into that copy (CI-sized defaults from
    its ``parameters`` cell, or ``-p name=value`` overrides), stopping at the first failing cell
    with the chapter's name and the error;
@@ -52,6 +54,8 @@ VENDORED: dict[str, str] = {
 }
 # The widget manager's CSS pulls in Font Awesome by a relative URL; copy the font files beside it.
 VENDORED_FONT_SUFFIXES = (".woff2", ".woff", ".ttf", ".eot", ".svg")
+# The "Try it" page's generated scripts, under the staged _vendor/offline/ (book/try_it.md loads them).
+TRY_IT = "try_it"
 
 
 # ------------------------------------------------------------------------------------ the toc
@@ -126,6 +130,17 @@ def stage_book(root: Path, stage: Path, node_modules: Path) -> None:
     for font in dist.iterdir():
         if font.suffix in VENDORED_FONT_SUFFIXES:
             shutil.copy2(font, vendor / "html-manager" / font.name)
+    stage_try_it(vendor / TRY_IT, node_modules)
+
+
+def stage_try_it(folder: Path, node_modules: Path) -> None:
+    """The "Try it" page's runtime, model and labels (:func:`panns_lite.book.web_demo.write_assets`)."""
+    from panns_lite.book.web_demo import write_assets
+
+    start = time.perf_counter()
+    sizes = write_assets(folder, node_modules)
+    listed = ", ".join(f"{name} {size / 2**20:.2f} MiB" for name, size in sizes.items())
+    print(f"staged the Try it page's scripts in {time.perf_counter() - start:.0f} s: {listed}", flush=True)
 
 
 # -------------------------------------------------------------------------------- executing

@@ -11,8 +11,17 @@ the book offline would — through the Chrome DevTools Protocol, and fails when 
 * embedded widgets were not rendered by the widget manager,
 * an ``<audio>`` element has no playable audio, or plays longer than the 5 s page budget,
 * a page named with ``--expect PAGE=feature,…`` lacks one of ``audio``, ``math``, ``widgets``,
-  ``images``,
+  ``images``, ``tagger``,
 * a JavaScript exception was thrown;
+
+and on a page expected to have the in-browser ``tagger`` (the "Try it" page, ``book/try_it.md``) it
+uses it as a reader would: it gives the page's file input a recording (a shipped one, written at
+32 kHz) of under 10 s, one of two chunks, then the page's own model as a reader's ``.onnx``, and
+fails unless each time the page's top tags and frame-wise probabilities equal
+:class:`panns_lite.inference.Tagger`'s on the same file with the same ONNX model (the one embedded in
+the page) within ``TAGGER_TOLERANCE``; then it starts the microphone mode on
+Chromium's fake microphone (playing the short recording) and fails unless windows are analysed with
+no error (Chromium gets the fake-media flags only when a checked page expects ``tagger``);
 
 and it saves a full-page screenshot of each page under ``_build/screenshots/``. Chromium is the
 Debian package; ``--install`` installs it with apt when missing (as root, or with password-less
@@ -37,15 +46,26 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import websocket
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from build_book import REPO, toc_documents  # noqa: E402  (sibling script)
+from build_book import REPO, TRY_IT, toc_documents  # noqa: E402  (sibling script)
 
 BROWSERS = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
-FEATURES = ("audio", "math", "widgets", "images")
+FEATURES = ("audio", "math", "widgets", "images", "tagger")
 MAX_AUDIO_SECONDS = 5.05  # display.MAX_SECONDS plus codec padding
 PAGE_TIMEOUT = 60.0
+TAGGER_TOLERANCE = 1e-4
+TAGGER_TIMEOUT = 180.0  # the first analysis loads the runtime and the model
+TAGGER_RECORDINGS = (
+    "flare-bird-vocalization-bird-call-bird-song-bird-twitter-loop.ogg",
+    "flare-caw-raven-loop.ogg",
+    "flare-coin-dropping-inventory-coins.ogg",
+)
+"""data/sources/audio files: the first is the short clip (8.0 s, one chunk); the three end to end
+are the long one (12.5 s: a 10 s chunk and a 2.5 s one)."""
+MIC_WINDOWS = 3
 KNOWN_EXCEPTIONS = (
     # sphinx-thebe 0.3.1 under Sphinx 7.4 adds its inline config script twice (once as filename None,
     # once as ''), so the second `const` declaration fails. Thebe is not enabled in this book.
@@ -94,11 +114,31 @@ INSPECT = (
     rawMath: raw,
     widgetScripts: widgetScripts.length,
     widgetsRendered: document.querySelectorAll('.jupyter-widgets').length,
+    tagger: Boolean(document.getElementById('try-it') && window.panns_lite_try_it),
     height: Math.ceil(document.documentElement.scrollHeight),
   });
 })()
 """
 )
+
+
+# The last result of the "Try it" page (book/assets/try_it/try_it.js), frame-wise as base64 float32.
+TAGGER_RESULT = r"""
+(() => {
+  const r = window.panns_lite_try_it.last;
+  const bytes = new Uint8Array(r.framewise.buffer, r.framewise.byteOffset, r.framewise.byteLength);
+  let binary = '';
+  for (let i = 0; i < bytes.length; i += 0x8000) {
+    binary += String.fromCharCode.apply(null, bytes.subarray(i, i + 0x8000));
+  }
+  return JSON.stringify({
+    source: r.source, labels: r.labels, top: r.order.slice(0, r.labels.length),
+    probabilities: r.probabilities, clipwise: Array.from(r.clipwise), chunks: r.chunks,
+    frames: r.frames, classes: r.classes, framewise: btoa(binary), milliseconds: r.milliseconds,
+    loadMilliseconds: window.panns_lite_try_it.loadMilliseconds,
+  });
+})()
+"""
 
 
 @dataclass
@@ -163,8 +203,9 @@ class DevTools:
 
 
 @contextmanager
-def headless_chromium(binary: str) -> Iterator[DevTools]:
-    """Chromium with DevTools on a free local port and every host name unresolvable (offline)."""
+def headless_chromium(binary: str, flags: Sequence[str] = ()) -> Iterator[DevTools]:
+    """Chromium with DevTools on a free local port and every host name unresolvable (offline); ``flags``
+    are added to the command line."""
     profile = tempfile.mkdtemp(prefix="book-check-")
     command = [
         binary,
@@ -180,6 +221,7 @@ def headless_chromium(binary: str) -> Iterator[DevTools]:
         "--host-resolver-rules=MAP * ~NOTFOUND",
         f"--user-data-dir={profile}",
         "--remote-debugging-port=0",
+        *flags,
         "about:blank",
     ]
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -232,28 +274,10 @@ def check_page(tools: DevTools, html: Path, page: str, expected: set[str], scree
         report.problems.append(f"inspection failed: {result['exceptionDetails'].get('text')}")
         return report
     seen = json.loads(result["result"]["value"])
-    external = sorted(
-        {
-            e["params"]["request"]["url"]
-            for e in tools.events
-            if e.get("method") == "Network.requestWillBeSent"
-            and e["params"]["request"]["url"].startswith(("http:", "https:"))
-        }
-    )
-    exceptions = [
-        e["params"]["exceptionDetails"] for e in tools.events if e.get("method") == "Runtime.exceptionThrown"
-    ]
-
     broken = [i["src"] for i in seen["images"] if not i["loaded"]]
     if broken:
         report.problems.append(f"{len(broken)} image(s) did not load: {broken[:3]}")
-    if external:
-        report.problems.append(f"requests outside the book: {external[:5]}")
-    for details in exceptions:
-        description = details.get("exception", {}).get("description") or details.get("text", "")
-        first_line = description.splitlines()[0] if description else str(details)
-        if not any(known in first_line for known in KNOWN_EXCEPTIONS):
-            report.problems.append(f"JavaScript exception: {first_line}")
+    report.problems += event_problems(tools.events)
     if seen["math"] != seen["mathTypeset"]:
         report.problems.append(
             f"{seen['math'] - seen['mathTypeset']} of {seen['math']} math elements not typeset"
@@ -273,18 +297,13 @@ def check_page(tools: DevTools, html: Path, page: str, expected: set[str], scree
         "math": seen["math"] > 0,
         "widgets": seen["widgetsRendered"] > 0,
         "images": bool(seen["images"]),
+        "tagger": seen["tagger"],
     }
     report.problems += [
         f"expected {feature} on this page, found none" for feature in sorted(expected) if not present[feature]
     ]
 
-    height = min(max(seen["height"], 900), 16000)
-    tools.call(
-        "Emulation.setDeviceMetricsOverride", width=1280, height=height, deviceScaleFactor=1, mobile=False
-    )
-    shot = tools.call("Page.captureScreenshot", format="png", captureBeyondViewport=True)
-    target = screenshots / f"{page.replace('/', '__')}.png"
-    target.write_bytes(base64.b64decode(shot["data"]))
+    target = save_screenshot(tools, seen["height"], screenshots / f"{page.replace('/', '__')}.png")
     report.summary = {
         "images": len(seen["images"]),
         "audio": len(seen["audio"]),
@@ -293,6 +312,199 @@ def check_page(tools: DevTools, html: Path, page: str, expected: set[str], scree
         "screenshot": str(target.relative_to(REPO)) if target.is_relative_to(REPO) else str(target),
     }
     return report
+
+
+def save_screenshot(tools: DevTools, height: int, target: Path) -> Path:
+    """A full-page PNG of the current page (``height`` CSS pixels, clamped to 900–16000) at ``target``."""
+    tools.call(
+        "Emulation.setDeviceMetricsOverride",
+        width=1280,
+        height=min(max(height, 900), 16000),
+        deviceScaleFactor=1,
+        mobile=False,
+    )
+    shot = tools.call("Page.captureScreenshot", format="png", captureBeyondViewport=True)
+    target.write_bytes(base64.b64decode(shot["data"]))
+    return target
+
+
+def event_problems(events: Sequence[dict[str, Any]]) -> list[str]:
+    """Requests outside the book and JavaScript exceptions (bar ``KNOWN_EXCEPTIONS``) in DevTools events."""
+    problems = []
+    external = sorted(
+        {
+            e["params"]["request"]["url"]
+            for e in events
+            if e.get("method") == "Network.requestWillBeSent"
+            and e["params"]["request"]["url"].startswith(("http:", "https:"))
+        }
+    )
+    if external:
+        problems.append(f"requests outside the book: {external[:5]}")
+    for e in events:
+        if e.get("method") != "Runtime.exceptionThrown":
+            continue
+        details = e["params"]["exceptionDetails"]
+        description = details.get("exception", {}).get("description") or details.get("text", "")
+        first_line = description.splitlines()[0] if description else str(details)
+        if not any(known in first_line for known in KNOWN_EXCEPTIONS):
+            problems.append(f"JavaScript exception: {first_line}")
+    return problems
+
+
+# --------------------------------------------------------------------- the in-browser tagger
+@dataclass(frozen=True)
+class TaggerClips:
+    """The recordings the tagger check feeds the page: 32 kHz mono, so no resampler is involved."""
+
+    short: Path  # float WAV: Chromium and soundfile decode it to the same samples
+    long: Path
+    microphone: Path  # 16-bit PCM WAV, for Chromium's fake microphone
+
+
+def write_tagger_clips(folder: Path) -> TaggerClips:
+    """The :data:`TAGGER_RECORDINGS` resampled to 32 kHz mono and written under ``folder``."""
+    import soundfile as sf
+
+    from panns_lite.audio import PANNS_SAMPLE_RATE, load_audio
+    from panns_lite.paths import SOURCES_DIR
+
+    parts = [load_audio(SOURCES_DIR / "audio" / name) for name in TAGGER_RECORDINGS]
+    clips = TaggerClips(folder / "short.wav", folder / "long.wav", folder / "microphone.wav")
+    sf.write(clips.short, parts[0], PANNS_SAMPLE_RATE, subtype="FLOAT")
+    sf.write(clips.long, np.concatenate(parts), PANNS_SAMPLE_RATE, subtype="FLOAT")
+    sf.write(clips.microphone, parts[0], PANNS_SAMPLE_RATE, subtype="PCM_16")
+    return clips
+
+
+def fake_media_flags(clips: TaggerClips) -> list[str]:
+    """Chromium flags: grant microphone access without asking, and play ``clips.microphone`` into it."""
+    return [
+        "--use-fake-ui-for-media-stream",
+        "--use-fake-device-for-media-stream",
+        f"--use-file-for-fake-audio-capture={clips.microphone}",
+    ]
+
+
+def evaluate(tools: DevTools, expression: str, **options: Any) -> Any:
+    """The JSON value of a page expression that returns ``JSON.stringify(...)``."""
+    result = tools.call("Runtime.evaluate", expression=expression, returnByValue=True, **options)
+    if "exceptionDetails" in result:
+        raise RuntimeError(f"{expression[:60]!r} raised {result['exceptionDetails'].get('text')}")
+    return json.loads(result["result"]["value"])
+
+
+def wait_for_tagger(tools: DevTools, condition: str, timeout: float = TAGGER_TIMEOUT) -> str | None:
+    """Poll until the JavaScript ``condition`` on ``r = window.panns_lite_try_it`` holds; the page's
+    error message if it reported one first (``TimeoutError`` if neither happens)."""
+    expression = (
+        "(() => { const r = window.panns_lite_try_it; "
+        f"return JSON.stringify({{error: r.error, ready: Boolean({condition})}}); }})()"
+    )
+    deadline = time.monotonic() + timeout
+    while True:
+        state = evaluate(tools, expression)
+        if state["error"] or state["ready"]:
+            return state["error"]
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"the page did not reach {condition!r} within {timeout:.0f} s")
+        time.sleep(0.25)
+
+
+def choose_file(tools: DevTools, selector: str, path: Path) -> None:
+    """Set the file of the page's ``<input type=file>`` as a reader choosing it would (fires change)."""
+    node = tools.call("Runtime.evaluate", expression=f"document.querySelector({json.dumps(selector)})")
+    if "objectId" not in node["result"]:
+        raise RuntimeError(f"no {selector} on the page")
+    tools.call("DOM.setFileInputFiles", files=[str(path.resolve())], objectId=node["result"]["objectId"])
+
+
+def compare_with_tagger(page: dict[str, Any], tagger: Any, clip: Path) -> tuple[list[str], dict[str, Any]]:
+    """Problems where the page's result differs from ``tagger.analyze(clip, framewise=True)``, and the
+    largest differences. A top tag may differ only by a tie within the tolerance."""
+    expected = tagger.analyze(clip, framewise=True)
+    framewise = np.frombuffer(base64.b64decode(page["framewise"]), dtype="<f4")
+    framewise = framewise.reshape(page["frames"], page["classes"])
+    clipwise = np.asarray(page["clipwise"], dtype=np.float32)
+    if framewise.shape != expected.framewise.probabilities.shape or page["chunks"] != expected.chunks:
+        return [
+            f"{clip.name}: page gave {page['chunks']} chunk(s), frame-wise {framewise.shape}; Tagger "
+            f"{expected.chunks}, {expected.framewise.probabilities.shape}"
+        ], {}
+    differences = {
+        "clipwise": float(np.abs(clipwise - expected.clipwise).max()),
+        "framewise": float(np.abs(framewise - expected.framewise.probabilities).max()),
+    }
+    problems = [
+        f"{clip.name}: {name} differs from Tagger by {value:.2e} > {TAGGER_TOLERANCE:g}"
+        for name, value in differences.items()
+        if value > TAGGER_TOLERANCE
+    ]
+    ranked = np.sort(expected.clipwise)[::-1]
+    for rank, (index, label) in enumerate(zip(page["top"], page["labels"])):
+        if (
+            label != tagger.labels.names[index]
+            or abs(expected.clipwise[index] - ranked[rank]) > TAGGER_TOLERANCE
+        ):
+            problems.append(f"{clip.name}: top tag {rank + 1} is {label!r}, not Tagger's")
+    return problems, {"top": page["labels"][0], "ms": round(page["milliseconds"]), **differences}
+
+
+def check_tagger(tools: DevTools, html: Path, clips: TaggerClips, screenshot: Path) -> tuple[list[str], dict]:
+    """Use the page's tagger on the clips, then its microphone mode; (problems, summary)."""
+    tools.events.clear()
+    try:
+        return use_tagger(tools, html, clips, screenshot)
+    except (TimeoutError, RuntimeError) as err:
+        return [f"the tagger check stopped: {err}", *event_problems(tools.events)], {}
+
+
+def use_tagger(tools: DevTools, html: Path, clips: TaggerClips, screenshot: Path) -> tuple[list[str], dict]:
+    """:func:`check_tagger`'s steps; a page that never answers raises ``TimeoutError``.
+
+    The short clip, the long one, then the page's own model given back to it as a reader's ``.onnx``
+    (the page analyses the last clip again with it), each compared with Tagger; then the microphone.
+    """
+    from panns_lite.book.web_demo import MODEL_SCRIPT, read_base64_script
+    from panns_lite.inference import Tagger
+
+    name, model = read_base64_script(html / "_static" / "offline" / TRY_IT / MODEL_SCRIPT)
+    onnx = clips.short.parent / name
+    onnx.write_bytes(model)
+    tagger = Tagger(onnx)
+    steps = [
+        ("audio", clips.short, f"r.last.source === {json.dumps(clips.short.name)}", clips.short),
+        ("audio", clips.long, f"r.last.source === {json.dumps(clips.long.name)}", clips.long),
+        ("model", onnx, f"r.last.model === {json.dumps(onnx.name)}", clips.long),
+    ]
+    problems: list[str] = []
+    summary: dict[str, Any] = {}
+    for role, path, condition, clip in steps:
+        choose_file(tools, f"#try-it input[data-role={role}]", path)
+        error = wait_for_tagger(tools, f"r.last && {condition}")
+        if error:
+            return problems + [f"{path.name}: the page reported {error!r}"], summary
+        page = evaluate(tools, TAGGER_RESULT)
+        summary.setdefault("load_ms", round(page["loadMilliseconds"]))
+        found, summary[path.stem] = compare_with_tagger(page, tagger, clip)
+        problems += found
+    height = evaluate(tools, "JSON.stringify(document.documentElement.scrollHeight)")
+    save_screenshot(tools, height, screenshot)
+    found, summary["microphone"] = use_microphone(tools)
+    return problems + found + event_problems(tools.events), summary
+
+
+def use_microphone(tools: DevTools) -> tuple[list[str], dict[str, Any] | None]:
+    """Start the page's microphone mode (a reader's click), wait for ``MIC_WINDOWS`` windows, stop it."""
+    evaluate(tools, "document.querySelector('#try-it [data-role=mic]').click(); 'null'", userGesture=True)
+    error = wait_for_tagger(tools, f"r.mic && r.mic.windows >= {MIC_WINDOWS}", timeout=PAGE_TIMEOUT)
+    mic = evaluate(
+        tools,
+        "(() => { const m = window.panns_lite_try_it.mic; window.panns_lite_try_it.stopMic(); "
+        "return JSON.stringify(m && m.last && {windows: m.windows, top: m.last.labels[0], "
+        "seconds: m.last.duration}); })()",
+    )
+    return ([f"microphone: {error or 'no window analysed'}"] if error or not mic else []), mic
 
 
 def parse_expectations(pairs: Sequence[str], pages: Sequence[str]) -> dict[str, set[str]]:
@@ -323,6 +535,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--min-pages", type=int, default=4, help="fail if _toc.yml lists fewer pages (default 4)"
     )
+    parser.add_argument(
+        "--page",
+        action="append",
+        default=[],
+        metavar="PAGE",
+        help="check only this page of _toc.yml (repeatable; default: every page)",
+    )
     parser.add_argument("--install", action="store_true", help="apt-get install chromium when it is missing")
     args = parser.parse_args(argv)
 
@@ -331,15 +550,26 @@ def main(argv: Sequence[str] | None = None) -> int:
     pages = [str(Path(d).with_suffix("")) for d in toc_documents(REPO)]
     if len(pages) < args.min_pages:
         raise SystemExit(f"_toc.yml lists {len(pages)} pages, fewer than --min-pages {args.min_pages}")
+    if unknown := sorted(set(args.page) - set(pages)):
+        raise SystemExit(f"--page {unknown}: not in _toc.yml")
     expected = parse_expectations(args.expect, pages)
+    pages = [p for p in pages if not args.page or p in args.page]
     args.screenshots.mkdir(parents=True, exist_ok=True)
     binary = find_chromium(args.install)
     reports = []
-    with headless_chromium(binary) as tools:
-        for domain in ("Page", "Runtime", "Network"):
-            tools.call(f"{domain}.enable")
-        for page in pages:
-            reports.append(check_page(tools, args.html, page, expected.get(page, set()), args.screenshots))
+    with tempfile.TemporaryDirectory(prefix="book-check-clips-") as folder:
+        wanted = any("tagger" in expected.get(page, set()) for page in pages)
+        clips = write_tagger_clips(Path(folder)) if wanted else None
+        with headless_chromium(binary, fake_media_flags(clips) if clips else ()) as tools:
+            for domain in ("Page", "Runtime", "Network"):
+                tools.call(f"{domain}.enable")
+            for page in pages:
+                report = check_page(tools, args.html, page, expected.get(page, set()), args.screenshots)
+                if clips and "tagger" in expected.get(page, set()) and report.summary:
+                    shot = args.screenshots / f"{page.replace('/', '__')}__tagged.png"
+                    problems, report.summary["tagger"] = check_tagger(tools, args.html, clips, shot)
+                    report.problems += problems
+                reports.append(report)
     for report in reports:
         status = "ok" if not report.problems else "FAILED"
         print(f"{status:6} {report.page}: {json.dumps(report.summary)}")
