@@ -16,6 +16,7 @@ import numpy as np
 import torch
 from sklearn.linear_model import LogisticRegression
 from sklearn.preprocessing import StandardScaler
+from sklearn.utils.parallel import Parallel, delayed
 
 from panns_lite.datasets import LogMelCache, PackedDataset
 from panns_lite.features import LogMel
@@ -51,23 +52,27 @@ class LinearBaseline:
     """Per-class logistic regressions on standardised features (see module docstring).
 
     Classes that cannot be fitted (no positive or no negative in training) predict their training
-    prevalence, i.e. a constant, which ranks nothing.
+    prevalence, i.e. a constant, which ranks nothing. The classes are fitted side by side in
+    ``n_jobs`` processes (-1: one per CPU); each fit is single-threaded and deterministic, so the
+    models do not depend on ``n_jobs``.
     """
 
-    def __init__(self, C: float = 0.1) -> None:
+    def __init__(self, C: float = 0.1, n_jobs: int = -1) -> None:
         self.C = C
+        self.n_jobs = n_jobs
 
     def fit(self, x: np.ndarray, y: np.ndarray) -> LinearBaseline:
         y = np.asarray(y, dtype=bool)
         self.scaler = StandardScaler().fit(x)
         self.prevalence = y.mean(axis=0)
-        self.models = {
-            int(k): LogisticRegression(C=self.C, class_weight="balanced", max_iter=2000).fit(
-                self.scaler.transform(x), y[:, k]
-            )
-            for k in np.flatnonzero(y.any(axis=0) & ~y.all(axis=0))
-        }
+        xs = self.scaler.transform(x)
+        fitted = [int(k) for k in np.flatnonzero(y.any(axis=0) & ~y.all(axis=0))]
+        models = Parallel(n_jobs=self.n_jobs)(delayed(self._fit_class)(xs, y[:, k]) for k in fitted)
+        self.models = dict(zip(fitted, models))
         return self
+
+    def _fit_class(self, xs: np.ndarray, positive: np.ndarray) -> LogisticRegression:
+        return LogisticRegression(C=self.C, class_weight="balanced", max_iter=2000).fit(xs, positive)
 
     def predict(self, x: np.ndarray) -> np.ndarray:
         """Probabilities (N, classes)."""

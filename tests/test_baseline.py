@@ -80,3 +80,13 @@ def test_packed_features_pool_the_shared_float16_cache_like_the_waveforms(tiny_p
     monkeypatch.setattr(datasets, "_frontend_output", None)  # a second call must read the kept cache
     again, _ = packed_features(tiny_packed["eval"])
     assert np.array_equal(again, features)
+
+
+def test_fitting_classes_in_parallel_gives_the_same_models():
+    from panns_lite.baseline import LinearBaseline
+
+    rng = np.random.default_rng(1)
+    y = rng.random((90, 4)) < 0.4
+    x = y.astype(float) * 2 + rng.normal(size=(90, 4))
+    alone, side_by_side = LinearBaseline(n_jobs=1).fit(x, y), LinearBaseline(n_jobs=2).fit(x, y)
+    assert np.array_equal(alone.predict(x), side_by_side.predict(x))
