@@ -27,7 +27,7 @@ import torch
 from panns_lite.checkpoints import CheckpointError, atomic_write, load_extra, read_payload, save_checkpoint
 from panns_lite.datasets import PackedDataset
 from panns_lite.models import AudioTagger
-from panns_lite.train_config import ADDED_SETTINGS, RESUMABLE_CHANGES, TrainConfig, plain
+from panns_lite.train_config import ADDED_SETTINGS, REMOVED_SETTINGS, RESUMABLE_CHANGES, TrainConfig, plain
 
 CHECKPOINT_NAME = "checkpoint.pt"
 RUN_FILES = (CHECKPOINT_NAME, "statistics.json", "statistics.csv", "model.pt")
@@ -143,7 +143,8 @@ def recipe_changes(
     fingerprint, so a run folder copied to another machine or workspace, where the same MiniSet lives
     under another path, is still the same run; files written before fingerprints were stored fall
     back to comparing the paths. A data set missing on one side (no natural split) differs only from
-    one present on the other.
+    one present on the other; a removed setting (:data:`~panns_lite.train_config.REMOVED_SETTINGS`)
+    differs when the saved run used it.
     """
     now, before = plain(config), saved.get("config", {})
     differ = [
@@ -151,6 +152,7 @@ def recipe_changes(
         for k in now
         if k not in allowed and k not in DATA_KEYS and before.get(k, ADDED_SETTINGS.get(k)) != now[k]
     ]
+    differ += [k for k, inert in REMOVED_SETTINGS.items() if before.get(k, inert) != inert]
     saved_data = saved.get("data") or {k: before.get(k) for k in DATA_KEYS}
     current = data if saved.get("data") else {k: now.get(k) for k in DATA_KEYS}
     return sorted(differ + [k for k in DATA_KEYS if saved_data.get(k) != current.get(k)])
@@ -167,12 +169,11 @@ def save_training_checkpoint(
     statistics: list[dict[str, Any]],
     step_losses: list[float],
     wall: float,
-    average: AudioTagger | None = None,
 ) -> None:
     """Model (our format, so ``load_checkpoint`` reads it too), optimizer, sampler position, iteration,
-    config, the data's fingerprints, statistics, the loss of every step so far and the weight
-    average (if any). The random state of the run is (seed, iteration) by construction
-    (:mod:`panns_lite.train`'s docstring), recorded under ``rng``."""
+    config, the data's fingerprints, statistics and the loss of every step so far. The random state of
+    the run is (seed, iteration) by construction (:mod:`panns_lite.train`'s docstring), recorded under
+    ``rng``."""
     save_checkpoint(
         model,
         path,
@@ -184,7 +185,6 @@ def save_training_checkpoint(
         statistics=statistics,
         step_losses=step_losses,
         wall_seconds=wall,
-        average=None if average is None else average.state_dict(),
         rng={"scheme": "counter", "seed": config.seed, "iteration": iteration},
     )
 
@@ -196,7 +196,6 @@ def restore(
     model: AudioTagger,
     optimizer: torch.optim.Optimizer,
     sampler: Any,
-    average: AudioTagger | None = None,
 ) -> tuple[int, list[dict[str, Any]], list[float], float]:
     """Load a training checkpoint into the live objects; refuse one written with another recipe or data."""
     if not path.is_file():
@@ -215,8 +214,6 @@ def restore(
     model.load_state_dict(payload["state_dict"])
     optimizer.load_state_dict(extra["optimizer"])
     sampler.load_state_dict(extra["sampler"])
-    if average is not None:
-        average.load_state_dict(extra["average"])
     return (
         int(extra["iteration"]),
         list(extra["statistics"]),

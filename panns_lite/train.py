@@ -27,7 +27,6 @@ On CPU the frozen front end runs once per clip (``LogMelCache``): SpecAugment an
 
 from __future__ import annotations
 
-import copy
 import math
 import time
 from collections import deque
@@ -142,22 +141,6 @@ def learning_rate(config: TrainConfig, iteration: int) -> float:
         return config.lr
     span = max(1, config.iterations - config.warmup_iterations)
     return config.lr * 0.5 * (1 + math.cos(math.pi * min(1.0, (iteration - config.warmup_iterations) / span)))
-
-
-def update_average(average: AudioTagger, model: AudioTagger, decay: float, iteration: int) -> None:
-    """Exponential moving average of the weights after step ``iteration`` (``ema_decay`` > 0).
-
-    The decay ramps up as ``min(decay, (1 + t) / (10 + t))`` so the first steps do not drag the
-    random initialisation along; buffers (BN statistics) are copied, not averaged. Averaging the
-    weights of a short, noisy run (small data, CI) gives a better model to evaluate and keep than
-    its last step; PANNs did not use it, so the ``paper`` preset leaves it off.
-    """
-    rate = 1.0 - min(decay, (1 + iteration) / (10 + iteration))
-    with torch.no_grad():
-        for a, p in zip(average.parameters(), model.parameters()):
-            a.lerp_(p, rate)
-        for a, b in zip(average.buffers(), model.buffers()):
-            a.copy_(b)
 
 
 def micro_batches(n: int, parts: int, even: bool) -> list[slice]:
@@ -278,10 +261,8 @@ class TrainingRun:
 
     model: AudioTagger
     net: torch.nn.Module
-    """What a batch goes through: ``model``, or its :class:`FeaturesPath` on cached log-mels."""
-    eval_net: torch.nn.Module
-    """What is evaluated (and kept): ``net``, or the same view of the weight average when there is one."""
-    average: AudioTagger | None
+    """What a batch goes through, and what is evaluated: ``model``, or its :class:`FeaturesPath` on
+    cached log-mels."""
     teacher: Teacher | None
     optimizer: torch.optim.Optimizer
     sampler: CounterSampler
@@ -315,12 +296,11 @@ class TrainingRun:
             statistics,
             step_losses,
             wall,
-            self.average,
         )
 
 
 def prepare(config: TrainConfig, dist_: Distributed) -> TrainingRun:
-    """Data, model, data sources, weight average, teacher, optimizer and sampler of a fresh run, in that
+    """Data, model, data sources, teacher, optimizer and sampler of a fresh run, in that
     order (the initial weights are drawn first, from the seed alone: :func:`build_model`)."""
     if dist_.device.type == "cpu":
         configure_cpu(config.threads)
@@ -342,8 +322,6 @@ def prepare(config: TrainConfig, dist_: Distributed) -> TrainingRun:
         dist_.device, memory_format=torch.channels_last if config.channels_last else torch.preserve_format
     )
     net = FeaturesPath(model) if config.cache_logmel else model
-    average = copy.deepcopy(model) if config.ema_decay else None  # the model evaluated and kept, when set
-    eval_net = net if average is None else FeaturesPath(average) if config.cache_logmel else average
     teacher = (
         load_teacher(config.teacher, model, config.cache_logmel, dist_.device) if config.teacher else None
     )
@@ -352,9 +330,7 @@ def prepare(config: TrainConfig, dist_: Distributed) -> TrainingRun:
         config.sampler, train_set.targets, config.clips_per_step, config.seed, dist_.rank, dist_.world_size
     )
     parts = micro_batches(sampler.local_batch_size, config.micro_batches, even=config.augment.mixup)
-    return TrainingRun(
-        model, net, eval_net, average, teacher, optimizer, sampler, parts, train_src, eval_srcs, data
-    )
+    return TrainingRun(model, net, teacher, optimizer, sampler, parts, train_src, eval_srcs, data)
 
 
 def training_loop(
@@ -368,7 +344,7 @@ def training_loop(
     checkpoint_path = out / CHECKPOINT_NAME
     if resume:
         iteration, statistics, step_losses, elapsed = restore(
-            checkpoint_path, config, run.data, run.model, run.optimizer, run.sampler, run.average
+            checkpoint_path, config, run.data, run.model, run.optimizer, run.sampler
         )
     stop = config.iterations if stop_at is None else min(stop_at, config.iterations)
     train_net = DistributedDataParallel(run.net) if dist_.world_size > 1 else run.net
@@ -388,9 +364,7 @@ def training_loop(
             if not statistics or statistics[-1]["iteration"] != iteration:
                 since = statistics[-1]["iteration"] if statistics else 0
                 losses = step_losses[since:iteration]
-                entry = evaluation_entry(
-                    run.eval_net, run.eval_sources, config, dist_, iteration, losses, wall()
-                )
+                entry = evaluation_entry(run.net, run.eval_sources, config, dist_, iteration, losses, wall())
                 statistics.append(entry)
                 if dist_.is_main:
                     write_statistics(out, statistics)
@@ -470,8 +444,6 @@ def train_step(
         group["lr"] = learning_rate(config, iteration)
     run.optimizer.step()
     run.optimizer.zero_grad(set_to_none=True)
-    if run.average is not None:
-        update_average(run.average, run.model, config.ema_decay, iteration)
     return step_loss
 
 
@@ -482,11 +454,11 @@ def save_model(
     statistics: list[dict[str, Any]],
     path: Path,
 ) -> Path:
-    """``model.pt`` of a finished run: the model (the weight average, when one is kept) with its config
-    and data; the last mAPs travel with the model: mAP, classes (and natural_mAP, natural_classes)."""
+    """``model.pt`` of a finished run: the model with its config and data; the last mAPs travel with the
+    model: mAP, classes (and natural_mAP, natural_classes)."""
     final = {f"{p}{k}": statistics[-1][f"{p}{k}"] for p in run.eval_sources for k in ("mAP", "classes")}
     return save_checkpoint(
-        (run.model if run.average is None else run.average).cpu(),
+        run.model.cpu(),
         path,
         iteration=iteration,
         config=plain(config),

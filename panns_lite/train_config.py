@@ -49,7 +49,6 @@ class TrainConfig:
     lr: float = 1e-3
     lr_schedule: str = "constant"
     warmup_iterations: int = 0
-    ema_decay: float = 0.0
     teacher: str = ""
     """Knowledge distillation (:mod:`panns_lite.distillation`): a checkpoint run on the student's input,
     or an ``.npz`` of logits per training clip; empty: none."""
@@ -81,8 +80,6 @@ class TrainConfig:
                 f"lr_schedule must be one of {LR_SCHEDULES} and warmup_iterations ≥ 0, got "
                 f"{self.lr_schedule!r}, {self.warmup_iterations}"
             )
-        if not 0.0 <= self.ema_decay < 1.0:
-            raise ValueError(f"ema_decay must be in [0, 1), got {self.ema_decay}")
         if any(p is not None and not 0.0 <= p < 1.0 for p in (self.dropout, self.head_dropout)):
             raise ValueError(
                 f"dropout and head_dropout must be in [0, 1) or None (the model's published rates), "
@@ -95,8 +92,19 @@ class TrainConfig:
 
     @classmethod
     def from_plain(cls, data: dict[str, Any]) -> TrainConfig:
-        """The config :func:`plain` wrote (a checkpoint's or a record's ``config``)."""
+        """The config :func:`plain` wrote (a checkpoint's or a record's ``config``).
+
+        Settings this code no longer has (:data:`REMOVED_SETTINGS`) are dropped when the record holds
+        the value that made them do nothing; a run that used one cannot be reproduced here.
+        """
         data = dict(data)
+        for name, inert in REMOVED_SETTINGS.items():
+            value = data.pop(name, inert)
+            if value != inert:
+                raise ValueError(
+                    f"this run was recorded with {name}={value!r}, a setting panns-lite no longer has "
+                    f"({name}={inert!r} is the only value it reproduces)"
+                )
         data["augment"] = AugmentConfig(**data["augment"])
         data["widths"] = tuple(data["widths"]) if data.get("widths") else None
         return cls(**data)
@@ -121,6 +129,9 @@ under a constant learning rate); all but ``iterations`` also keep a preset's run
 and the run cache (:func:`~panns_lite.runs.trained`)."""
 ADDED_SETTINGS = {"natural_eval_data": "", "teacher": "", "distill_label_weight": 0.1}
 """Settings newer than recorded runs, with the default those runs used."""
+REMOVED_SETTINGS = {"ema_decay": 0.0}
+"""Settings older runs recorded and this code no longer has, with the value at which they did nothing:
+``ema_decay`` kept an exponential moving average of the weights, which no preset or chapter used."""
 
 
 def plain(config: TrainConfig) -> dict[str, Any]:
@@ -241,9 +252,9 @@ def preset(name: str, **overrides: Any) -> TrainConfig:
     config = TrainConfig(**{**settings, **overrides})
     recipe = {k: v for k, v in overrides.items() if k not in RESUMABLE_CHANGES - {"iterations"}}
     if recipe and "out_dir" not in overrides:  # a changed recipe gets its own run folder: runs are a cache
-        tag = hashlib.sha256(
-            json.dumps(plain(replace(config, out_dir="")), sort_keys=True, default=str).encode()
-        ).hexdigest()[:8]
+        # keyed as before settings were removed, so the runs already made stay in the cache
+        keyed = {**plain(replace(config, out_dir="")), **REMOVED_SETTINGS}
+        tag = hashlib.sha256(json.dumps(keyed, sort_keys=True, default=str).encode()).hexdigest()[:8]
         config = replace(config, out_dir=f"{config.out_dir}-{tag}")
     return config
 

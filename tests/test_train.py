@@ -20,8 +20,8 @@ from panns_lite.checkpoints import load_checkpoint, load_extra
 from panns_lite.datasets import PackedDataset
 from panns_lite.evaluation import evaluate_checkpoint
 from panns_lite.models import Cnn14, scaled_widths
-from panns_lite.runs import CHECKPOINT_NAME, trained
-from panns_lite.train import build_model, learning_rate, micro_batches, train, update_average
+from panns_lite.runs import CHECKPOINT_NAME, recipe_changes, trained
+from panns_lite.train import build_model, learning_rate, micro_batches, train
 from panns_lite.train_config import TrainConfig, dropout_rates, plain, preset
 
 TINY = dict(width=1 / 16, batch_size=4, lr=1e-3, eval_every=4, checkpoint_every=2, progress=False, threads=2)
@@ -427,21 +427,14 @@ def test_preset_run_folders_are_keyed_by_recipe():
     assert Path(preset("paper", train_data="a.h5", eval_data="b.h5").out_dir).name == "paper-87d64bbe"
 
 
-def test_weight_average_follows_the_model_and_copies_buffers():
-    torch.manual_seed(0)
-    model, average = Cnn14(widths=scaled_widths(1 / 16)), Cnn14(widths=scaled_widths(1 / 16))
-    before = [p.clone() for p in average.parameters()]
-    model.bn0.running_mean.fill_(3.0)
-    update_average(average, model, decay=0.99, iteration=0)  # ramp: decay (1 + 0) / (10 + 0) = 0.1
-    for a, b, p in zip(average.parameters(), before, model.parameters()):
-        torch.testing.assert_close(a, 0.1 * b + 0.9 * p)
-    assert torch.equal(average.bn0.running_mean, model.bn0.running_mean)
-    for t in range(1, 2000):
-        update_average(average, model, decay=0.99, iteration=t)
-    for a, p in zip(average.parameters(), model.parameters()):
-        torch.testing.assert_close(a, p)  # a constant model is a fixed point
-    with pytest.raises(ValueError, match="ema_decay"):
-        replace(preset("ci"), ema_decay=1.0)
+def test_a_removed_setting_loads_at_its_inert_value_and_refuses_any_other():
+    recorded = plain(preset("ci")) | {"ema_decay": 0.0}  # the shipped record holds it
+    assert TrainConfig.from_plain(recorded) == preset("ci")
+    with pytest.raises(ValueError, match="ema_decay=0.99"):
+        TrainConfig.from_plain(recorded | {"ema_decay": 0.99})
+    saved = {"config": recorded | {"ema_decay": 0.99}}
+    assert recipe_changes(saved, preset("ci"), {}, set()) == ["ema_decay"]
+    assert recipe_changes({"config": recorded}, preset("ci"), {}, set()) == []
 
 
 def test_micro_batches_keep_mixup_pairs():
