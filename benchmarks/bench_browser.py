@@ -58,6 +58,7 @@ from panns_lite.book.web_demo import (
     MODEL_SCRIPT,
     ORT_PACKAGE,
     ORT_SCRIPT,
+    RUNTIME_SCRIPT,
     base64_script,
     read_base64_script,
     write_assets,
@@ -90,7 +91,7 @@ K = TypeVar("K", bound=Hashable)
 Candidate = tuple[str, str]
 """(runtime, precision)."""
 
-# The harness: the page's runtime set-up (book/assets/try_it/try_it.js, loadRuntime), then sessions
+# The harness: the page's runtime set-up (web_demo.runtime_script, as the Try it page), then sessions
 # for the named models and one timed session.run per call on the embedded clip.
 HARNESS = r"""<!doctype html>
 <meta charset="utf-8">
@@ -99,24 +100,14 @@ SCRIPTS
 <script>
 (() => {
   "use strict";
-  async function embedded(name) {
-    const text = atob(window.panns_lite_assets[name]);
-    const bytes = new Uint8Array(text.length);
-    for (let i = 0; i < text.length; i++) bytes[i] = text.charCodeAt(i);
-    const inflated = new Blob([bytes]).stream().pipeThrough(new DecompressionStream("gzip"));
-    return new Uint8Array(await new Response(inflated).arrayBuffer());
-  }
+  const embedded = (name) => window.panns_lite_assets.embedded(name);
   const sessions = {};
   const last = {};
   let clip = null;
   window.bench = {
     async setup(models) {
       let start = performance.now();
-      const glue = await embedded("ort-wasm-simd-threaded.mjs");
-      ort.env.wasm.numThreads = 1;
-      ort.env.wasm.proxy = false;
-      ort.env.wasm.wasmBinary = await embedded("ort-wasm-simd-threaded.wasm");
-      ort.env.wasm.wasmPaths = { mjs: URL.createObjectURL(new Blob([glue], { type: "text/javascript" })) };
+      await window.panns_lite_assets.startRuntime();
       clip = new Float32Array((await embedded("CLIP_NAME")).buffer);
       const report = { inflateMilliseconds: performance.now() - start, sessionMilliseconds: {}, errors: {} };
       for (const [key, name] of Object.entries(models)) {
@@ -218,36 +209,6 @@ def ten_second_clip() -> tuple[np.ndarray, str]:
     return np.ascontiguousarray(x[None, :samples], dtype=np.float32), " + ".join(TAGGER_RECORDINGS)
 
 
-# ------------------------------------------------------------------------------------- browser
-class Page:
-    """The harness in headless Chromium, driven through DevTools."""
-
-    def __init__(self, tools: Any) -> None:
-        self.tools = tools
-        tools.socket.settimeout(PAGE_SECONDS)
-
-    def value(self, expression: str) -> Any:
-        """The JSON value of an expression that returns (a promise of) ``JSON.stringify(...)``."""
-        result = self.tools.call(
-            "Runtime.evaluate",
-            expression=expression,
-            awaitPromise=True,
-            returnByValue=True,
-            timeout=int(PAGE_SECONDS * 1000),
-        )
-        if "exceptionDetails" in result:
-            details = result["exceptionDetails"]
-            description = details.get("exception", {}).get("description") or details.get("text")
-            raise RuntimeError(f"{expression[:60]!r} raised {description}")
-        return json.loads(result["result"]["value"])
-
-    def open(self, html: Path) -> None:
-        for domain in ("Page", "Runtime"):
-            self.tools.call(f"{domain}.enable")
-        self.tools.call("Page.navigate", url=html.resolve().as_uri())
-        self.tools.wait_for("Page.loadEventFired", timeout=PAGE_SECONDS)
-
-
 def chromium_version(binary: str) -> str:
     result = subprocess.run([binary, "--version"], capture_output=True, text=True, timeout=60)
     return result.stdout.strip() or result.stderr.strip()
@@ -322,7 +283,7 @@ def main() -> None:
         results["MB"] = {k: p.stat().st_size / 1e6 for k, p in graphs.items()}
         (folder / CLIP_SCRIPT).write_text(base64_script(CLIP_NAME, clip.tobytes()))
         html = folder / "bench.html"
-        page_scripts = [ORT_SCRIPT, *EMBEDDED, *scripts.values(), CLIP_SCRIPT]
+        page_scripts = [ORT_SCRIPT, *EMBEDDED, RUNTIME_SCRIPT, *scripts.values(), CLIP_SCRIPT]
         html.write_text(harness_html(page_scripts))
 
         runtimes = {precision: session(path, 1) for precision, path in graphs.items()}
@@ -337,16 +298,22 @@ def main() -> None:
             return run
 
         with headless_chromium(binary) as tools:
-            page = Page(tools)
-            page.open(html)
+            tools.socket.settimeout(PAGE_SECONDS)
+            for domain in ("Page", "Runtime"):
+                tools.call(f"{domain}.enable")
+            tools.navigate(html, PAGE_SECONDS)
+
+            def page(expression: str) -> Any:
+                return tools.evaluate(expression, PAGE_SECONDS)
+
             names = {p: read_base64_script(folder / s)[0] for p, s in scripts.items()}
-            setup = page.value(f"bench.setup({json.dumps(names)})")
+            setup = page(f"bench.setup({json.dumps(names)})")
             results["browser_setup"] = setup
             candidates: dict[Candidate, Callable[[], float]] = {}
             for precision in graphs:
                 if precision in setup["sessionMilliseconds"]:
                     candidates[BROWSER, precision] = lambda p=precision: (
-                        page.value(f"bench.run({json.dumps(p)})") / 1e3
+                        page(f"bench.run({json.dumps(p)})") / 1e3
                     )
                 else:
                     print(f"the browser could not load the {precision} graph: {setup['errors'][precision]}")
@@ -355,7 +322,7 @@ def main() -> None:
             candidates[TORCH, "float32"] = timed(lambda: eager.infer(clip, framewise=True))
             times, first = interleaved_times(candidates, args.repeats, args.warmup)
             browser_clipwise = {
-                p: np.asarray(page.value(f"bench.clipwise({json.dumps(p)})"), dtype=np.float32)
+                p: np.asarray(page(f"bench.clipwise({json.dumps(p)})"), dtype=np.float32)
                 for p in graphs
                 if (BROWSER, p) in candidates
             }

@@ -190,6 +190,29 @@ class DevTools:
                 return message.get("result", {})
             self.events.append(message)
 
+    def evaluate(self, expression: str, timeout: float = PAGE_TIMEOUT, **options: Any) -> Any:
+        """The JSON value of a page expression that returns (a promise of) ``JSON.stringify(...)``;
+        ``RuntimeError`` with the page's description when it throws. ``options`` go to
+        ``Runtime.evaluate`` as they are (e.g. ``userGesture=True``)."""
+        result = self.call(
+            "Runtime.evaluate",
+            expression=expression,
+            awaitPromise=True,
+            returnByValue=True,
+            timeout=int(timeout * 1000),
+            **options,
+        )
+        if "exceptionDetails" in result:
+            details = result["exceptionDetails"]
+            description = details.get("exception", {}).get("description") or details.get("text")
+            raise RuntimeError(f"{expression[:60]!r} raised {description}")
+        return json.loads(result["result"]["value"])
+
+    def navigate(self, path: Path, timeout: float = PAGE_TIMEOUT) -> None:
+        """Open the local file ``path`` and wait for its load event (the Page domain must be enabled)."""
+        self.call("Page.navigate", url=path.resolve().as_uri())
+        self.wait_for("Page.loadEventFired", timeout)
+
     def wait_for(self, event: str, timeout: float = PAGE_TIMEOUT) -> None:
         """Block until ``event`` arrives (events already received count)."""
         deadline = time.monotonic() + timeout
@@ -261,19 +284,12 @@ def check_page(tools: DevTools, html: Path, page: str, expected: set[str], scree
     tools.call(
         "Emulation.setDeviceMetricsOverride", width=1280, height=900, deviceScaleFactor=1, mobile=False
     )
-    tools.call("Page.navigate", url=path.resolve().as_uri())
-    tools.wait_for("Page.loadEventFired")
-    result = tools.call(
-        "Runtime.evaluate",
-        expression=INSPECT,
-        awaitPromise=True,
-        returnByValue=True,
-        timeout=int(PAGE_TIMEOUT * 1000),
-    )
-    if "exceptionDetails" in result:
-        report.problems.append(f"inspection failed: {result['exceptionDetails'].get('text')}")
+    tools.navigate(path)
+    try:
+        seen = tools.evaluate(INSPECT)
+    except RuntimeError as err:
+        report.problems.append(f"inspection failed: {err}")
         return report
-    seen = json.loads(result["result"]["value"])
     broken = [i["src"] for i in seen["images"] if not i["loaded"]]
     if broken:
         report.problems.append(f"{len(broken)} image(s) did not load: {broken[:3]}")
@@ -386,14 +402,6 @@ def fake_media_flags(clips: TaggerClips) -> list[str]:
     ]
 
 
-def evaluate(tools: DevTools, expression: str, **options: Any) -> Any:
-    """The JSON value of a page expression that returns ``JSON.stringify(...)``."""
-    result = tools.call("Runtime.evaluate", expression=expression, returnByValue=True, **options)
-    if "exceptionDetails" in result:
-        raise RuntimeError(f"{expression[:60]!r} raised {result['exceptionDetails'].get('text')}")
-    return json.loads(result["result"]["value"])
-
-
 def wait_for_tagger(tools: DevTools, condition: str, timeout: float = TAGGER_TIMEOUT) -> str | None:
     """Poll until the JavaScript ``condition`` on ``r = window.panns_lite_try_it`` holds; the page's
     error message if it reported one first (``TimeoutError`` if neither happens)."""
@@ -403,7 +411,7 @@ def wait_for_tagger(tools: DevTools, condition: str, timeout: float = TAGGER_TIM
     )
     deadline = time.monotonic() + timeout
     while True:
-        state = evaluate(tools, expression)
+        state = tools.evaluate(expression)
         if state["error"] or state["ready"]:
             return state["error"]
         if time.monotonic() > deadline:
@@ -484,11 +492,11 @@ def use_tagger(tools: DevTools, html: Path, clips: TaggerClips, screenshot: Path
         error = wait_for_tagger(tools, f"r.last && {condition}")
         if error:
             return problems + [f"{path.name}: the page reported {error!r}"], summary
-        page = evaluate(tools, TAGGER_RESULT)
+        page = tools.evaluate(TAGGER_RESULT)
         summary.setdefault("load_ms", round(page["loadMilliseconds"]))
         found, summary[path.stem] = compare_with_tagger(page, tagger, clip)
         problems += found
-    height = evaluate(tools, "JSON.stringify(document.documentElement.scrollHeight)")
+    height = tools.evaluate("JSON.stringify(document.documentElement.scrollHeight)")
     save_screenshot(tools, height, screenshot)
     found, summary["microphone"] = use_microphone(tools)
     return problems + found + event_problems(tools.events), summary
@@ -496,10 +504,9 @@ def use_tagger(tools: DevTools, html: Path, clips: TaggerClips, screenshot: Path
 
 def use_microphone(tools: DevTools) -> tuple[list[str], dict[str, Any] | None]:
     """Start the page's microphone mode (a reader's click), wait for ``MIC_WINDOWS`` windows, stop it."""
-    evaluate(tools, "document.querySelector('#try-it [data-role=mic]').click(); 'null'", userGesture=True)
+    tools.evaluate("document.querySelector('#try-it [data-role=mic]').click(); 'null'", userGesture=True)
     error = wait_for_tagger(tools, f"r.mic && r.mic.windows >= {MIC_WINDOWS}", timeout=PAGE_TIMEOUT)
-    mic = evaluate(
-        tools,
+    mic = tools.evaluate(
         "(() => { const m = window.panns_lite_try_it.mic; window.panns_lite_try_it.stopMic(); "
         "return JSON.stringify(m && m.last && {windows: m.windows, top: m.last.labels[0], "
         "seconds: m.last.duration}); })()",

@@ -3,6 +3,8 @@ are the 527 classes, a missing ``npm ci`` is named, and the model is a waveform-
 output. The page itself is checked in Chromium by scripts/check_book_browser.py (make book-check)."""
 
 import json
+import shutil
+import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -17,9 +19,11 @@ from panns_lite.book.web_demo import (
     MODEL_NAME,
     MODEL_SCRIPT,
     ORT_SCRIPT,
+    RUNTIME_SCRIPT,
     base64_script,
     labels_script,
     read_base64_script,
+    runtime_script,
     write_assets,
 )
 
@@ -85,11 +89,38 @@ def test_write_assets_writes_the_runtime_the_embedded_files_the_model_and_the_la
     sizes = write_assets(out, node_modules, model=calibrated_cnn14())
     dist = node_modules / "onnxruntime-web" / "dist"
     assert sizes == {p.name: p.stat().st_size for p in out.iterdir()}
-    assert set(sizes) == {ORT_SCRIPT, *EMBEDDED, MODEL_SCRIPT, LABELS_SCRIPT}
+    assert set(sizes) == {ORT_SCRIPT, *EMBEDDED, MODEL_SCRIPT, LABELS_SCRIPT, RUNTIME_SCRIPT}
+    assert (out / RUNTIME_SCRIPT).read_text() == runtime_script()
     assert (out / ORT_SCRIPT).read_bytes() == (dist / ORT_SCRIPT).read_bytes()
     for script, name in EMBEDDED.items():
         assert read_base64_script(out / script) == (name, (dist / name).read_bytes())
     assert read_base64_script(out / MODEL_SCRIPT) == (MODEL_NAME, b"an onnx file")
+
+
+@pytest.mark.skipif(shutil.which("node") is None, reason="needs Node.js (make book installs it)")
+def test_the_runtime_script_unpacks_what_base64_script_embeds_and_starts_the_runtime_on_one_thread(
+    tmp_path: Path,
+) -> None:
+    glue, wasm = EMBEDDED["ort-glue.js"], EMBEDDED["ort-wasm.js"]
+    data = {glue: b"export default 1;", wasm: bytes(range(256)) * 3}
+    page = tmp_path / "page.js"
+    page.write_text(
+        "globalThis.window = globalThis;\n"
+        "globalThis.ort = { env: { wasm: {} } };\n"
+        + "".join(base64_script(name, content) for name, content in data.items())
+        + runtime_script()
+        + "(async () => {\n"
+        "  const assets = window.panns_lite_assets;\n"
+        f"  const glue = Buffer.from(await assets.embedded({json.dumps(glue)})).toString('hex');\n"
+        "  await assets.startRuntime();\n"
+        "  const w = ort.env.wasm;\n"
+        "  console.log(JSON.stringify({glue, wasm: Buffer.from(w.wasmBinary).toString('hex'),\n"
+        "    threads: w.numThreads, proxy: w.proxy, mjs: w.wasmPaths.mjs}));\n"
+        "})();\n"
+    )
+    out = json.loads(subprocess.run(["node", str(page)], capture_output=True, text=True, check=True).stdout)
+    assert bytes.fromhex(out["glue"]) == data[glue] and bytes.fromhex(out["wasm"]) == data[wasm]
+    assert out["threads"] == 1 and out["proxy"] is False and out["mjs"].startswith("blob:")
 
 
 @pytest.mark.slow  # one ONNX export (torch.export tracing), ~20 s

@@ -35,26 +35,16 @@
     });
   }
 
-  /** The bytes a web_demo.base64_script file embeds: base64 → gzip → inflate. */
-  async function embedded(name) {
-    const text = atob(window.panns_lite_assets[name]);
-    const bytes = new Uint8Array(text.length);
-    for (let i = 0; i < text.length; i++) bytes[i] = text.charCodeAt(i);
-    const inflated = new Blob([bytes]).stream().pipeThrough(new DecompressionStream("gzip"));
-    return new Uint8Array(await new Response(inflated).arrayBuffer());
-  }
+  /** The bytes a web_demo.base64_script file embeds (runtime.js unpacks them). */
+  const embedded = (name) => window.panns_lite_assets.embedded(name);
 
   let runtime = null;
   function loadRuntime() {
     runtime ??= (async () => {
-      for (const name of ["ort.wasm.min.js", "ort-glue.js", "ort-wasm.js", "labels.js"]) {
+      for (const name of ["ort.wasm.min.js", "ort-glue.js", "ort-wasm.js", "labels.js", "runtime.js"]) {
         await loadScript(name);
       }
-      const glue = await embedded("ort-wasm-simd-threaded.mjs");
-      ort.env.wasm.numThreads = 1; // no SharedArrayBuffer under file://
-      ort.env.wasm.proxy = false;
-      ort.env.wasm.wasmBinary = await embedded("ort-wasm-simd-threaded.wasm");
-      ort.env.wasm.wasmPaths = { mjs: URL.createObjectURL(new Blob([glue], { type: "text/javascript" })) };
+      await window.panns_lite_assets.startRuntime();
     })();
     return runtime;
   }
