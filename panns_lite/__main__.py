@@ -13,7 +13,14 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from panns_lite.calibration import Thresholds
+    from panns_lite.events import Event
+    from panns_lite.inference import Tag, Tagger
 
 
 def bounded(
@@ -247,15 +254,12 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 def cmd_tag(args: argparse.Namespace) -> int:
     import json
-    from dataclasses import asdict
 
-    from panns_lite.audio import AudioReadError
     from panns_lite.calibration import Thresholds
     from panns_lite.events import write_events_csv
-    from panns_lite.inference import InvalidAudioError, Tagger
+    from panns_lite.inference import Tagger
     from panns_lite.pretraining import resolve_checkpoint
     from panns_lite.runtime import resolved_device
-    from panns_lite.sed import EventDetector, parse_thresholds
 
     if args.sed is None and (args.threshold or args.median is not None):
         raise ValueError("--threshold and --median only apply with --sed")
@@ -271,20 +275,30 @@ def cmd_tag(args: argparse.Namespace) -> int:
         precision=args.precision,
     )
     calibrated = Thresholds.load(args.thresholds, tagger.labels) if args.thresholds else None
-    if calibrated is not None and args.sed is not None and calibrated.event is None:
-        raise ValueError(
-            f"{args.thresholds} has no event thresholds (calibrate with --strong-labels) for --sed"
-        )
-    thresholds = (
-        calibrated.event
-        if calibrated is not None and args.sed
-        else parse_thresholds(args.threshold, tagger.labels)
-    )
-    median = {} if args.median is None else {"median_seconds": args.median}
-    if calibrated is not None and args.median is None:
-        median = {
-            "median_seconds": calibrated.median_seconds
-        }  # the filter the event thresholds were chosen with
+    reports, events, failures = _tag_files(args, tagger, calibrated)
+    if args.sed is not None:
+        write_events_csv(args.sed, events)
+        if not args.json:
+            print(f"{sum(map(len, events.values()))} events from {len(events)} files -> {args.sed}")
+    if args.json:
+        # strict JSON: a NaN would fail here, not in a reader
+        print(json.dumps(reports, indent=1, allow_nan=False))
+    return 2 if failures else 0  # bad input, as everywhere; the good files were still tagged
+
+
+def _tag_files(
+    args: argparse.Namespace, tagger: Tagger, calibrated: Thresholds | None
+) -> tuple[list[dict], dict[str, list[Event]], int]:
+    """Tag (and with ``--sed``, detect events in) every file of ``tag``: the per-file reports, the
+    events by file, and how many files could not be read. A file that fails is reported and skipped,
+    so one bad recording does not lose the others' tags."""
+    from dataclasses import asdict
+
+    from panns_lite.audio import AudioReadError
+    from panns_lite.inference import InvalidAudioError
+    from panns_lite.sed import EventDetector
+
+    thresholds, median = _event_settings(args, tagger, calibrated)
     reports, events, failures = [], {}, 0
     for path in map(str, args.files):
         detector = EventDetector(tagger.frame_hop, tagger.labels, thresholds, **median) if args.sed else None
@@ -309,22 +323,46 @@ def cmd_tag(args: argparse.Namespace) -> int:
             report["events"] = [asdict(event) for event in events[path]]
         reports.append(report)
         if not args.json:
-            print(f"{path}  ({analysis.duration:.2f} s)")
-            for rank, tag in enumerate(tags, start=1):
-                print(f"  {rank:>3}  {tag.probability:.3f}  {tag.label}  ({tag.mid})")
-            if calibrated is not None:
-                print(f"  present (calibrated thresholds): {', '.join(report['present']) or 'none'}")
-            if path in events:
-                print(f"  {len(events[path])} events")
-    if args.sed is not None:
-        write_events_csv(args.sed, events)
-        if not args.json:
-            print(f"{sum(map(len, events.values()))} events from {len(events)} files -> {args.sed}")
-    if args.json:
-        print(
-            json.dumps(reports, indent=1, allow_nan=False)
-        )  # strict JSON: a NaN would fail here, not in a reader
-    return 2 if failures else 0  # bad input, as everywhere; the good files were still tagged
+            _print_tags(path, analysis.duration, tags, report.get("present"), events.get(path))
+    return reports, events, failures
+
+
+def _event_settings(
+    args: argparse.Namespace, tagger: Tagger, calibrated: Thresholds | None
+) -> tuple[np.ndarray, dict[str, float]]:
+    """The per-class event thresholds and median filter of ``tag --sed``: a ``--thresholds`` file's
+    event thresholds with the median filter they were chosen with (unless ``--median`` is given),
+    otherwise the ``--threshold`` values."""
+    from panns_lite.sed import parse_thresholds
+
+    if calibrated is not None and args.sed is not None and calibrated.event is None:
+        raise ValueError(
+            f"{args.thresholds} has no event thresholds (calibrate with --strong-labels) for --sed"
+        )
+    thresholds = (
+        calibrated.event
+        if calibrated is not None and args.sed
+        else parse_thresholds(args.threshold, tagger.labels)
+    )
+    median = {} if args.median is None else {"median_seconds": args.median}
+    if calibrated is not None and args.median is None:
+        # the filter the event thresholds were chosen with
+        median = {"median_seconds": calibrated.median_seconds}
+    return thresholds, median
+
+
+def _print_tags(
+    path: str, duration: float, tags: list[Tag], present: list[str] | None, events: list[Event] | None
+) -> None:
+    """One file's tags as a reader sees them: ranked, with the calibrated classes present and the
+    number of events where ``tag`` was asked for them."""
+    print(f"{path}  ({duration:.2f} s)")
+    for rank, tag in enumerate(tags, start=1):
+        print(f"  {rank:>3}  {tag.probability:.3f}  {tag.label}  ({tag.mid})")
+    if present is not None:
+        print(f"  present (calibrated thresholds): {', '.join(present) or 'none'}")
+    if events is not None:
+        print(f"  {len(events)} events")
 
 
 def cmd_calibrate(args: argparse.Namespace) -> int:

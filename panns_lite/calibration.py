@@ -174,6 +174,20 @@ def calibrate(
             f"none of the {len(clips)} calibration clips has strong labels (keys are file stems, "
             "e.g. Y<YTID>); give the strong labels of these clips"
         )
+    outputs, tracks, durations = _analyze_clips(tagger, clips, annotated)
+    clip = f1_thresholds(clips.targets, outputs, candidates)
+    event = None
+    if strong is not None:
+        event = _event_thresholds(tagger, tracks, durations, strong, candidates, median_seconds)
+    chosen_on = {"clips": len(clips), "clips_with_strong_labels": len(annotated), "source": clips.source}
+    return Thresholds(tuple(tagger.labels.mids), clip, event, median_seconds, candidates, chosen_on)
+
+
+def _analyze_clips(
+    tagger: Tagger, clips: ClipDataset, annotated: set[int]
+) -> tuple[np.ndarray, dict[str, np.ndarray], dict[str, float]]:
+    """The clipwise outputs of every clip, and the frame-wise probabilities and duration of each
+    ``annotated`` clip by file stem: only clips with strong labels need the frame-wise track."""
     outputs, tracks, durations = [], {}, {}
     for i in range(len(clips)):
         waveform, _, name = clips[i]
@@ -186,33 +200,42 @@ def calibrate(
                 analysis.framewise.probabilities,
                 analysis.duration,
             )
-    clip = f1_thresholds(clips.targets, np.stack(outputs), candidates)
-    event = None
-    if strong is not None:
-        event = np.full(len(tagger.labels), candidates[-1])  # classes without a reference event: the highest
-        reference = {name: list(strong[name]) for name in tracks}
-        present = sorted(
-            {
-                tagger.labels.index(e.mid)
-                for events in reference.values()
-                for e in events
-                if e.mid in tagger.labels
-            }
-        )
-        scored = ClassLabels(
-            tuple(tagger.labels.mids[k] for k in present), tuple(tagger.labels.names[k] for k in present)
-        )
-        event[present] = tune_thresholds(
-            {n: t[:, present] for n, t in tracks.items()},
-            reference,
-            scored,
-            tagger.frame_hop,
-            candidates,
-            median_seconds,
-            durations,
-        )
-    chosen_on = {"clips": len(clips), "clips_with_strong_labels": len(annotated), "source": clips.source}
-    return Thresholds(tuple(tagger.labels.mids), clip, event, median_seconds, candidates, chosen_on)
+    return np.stack(outputs), tracks, durations
+
+
+def _event_thresholds(
+    tagger: Tagger,
+    tracks: Mapping[str, np.ndarray],
+    durations: Mapping[str, float],
+    strong: Mapping[str, Sequence[Event]],
+    candidates: tuple[float, ...],
+    median_seconds: float,
+) -> np.ndarray:
+    """Per-class event thresholds tuned on the clips with strong labels (module docstring). Only the
+    classes with a reference event are scored; the others get the highest candidate."""
+    event = np.full(len(tagger.labels), candidates[-1])  # classes without a reference event: the highest
+    reference = {name: list(strong[name]) for name in tracks}
+    present = sorted(
+        {
+            tagger.labels.index(e.mid)
+            for events in reference.values()
+            for e in events
+            if e.mid in tagger.labels
+        }
+    )
+    scored = ClassLabels(
+        tuple(tagger.labels.mids[k] for k in present), tuple(tagger.labels.names[k] for k in present)
+    )
+    event[present] = tune_thresholds(
+        {n: t[:, present] for n, t in tracks.items()},
+        reference,
+        scored,
+        tagger.frame_hop,
+        candidates,
+        median_seconds,
+        durations,
+    )
+    return event
 
 
 def _checked_candidates(candidates: Sequence[float]) -> tuple[float, ...]:

@@ -91,14 +91,7 @@ def embed_folder(
     CNN14 segment, 320 ms). Raises ``ValueError`` naming the path for a missing folder, a folder
     without audio, or an existing ``out`` without ``overwrite``."""
     folder, out = Path(folder), Path(out)
-    if not folder.is_dir():
-        raise ValueError(f"{folder} is not a folder; give the folder of audio files to embed")
-    if out.is_file() and not overwrite:
-        raise ValueError(f"{out} exists; pass --overwrite to replace it, or choose another --out")
-    if out.is_dir() or not out.parent.is_dir():
-        raise ValueError(f"{out}: give a file name in an existing folder")
-    if frame_every is not None and frame_every < 1:
-        raise ValueError(f"frame_every must be ≥ 1, got {frame_every}")
+    _check_arguments(folder, out, frame_every, overwrite)
     files = audio_files(folder)
     if not files:
         raise ValueError(f"{folder} holds no audio files (suffixes: {', '.join(sorted(AUDIO_SUFFIXES))})")
@@ -117,35 +110,61 @@ def embed_folder(
         "frame_hop_seconds": (frame_every or 0) * tagger.frame_hop,
         "panns_lite_version": __version__,
     }
-    stats = [(f, (folder / f).stat()) for f in files]
-    attrs["fingerprint"] = hashlib.sha256(
-        json.dumps([attrs, [(f, s.st_size, s.st_mtime_ns) for f, s in stats]], sort_keys=True).encode()
-    ).hexdigest()
+    attrs["fingerprint"] = _fingerprint(attrs, folder, files)
     partial = out.with_name(out.name + ".partial")
     with _open_partial(partial, attrs, int(model.fc1.out_features)) as h5:
-        resumed = done = int(h5.attrs["_done"])
-        rows: list[tuple[str, np.ndarray, np.ndarray | None]] = []
-        skipped: list[tuple[str, str]] = []
-        try:
-            for name in tqdm(files[done:], initial=done, total=len(files), unit="file", disable=not progress):
-                try:
-                    embedding = tagger.embed(folder / name)
-                    frames = (
-                        tagger.frame_embeddings(folder / name, every=frame_every) if frame_every else None
-                    )
-                    rows.append((name, embedding, frames))
-                except AudioReadError as err:
-                    skipped.append((name, str(err).splitlines()[0].removeprefix(f"{folder / name}: ")))
-                done += 1
-                if done % COMMIT_EVERY == 0:
-                    _commit(h5, rows, skipped, done)
-                    rows, skipped = [], []
-        finally:
-            _commit(h5, rows, skipped, done)
+        resumed = int(h5.attrs["_done"])
+        _embed_files(h5, tagger, folder, files, frame_every, progress)
         del h5.attrs["_done"]
         report = EmbedReport(out, len(h5["name"]), [tuple(s) for s in h5["skipped"].asstr()[()]], resumed)
     os.replace(partial, out)
     return report
+
+
+def _check_arguments(folder: Path, out: Path, frame_every: int | None, overwrite: bool) -> None:
+    """Refuse, before the model is loaded, a job that cannot finish or would replace a finished file."""
+    if not folder.is_dir():
+        raise ValueError(f"{folder} is not a folder; give the folder of audio files to embed")
+    if out.is_file() and not overwrite:
+        raise ValueError(f"{out} exists; pass --overwrite to replace it, or choose another --out")
+    if out.is_dir() or not out.parent.is_dir():
+        raise ValueError(f"{out}: give a file name in an existing folder")
+    if frame_every is not None and frame_every < 1:
+        raise ValueError(f"frame_every must be ≥ 1, got {frame_every}")
+
+
+def _fingerprint(attrs: dict, folder: Path, files: list[str]) -> str:
+    """sha256 of the attributes and of every file's name, size and modification time: a partial file
+    is resumed only by the same job over the same, unchanged files."""
+    stats = [(f, (folder / f).stat()) for f in files]
+    return hashlib.sha256(
+        json.dumps([attrs, [(f, s.st_size, s.st_mtime_ns) for f, s in stats]], sort_keys=True).encode()
+    ).hexdigest()
+
+
+def _embed_files(
+    h5: h5py.File, tagger: Tagger, folder: Path, files: list[str], frame_every: int | None, progress: bool
+) -> None:
+    """Embed the files the partial file has not done yet, committing every :data:`COMMIT_EVERY` files
+    and, whatever stops the run (an error, Ctrl-C), the work done so far. A file that cannot be read
+    is recorded as skipped with the reason, without its path."""
+    done = int(h5.attrs["_done"])
+    rows: list[tuple[str, np.ndarray, np.ndarray | None]] = []
+    skipped: list[tuple[str, str]] = []
+    try:
+        for name in tqdm(files[done:], initial=done, total=len(files), unit="file", disable=not progress):
+            try:
+                embedding = tagger.embed(folder / name)
+                frames = tagger.frame_embeddings(folder / name, every=frame_every) if frame_every else None
+                rows.append((name, embedding, frames))
+            except AudioReadError as err:
+                skipped.append((name, str(err).splitlines()[0].removeprefix(f"{folder / name}: ")))
+            done += 1
+            if done % COMMIT_EVERY == 0:
+                _commit(h5, rows, skipped, done)
+                rows, skipped = [], []
+    finally:
+        _commit(h5, rows, skipped, done)
 
 
 def _open_partial(path: Path, attrs: dict, dim: int) -> h5py.File:

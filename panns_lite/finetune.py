@@ -150,6 +150,27 @@ def read_labelled_folder(
     if not folder.is_dir():
         raise ValueError(f"{folder} is not a folder; give the folder holding your audio and {LABELS_CSV}")
     csv_path = Path(labels_csv) if labels_csv is not None else folder / LABELS_CSV
+    columns, rows = read_label_csv(csv_path)
+    kept, missing = checked_rows(csv_path, folder, columns, rows)
+    if not kept:
+        raise ValueError(f"{csv_path}: no row names a file present in {folder}")
+    files, label_sets, groups, splits = zip(*kept)
+    classes = tuple(sorted({n for names in label_sets for n in names}))
+    if len(classes) < 2:
+        raise ValueError(f"{csv_path}: a tagger needs at least 2 classes, found {list(classes)}")
+    index = {c: i for i, c in enumerate(classes)}
+    targets = np.zeros((len(files), len(classes)), dtype=bool)
+    for row, names in enumerate(label_sets):
+        targets[row, [index[n] for n in names]] = True
+    return LabelledFolder(
+        folder, files, classes, targets, groups, splits if "split" in columns else None, tuple(missing)
+    )
+
+
+def read_label_csv(csv_path: Path) -> tuple[set[str], list[tuple[int, dict[str, str]]]]:
+    """The columns of a ``labels.csv`` and its rows with their line numbers, so that every later
+    complaint can name the line to fix; a missing file or a header without ``file`` and ``labels``
+    raises ``ValueError`` saying what to write."""
     if not csv_path.is_file():
         raise ValueError(
             f"{csv_path} does not exist; write it with the columns file,labels (labels separated "
@@ -163,8 +184,17 @@ def read_labelled_folder(
                 f"{csv_path}: the header must name the columns file and labels (optional: group, "
                 f"split), found {sorted(columns)}"
             )
-        rows = [(line, row) for line, row in enumerate(reader, start=2)]
-    files, label_sets, groups, splits, missing, seen = [], [], [], [], [], {}
+        return columns, [(line, row) for line, row in enumerate(reader, start=2)]
+
+
+def checked_rows(
+    csv_path: Path, folder: Path, columns: set[str], rows: list[tuple[int, dict[str, str]]]
+) -> tuple[list[tuple[str, list[str], str, str]], list[tuple[str, str]]]:
+    """(file, label names, group, split) of every row whose file is in ``folder``, and (file, reason)
+    of those whose file is not. A row without a file or a label, a file listed twice or a split other
+    than train or validation raises ``ValueError`` naming the line. A row without a group is its own
+    group (a clip alone never leaks into validation through a shared recording)."""
+    kept, missing, seen = [], [], {}
     for line, row in rows:
         name = (row["file"] or "").strip()
         names = [n.strip() for n in (row["labels"] or "").split(LABEL_SEPARATOR) if n.strip()]
@@ -182,28 +212,8 @@ def read_labelled_folder(
         if not (folder / name).is_file():
             missing.append((name, "no such file in the folder"))
             continue
-        files.append(name)
-        label_sets.append(names)
-        groups.append((row.get("group") or "").strip() or name)
-        splits.append(split)
-    if not files:
-        raise ValueError(f"{csv_path}: no row names a file present in {folder}")
-    classes = tuple(sorted({n for names in label_sets for n in names}))
-    if len(classes) < 2:
-        raise ValueError(f"{csv_path}: a tagger needs at least 2 classes, found {list(classes)}")
-    index = {c: i for i, c in enumerate(classes)}
-    targets = np.zeros((len(files), len(classes)), dtype=bool)
-    for row, names in enumerate(label_sets):
-        targets[row, [index[n] for n in names]] = True
-    return LabelledFolder(
-        folder,
-        tuple(files),
-        classes,
-        targets,
-        tuple(groups),
-        tuple(splits) if "split" in columns else None,
-        tuple(missing),
-    )
+        kept.append((name, names, (row.get("group") or "").strip() or name, split))
+    return kept, missing
 
 
 def validation_mask(data: LabelledFolder, share: float, seed: int) -> np.ndarray:

@@ -591,29 +591,66 @@ def build_miniset(
     config = resolve_config(config)
     workers = worker_count(workers)
     out = Path(out_dir)
-    ours = (out / "build_info.json").is_file() or (out / BUILDING).is_file()
-    if out.exists() and any(out.iterdir()) and not ours:
-        raise ValueError(f"{out} exists and is not a MiniSet (no build_info.json): refusing to replace it")
+    _check_replaceable(out)
     items = read_bank(sources_dir)
     audio = {it.file: load_audio(Path(sources_dir) / it.file) for it in items}
     tagging = tagging_items(items, config.held_out)
     split = split_bank(tagging, config.seed, config.eval_fraction, config.validation_fraction)
     mixer = Mixer(items, audio, config.seed, config.zipf_exponent)
 
+    _start_build(out)
+    writer = ClipWriter(out / "audios", mixer, split, config)
+    n_clips, class_counts = _write_clip_splits(out, writer, workers, items)
+    kept = {it.file for it in tagging}
+    transfer = build_transfer_set(
+        out / "transfer", mixer, [it for it in items if it.file not in kept], config
+    )
+    summary = MiniSetSummary(
+        config=asdict(config),
+        bank_sha256=bank_checksum(sources_dir),
+        clips=n_clips,
+        recordings={k: len(v) for k, v in split.items()},
+        groups={k: len({it.group for it in v}) for k, v in split.items()},
+        class_counts=class_counts,
+        transfer_classes=transfer,
+        transfer_clips=len(transfer) * config.transfer_clips_per_class,
+    )
+    (out / "build_info.json").write_text(json.dumps(asdict(summary), indent=1, sort_keys=True) + "\n")
+    (out / BUILDING).unlink()
+    return summary
+
+
+def _check_replaceable(out: Path) -> None:
+    """Refuse an ``out`` that holds anything but an earlier MiniSet (:func:`build_miniset`), before
+    any work is done: a build never deletes what it did not write."""
+    ours = (out / "build_info.json").is_file() or (out / BUILDING).is_file()
+    if out.exists() and any(out.iterdir()) and not ours:
+        raise ValueError(f"{out} exists and is not a MiniSet (no build_info.json): refusing to replace it")
+
+
+def _start_build(out: Path) -> None:
+    """Empty ``out``, mark the build as under way (``BUILDING``) and copy the vocabulary and ontology."""
     if out.exists():
         shutil.rmtree(out)
     out.mkdir(parents=True)
     (out / BUILDING).write_text(
         "a MiniSet build is under way or was interrupted; the next build replaces it\n"
     )
-    labels = load_class_labels()
     shutil.copy(AUDIOSET_DIR / "class_labels_indices.csv", out / "class_labels_indices.csv")
     shutil.copy(AUDIOSET_DIR / "ontology.json", out / "ontology.json")
+
+
+def _write_clip_splits(
+    out: Path, writer: ClipWriter, workers: int, items: Sequence[BankItem]
+) -> tuple[dict[str, int], dict[str, dict[str, int]]]:
+    """Make every clip of the mixture and natural splits in ``workers`` processes and write their
+    segment lists, ``clip_sources.tsv`` and ``strong_labels.tsv``; return each split's number of clips
+    and its clips per class name (most frequent first)."""
+    labels = load_class_labels()
     explicit = {it.file: it.labels for it in items}  # strong labels: the sources' own labels, no ancestors
     provenance: list[list] = []
     strong: dict[str, list[Event]] = defaultdict(list)
     class_counts: dict[str, dict[str, int]] = {}
-    writer = ClipWriter(out / "audios", mixer, split, config)
     n_clips = {}
     with clip_workers(writer, workers) as written:
         for name in (*SPLITS, *NATURAL_SPLITS):
@@ -633,7 +670,7 @@ def build_miniset(
             write_segments(
                 out / f"{name}_segments.csv",
                 segments,
-                created=f"by the panns-lite MiniSet builder (seed {config.seed})",
+                created=f"by the panns-lite MiniSet builder (seed {writer.config.seed})",
             )
             class_counts[name] = dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
             n_clips[name] = len(segments)
@@ -643,23 +680,7 @@ def build_miniset(
         provenance,
     )
     write_strong_labels(out / "strong_labels.tsv", strong)
-    kept = {it.file for it in tagging}
-    transfer = build_transfer_set(
-        out / "transfer", mixer, [it for it in items if it.file not in kept], config
-    )
-    summary = MiniSetSummary(
-        config=asdict(config),
-        bank_sha256=bank_checksum(sources_dir),
-        clips=n_clips,
-        recordings={k: len(v) for k, v in split.items()},
-        groups={k: len({it.group for it in v}) for k, v in split.items()},
-        class_counts=class_counts,
-        transfer_classes=transfer,
-        transfer_clips=len(transfer) * config.transfer_clips_per_class,
-    )
-    (out / "build_info.json").write_text(json.dumps(asdict(summary), indent=1, sort_keys=True) + "\n")
-    (out / BUILDING).unlink()
-    return summary
+    return n_clips, class_counts
 
 
 def primary_labels(miniset_dir: str | Path, split: str) -> dict[str, str]:

@@ -32,7 +32,14 @@ from typing import Any
 
 import torch
 
-from panns_lite.checkpoints import CheckpointError, atomic_write, load_checkpoint, load_extra
+from panns_lite.checkpoints import (
+    FORMAT,
+    FORMAT_VERSION,
+    CheckpointError,
+    atomic_write,
+    load_checkpoint,
+    load_extra,
+)
 from panns_lite.miniset import prepare_miniset
 from panns_lite.models import AudioTagger, count_parameters
 from panns_lite.paths import DATA_DIR, workspace
@@ -141,9 +148,21 @@ def export_pretrained(
     model = load_checkpoint(model_path)
     models_dir.mkdir(parents=True, exist_ok=True)
     weights = models_dir / WEIGHTS_NAME
+    write_half_weights(model, extra, weights)
+    record = pretrained_record(model, extra, training, weights, provenance)
+    atomic_write(
+        models_dir / RECORD_NAME, lambda fh: fh.write((json.dumps(record, indent=1) + "\n").encode())
+    )
+    return weights
+
+
+def write_half_weights(model: AudioTagger, extra: dict[str, Any], weights: Path) -> None:
+    """``model`` in the checkpoint format :func:`~panns_lite.checkpoints.load_checkpoint` reads, its
+    floating tensors in float16 (:func:`half_precision`: half the bytes to ship), with the run's
+    iteration, config and data description from its ``extra``."""
     payload = {
-        "format": "panns_lite",
-        "version": 1,
+        "format": FORMAT,
+        "version": FORMAT_VERSION,
         "architecture": model.architecture(),
         "state_dict": half_precision(model),
         "extra": {
@@ -154,8 +173,20 @@ def export_pretrained(
         },
     }
     atomic_write(weights, lambda fh: torch.save(payload, fh))
+
+
+def pretrained_record(
+    model: AudioTagger,
+    extra: dict[str, Any],
+    training: dict[str, Any],
+    weights: Path,
+    provenance: dict[str, Any] | None,
+) -> dict[str, Any]:
+    """The record shipped beside the weights (``pretrained.json``): what the model is and how it was
+    trained, its checksum, its curves, the first step losses and environment a replay checks against
+    (:func:`replay`) and the scores the shipped weights reach (:func:`shipped_scores`)."""
     steps, config = training["step_losses"], TrainConfig.from_plain(extra["config"])
-    record = {
+    return {
         "name": NAME,
         "description": (
             f"{model.architecture()['name']} at width {extra['config']['width']:g}, trained by panns-lite "
@@ -179,10 +210,6 @@ def export_pretrained(
         "shipped_scores": shipped_scores(weights, config),
         "provenance": provenance or {},
     }
-    atomic_write(
-        models_dir / RECORD_NAME, lambda fh: fh.write((json.dumps(record, indent=1) + "\n").encode())
-    )
-    return weights
 
 
 def shipped_scores(weights: Path, config: TrainConfig) -> dict[str, Any]:

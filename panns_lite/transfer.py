@@ -365,37 +365,55 @@ def fine_tune(
     device = next(model.parameters()).device
     optimizer = panns_adam(model, config.lr)
     labels = logmels.targets.argmax(axis=1)
-    step = config.batch_size * (2 if config.mixup else 1)
     history: list[dict[str, Any]] = []
     iteration = 0
     for epoch in range(1, config.epochs + 1):
         order = generator(config.seed, TransferStream.EPOCH_ORDER, epoch).permutation(train_idx)
-        model.train()
-        losses = []
-        for start in range(0, len(order), step):
-            batch = order[start : start + step]
-            if config.mixup:
-                batch = batch[: len(batch) // 2 * 2]
-                if len(batch) == 0:
-                    continue
-            x, y, _ = logmels.get_batch(batch)
-            lam = None
-            if config.mixup:
-                rng = generator(config.seed, TransferStream.MIXUP, epoch, start)
-                lam = torch.from_numpy(mixup_lambdas(rng, len(batch), config.mixup_alpha))
-                y = mix_targets(y, lam)
-            with autocast(config.amp, device):
-                out = model.forward_features(x, lam)
-                logits = model.fc_audioset(out["embedding"])
-            loss = nll(logits, y)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            losses.append(loss.item())
-            iteration += 1
+        losses = _train_epoch(model, logmels, order, optimizer, config, epoch, device)
+        iteration += len(losses)
         row: dict[str, Any] = {"epoch": epoch, "iteration": iteration, "train_loss": float(np.mean(losses))}
         if test_idx is not None:
             row["accuracy"] = accuracy(predict_classes(model, logmels, test_idx), labels[test_idx])
         history.append(row)
     model.eval()
     return FineTuneResult(model, history)
+
+
+def _train_epoch(
+    model: AudioTagger,
+    logmels: ClipDataset,
+    order: np.ndarray,
+    optimizer: torch.optim.Optimizer,
+    config: FineTuneConfig,
+    epoch: int,
+    device: torch.device,
+) -> list[float]:
+    """One epoch of :func:`fine_tune` over the clips in ``order``: the loss of every step taken.
+
+    With ``mixup`` each step mixes 2·batch_size clips pairwise with the lambdas of the stream
+    ``(seed, MIXUP, epoch, start)``, so a step's mixing does not depend on the steps before it.
+    """
+    model.train()
+    step = config.batch_size * (2 if config.mixup else 1)
+    losses = []
+    for start in range(0, len(order), step):
+        batch = order[start : start + step]
+        if config.mixup:
+            batch = batch[: len(batch) // 2 * 2]
+            if len(batch) == 0:
+                continue
+        x, y, _ = logmels.get_batch(batch)
+        lam = None
+        if config.mixup:
+            rng = generator(config.seed, TransferStream.MIXUP, epoch, start)
+            lam = torch.from_numpy(mixup_lambdas(rng, len(batch), config.mixup_alpha))
+            y = mix_targets(y, lam)
+        with autocast(config.amp, device):
+            out = model.forward_features(x, lam)
+            logits = model.fc_audioset(out["embedding"])
+        loss = nll(logits, y)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        losses.append(loss.item())
+    return losses

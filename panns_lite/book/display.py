@@ -269,16 +269,7 @@ def slider_explorer(
     unknown = set(labels) - set(names)
     if unknown:
         raise ValueError(f"labels for unknown parameters {sorted(unknown)}")
-    sliders = [
-        widgets.SelectionSlider(
-            options=[(str(v), v) for v in choices[n]],
-            description=labels.get(n, n),
-            continuous_update=True,
-            style={"description_width": "initial"},
-            layout=widgets.Layout(width="60%"),
-        )
-        for n in names
-    ]
+    sliders = [_slider(choices[n], labels.get(n, n)) for n in names]
     images: dict[tuple[Any, ...], widgets.Image] = {}
     for combination in itertools.product(*(choices[n] for n in names)):
         fig = render(**dict(zip(names, combination)))
@@ -288,6 +279,35 @@ def slider_explorer(
             layout=widgets.Layout(max_width="100%", height="auto"),
         )
         plt.close(fig)
+    stacks, links = _linked_stacks(images, sliders, choices)
+    box = widgets.VBox([*sliders, stacks])
+    box.links = links  # keep the links alive as long as the explorer
+    return box
+
+
+def _slider(values: Sequence[Any], description: str) -> ipywidgets.SelectionSlider:
+    """A slider over ``values`` (each shown as its ``str``) with its caption in full."""
+    import ipywidgets as widgets
+
+    return widgets.SelectionSlider(
+        options=[(str(v), v) for v in values],
+        description=description,
+        continuous_update=True,
+        style={"description_width": "initial"},
+        layout=widgets.Layout(width="60%"),
+    )
+
+
+def _linked_stacks(
+    images: Mapping[tuple[Any, ...], ipywidgets.Image],
+    sliders: Sequence[ipywidgets.SelectionSlider],
+    choices: Mapping[str, Sequence[Any]],
+) -> tuple[ipywidgets.Widget, list[Any]]:
+    """The images in nested ``Stack`` s, one level per parameter, and the ``jslink`` s tying each
+    level's shown child to its slider: links run in the browser, so the static book needs no kernel."""
+    import ipywidgets as widgets
+
+    names = list(choices)
     links = []
 
     def level(depth: int, prefix: tuple[Any, ...]) -> widgets.Widget:
@@ -299,9 +319,7 @@ def slider_explorer(
         links.append(widgets.jslink((sliders[depth], "index"), (stack, "selected_index")))
         return stack
 
-    box = widgets.VBox([*sliders, level(0, ())])
-    box.links = links  # keep the links alive as long as the explorer
-    return box
+    return level(0, ()), links
 
 
 def styled_table(

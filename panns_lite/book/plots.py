@@ -104,19 +104,50 @@ def plot_spectrogram(
     if sample_rate <= 0 or hop_length <= 0:
         raise ValueError("sample_rate and hop_length must be positive")
     events = [_as_event(e) for e in events]
-    for e in events:
-        if not 0 <= e.onset < e.offset:
-            raise ValueError(f"event {e} must have 0 <= onset < offset")
+    _check_events(events)
     labels = list(dict.fromkeys(e.label for e in events))
     if ax is None and events:
-        lanes = 0.2 * len(labels) + 0.3
-        fig, (ax, roll) = subplots(2, 1, figsize=(8.0, 3.2 + lanes), height_ratios=[3.2, lanes], sharex=True)
-    elif ax is None:
-        fig, ax = subplots(figsize=(8.0, 3.2))
-        roll = None
+        fig, ax, roll = _with_roll(3.2, 0.2 * len(labels) + 0.3)
     else:
-        fig, roll = ax.figure, None
+        (fig, ax), roll = _axes(ax, (8.0, 3.2)), None
     seconds = spec.shape[0] * hop_length / sample_rate
+    image = _draw_bins(ax, spec, bin_hz, seconds, vmin, vmax)
+    ax.set_title(title)
+    if colorbar:
+        fig.colorbar(image, ax=ax, label="dB", pad=0.01)
+    colours = {label: f"C{i % 10}" for i, label in enumerate(labels)}
+    _outline_events(ax, events, labels, colours, spec.shape[1])
+    if roll is not None:
+        _draw_event_roll(roll, events, labels, colours, seconds)
+    else:
+        ax.set_xlabel("time (s)")
+    return fig
+
+
+def _check_events(events: Sequence[Event], what: str = "event", names: Sequence[str] | None = None) -> None:
+    """Refuse an event that would be drawn off the figure: one that does not run forward from 0 s or,
+    with ``names``, whose label has no lane (the roll would then under-report it)."""
+    for e in events:
+        if names is not None and e.label not in names:
+            raise ValueError(f"{what} {e.label!r} is not one of the plotted classes")
+        if not 0 <= e.onset < e.offset:
+            raise ValueError(f"{what} {e} must have 0 <= onset < offset")
+
+
+def _with_roll(height: float, lanes: float) -> tuple[Figure, Axes, Axes]:
+    """A figure of a main panel ``height`` inches high over an event roll ``lanes`` inches high, sharing
+    the time axis, so an event lines up with the frames it spans."""
+    fig, (ax, roll) = subplots(
+        2, 1, figsize=(8.0, height + lanes), height_ratios=[height, lanes], sharex=True
+    )
+    return fig, ax, roll
+
+
+def _draw_bins(
+    ax: Axes, spec: np.ndarray, bin_hz: np.ndarray, seconds: float, vmin: float | None, vmax: float | None
+) -> Any:
+    """The (frames, bins) image over ``seconds``, with six bins labelled by their frequency in Hz
+    (mel bins are not evenly spaced in Hz, so the ticks name bins rather than scale an axis)."""
     image = ax.imshow(
         spec.T,
         origin="lower",
@@ -130,13 +161,17 @@ def plot_spectrogram(
     ticks = np.unique(np.linspace(0, spec.shape[1] - 1, 6).round().astype(int))
     ax.set_yticks(ticks, [_hz_label(bin_hz[t]) for t in ticks])
     ax.set_ylabel("frequency (Hz)")
-    ax.set_title(title)
-    if colorbar:
-        fig.colorbar(image, ax=ax, label="dB", pad=0.01)
-    colours = {label: f"C{i % 10}" for i, label in enumerate(labels)}
+    return image
+
+
+def _outline_events(
+    ax: Axes, events: Sequence[Event], labels: list[str], colours: Mapping[str, str], n_bins: int
+) -> None:
+    """Each event as an outlined box over the time it spans, in its label's band of the frequency axis
+    (first label on top, as in the roll), so overlapping events of different labels stay apart."""
     for e in events:
         lane = len(labels) - 1 - labels.index(e.label)  # first label on top, as in the roll
-        height = spec.shape[1] / len(labels)
+        height = n_bins / len(labels)
         ax.add_patch(
             Rectangle(
                 (e.onset, -0.5 + lane * height),
@@ -147,18 +182,18 @@ def plot_spectrogram(
                 linewidth=1.5,
             )
         )
-    if roll is not None:
-        for e in events:
-            roll.barh(
-                labels.index(e.label), e.offset - e.onset, left=e.onset, color=colours[e.label], height=0.7
-            )
-        roll.set_yticks(range(len(labels)), labels, fontsize=7)
-        roll.invert_yaxis()
-        roll.set_xlim(0, seconds)
-        roll.set_xlabel("time (s)")
-    else:
-        ax.set_xlabel("time (s)")
-    return fig
+
+
+def _draw_event_roll(
+    roll: Axes, events: Sequence[Event], labels: list[str], colours: Mapping[str, str], seconds: float
+) -> None:
+    """One lane per label, first label on top, one bar per event: strong labels read as a score."""
+    for e in events:
+        roll.barh(labels.index(e.label), e.offset - e.onset, left=e.onset, color=colours[e.label], height=0.7)
+    roll.set_yticks(range(len(labels)), labels, fontsize=7)
+    roll.invert_yaxis()
+    roll.set_xlim(0, seconds)
+    roll.set_xlabel("time (s)")
 
 
 def plot_logmel(
@@ -578,20 +613,32 @@ def plot_framewise(
         raise ValueError(f"frame_hop must be positive, got {frame_hop}")
     groups = {"reference": [_as_event(e) for e in reference], "detected": [_as_event(e) for e in detected]}
     for kind, events in groups.items():
-        for e in events:
-            if e.label not in names:
-                raise ValueError(f"{kind} event {e.label!r} is not one of the plotted classes")
-            if not 0 <= e.onset < e.offset:
-                raise ValueError(f"{kind} event {e} must have 0 <= onset < offset")
-    with_roll = ax is None and (groups["reference"] or groups["detected"])
-    if with_roll:
-        lanes = 0.28 * len(names) + 0.4
-        fig, (ax, roll) = subplots(2, 1, figsize=(8.0, 2.8 + lanes), height_ratios=[2.8, lanes], sharex=True)
+        _check_events(events, f"{kind} event", names)
+    if ax is None and (groups["reference"] or groups["detected"]):
+        fig, ax, roll = _with_roll(2.8, 0.28 * len(names) + 0.4)
     else:
-        fig, ax = _axes(ax, (8.0, 2.8))
-        roll = None
-    times = np.arange(p.shape[0]) * frame_hop
+        (fig, ax), roll = _axes(ax, (8.0, 2.8)), None
     colours = {name: f"C{i % 10}" for i, name in enumerate(names)}
+    _draw_probabilities(ax, p, frame_hop, names, colours, threshold)
+    ax.set_title(title)
+    if roll is None:
+        ax.set_xlabel("time (s)")
+        return fig
+    _draw_detection_roll(roll, groups["reference"], groups["detected"], names, colours)
+    return fig
+
+
+def _draw_probabilities(
+    ax: Axes,
+    p: np.ndarray,
+    frame_hop: float,
+    names: Sequence[str],
+    colours: Mapping[str, str],
+    threshold: float | None,
+) -> None:
+    """One line per class on a 0-1 probability axis, frame ``k`` at ``k · frame_hop`` s, with the
+    detection ``threshold`` dashed across: where a line crosses it is where an event starts or ends."""
+    times = np.arange(p.shape[0]) * frame_hop
     for i, name in enumerate(names):
         ax.plot(times, p[:, i], color=colours[name], linewidth=1.2, label=name)
     if threshold is not None:
@@ -600,11 +647,18 @@ def plot_framewise(
     ax.set_xlim(0, p.shape[0] * frame_hop)
     ax.set_ylabel("probability")
     ax.legend(fontsize=7, loc="upper right", ncols=min(3, len(names) + (threshold is not None)))
-    ax.set_title(title)
-    if roll is None:
-        ax.set_xlabel("time (s)")
-        return fig
-    for e in groups["reference"]:
+
+
+def _draw_detection_roll(
+    roll: Axes,
+    reference: Sequence[Event],
+    detected: Sequence[Event],
+    names: Sequence[str],
+    colours: Mapping[str, str],
+) -> None:
+    """One lane per class: reference events as filled bars, detected ones as thin hatched bars just
+    below, so a reader sees where the two agree."""
+    for e in reference:
         roll.barh(
             names.index(e.label) - 0.12,
             e.offset - e.onset,
@@ -613,7 +667,7 @@ def plot_framewise(
             color=colours[e.label],
             alpha=0.6,
         )
-    for e in groups["detected"]:
+    for e in detected:
         roll.barh(
             names.index(e.label) + 0.28,
             e.offset - e.onset,
@@ -629,7 +683,6 @@ def plot_framewise(
     roll.set_yticks(range(len(names)), names, fontsize=7)
     roll.set_ylim(len(names) - 0.5, -0.5)
     roll.set_xlabel("time (s): reference (filled), detected (hatched)")
-    return fig
 
 
 def plot_embedding_map(
