@@ -27,14 +27,13 @@ from common import environment, environment_line, write_results
 
 from panns_lite.checkpoints import load_checkpoint
 from panns_lite.datasets import PackedDataset
-from panns_lite.evaluation import evaluate_runtime, paired_bootstrap
-from panns_lite.export import OnnxModel, export_onnx
+from panns_lite.export import OnnxModel
 from panns_lite.miniset import prepare_miniset
 from panns_lite.models import Cnn14, count_parameters
 from panns_lite.paths import workspace
 from panns_lite.pretraining import pretrained_config, pretrained_path, read_record
 from panns_lite.pruning import epanns_ratios, prune
-from panns_lite.quantization import calibration_clips, quantize_onnx
+from panns_lite.quantization import calibration_clips, int8_accuracy, int8_pair
 from panns_lite.recovery import recover
 from panns_lite.runtime import interleaved_medians
 
@@ -87,13 +86,7 @@ def main() -> None:
     }
     with tempfile.TemporaryDirectory() as tmp:
         for name, model in models.items():
-            paths = {"float32": export_onnx(model, Path(tmp) / f"{len(results['models'])}-float.onnx")}
-            paths["int8"] = quantize_onnx(
-                paths["float32"],
-                Path(tmp) / f"{len(results['models'])}-int8.onnx",
-                calibration,
-                source=recipe.train_data,
-            )
+            paths = int8_pair(model, tmp, str(len(results["models"])), calibration, source=recipe.train_data)
             row = {
                 "model": name,
                 "parameters": count_parameters(model),
@@ -102,14 +95,13 @@ def main() -> None:
             if "random" not in name:
                 row["accuracy"] = {}
                 for split, dataset in data.items():
-                    a, b = (evaluate_runtime(session(paths[k], 2), dataset) for k in ("int8", "float32"))
-                    paired = paired_bootstrap(a.targets, a.outputs, b.outputs)
+                    accuracy = int8_accuracy(paths, dataset, threads=2)
                     row["accuracy"][split] = {
-                        "float32": b.scores.mAP,
-                        "int8": a.scores.mAP,
-                        "difference": paired.difference,
-                        "interval": list(paired.interval),
-                        "resolved": paired.resolved,
+                        "float32": accuracy.float32.scores.mAP,
+                        "int8": accuracy.int8.scores.mAP,
+                        "difference": accuracy.paired.difference,
+                        "interval": list(accuracy.paired.interval),
+                        "resolved": accuracy.paired.resolved,
                     }
             row["seconds_per_clip"] = {}
             for threads in (1, 2):

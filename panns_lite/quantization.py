@@ -14,6 +14,10 @@ calibrated (min–max) on clips run through the float graph. Two choices, and wh
   spans many decades before the log) is what 8 bits represent worst, and it is a small share of the
   compute.
 
+:func:`int8_pair` writes a model's float32 and int8 graphs side by side and :func:`int8_accuracy`
+scores both on the same clips with a paired bootstrap: chapter 9's table and
+``benchmarks/bench_int8.py`` both use them.
+
 Calibrate on **training** clips only (a packed file of them: :func:`calibration_clips`); scoring the
 int8 model on evaluation clips it was calibrated on would flatter it. The file keeps the float
 graph's metadata (so :class:`~panns_lite.export.OnnxModel` and :class:`~panns_lite.inference.Tagger`
@@ -29,12 +33,15 @@ import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 
 from panns_lite.checkpoints import atomic_write
 from panns_lite.datasets import PackedDataset
-from panns_lite.export import METADATA_KEY
+from panns_lite.evaluation import Evaluation, PairedBootstrap, evaluate_runtime, paired_bootstrap
+from panns_lite.export import METADATA_KEY, OnnxModel, export_onnx
+from panns_lite.models import AudioTagger
 
 QUANTIZED_OPS = ("Conv", "MatMul", "Gemm")
 
@@ -117,14 +124,54 @@ def quantize_onnx(
             calibrate_method=CalibrationMethod.MinMax,
         )
         quantized = onnx.load(str(staged))
+    int8 = {"calibration": source, "calibration_clips": len(calibration), "float_nodes": len(front_end)}
+    _keep_metadata(quantized, metadata, int8)
+    return atomic_write(out, lambda handle: handle.write(quantized.SerializeToString()))
+
+
+def _keep_metadata(quantized, metadata: dict[str, str], int8: dict) -> None:
+    """Give the quantized graph the float graph's metadata, its panns_lite record extended with what
+    the quantization did (so OnnxModel and Tagger read it as they read the float one)."""
     record = json.loads(metadata[METADATA_KEY])
-    record["int8"] = {
-        "scheme": "static QDQ, per-channel int8 weights, uint8 activations, min-max",
-        "calibration": source,
-        "calibration_clips": len(calibration),
-        "float_nodes": len(front_end),
-    }
+    record["int8"] = {"scheme": "static QDQ, per-channel int8 weights, uint8 activations, min-max", **int8}
     del quantized.metadata_props[:]
     for key, value in {**metadata, METADATA_KEY: json.dumps(record)}.items():
         quantized.metadata_props.add(key=key, value=value)
-    return atomic_write(out, lambda handle: handle.write(quantized.SerializeToString()))
+
+
+def int8_pair(
+    model: AudioTagger,
+    folder: str | os.PathLike[str],
+    stem: str,
+    calibration: np.ndarray,
+    source: str = "",
+) -> dict[str, Path]:
+    """``{"float32": path, "int8": path}``: ``model`` exported waveform-in to ``<folder>/<stem>-float32.onnx``
+    and quantized from it (:func:`quantize_onnx`, calibrated on ``calibration`` from ``source``) to
+    ``<folder>/<stem>-int8.onnx``."""
+    float_path = export_onnx(model, Path(folder) / f"{stem}-float32.onnx")
+    int8_path = quantize_onnx(float_path, Path(folder) / f"{stem}-int8.onnx", calibration, source=source)
+    return {"float32": float_path, "int8": int8_path}
+
+
+class Int8Accuracy(NamedTuple):
+    """Both graphs of an :func:`int8_pair` scored on the same clips, and int8 − float32 in mAP."""
+
+    float32: Evaluation
+    int8: Evaluation
+    paired: PairedBootstrap
+
+
+def int8_accuracy(
+    graphs: dict[str, Path], data: PackedDataset, threads: int = 2, resamples: int = 1000, seed: int = 0
+) -> Int8Accuracy:
+    """Score ``graphs["float32"]`` and ``graphs["int8"]`` on every clip of ``data`` in ONNX Runtime
+    (``threads`` intra-op threads); the difference is decided by a paired bootstrap over the clips
+    (:func:`~panns_lite.evaluation.paired_bootstrap`), as every comparison in the book."""
+    scored = {
+        kind: evaluate_runtime(OnnxModel(graphs[kind], threads=threads), data) for kind in ("float32", "int8")
+    }
+    paired = paired_bootstrap(
+        data.targets, scored["int8"].outputs, scored["float32"].outputs, resamples=resamples, seed=seed
+    )
+    return Int8Accuracy(scored["float32"], scored["int8"], paired)

@@ -5,6 +5,7 @@ import json
 import numpy as np
 import onnx
 import pytest
+import torch
 
 from panns_lite.__main__ import main
 from panns_lite.audio import fix_length, load_audio
@@ -13,9 +14,10 @@ from panns_lite.evaluation import evaluate_model, evaluate_runtime
 from panns_lite.export import METADATA_KEY, OnnxModel, export_onnx
 from panns_lite.inference import Tagger
 from panns_lite.miniset import read_bank
+from panns_lite.models import Cnn14, scaled_widths
 from panns_lite.paths import SOURCES_DIR
 from panns_lite.pretraining import pretrained
-from panns_lite.quantization import quantize_onnx
+from panns_lite.quantization import calibration_clips, int8_accuracy, int8_pair, quantize_onnx
 
 BANK = read_bank()
 CALIBRATION, CHECKED = BANK[1::97][:10], BANK[::150]
@@ -103,3 +105,19 @@ def test_evaluate_runtime_scores_an_export_like_evaluate_model(exported, tiny_pa
         evaluate_runtime(
             OnnxModel(export_onnx(pretrained(), exported[0].with_name("lm.onnx"), mode="logmel")), data
         )
+
+
+@pytest.mark.slow  # one export and one quantization of a 1/16-width CNN14, ~25 s
+def test_an_int8_pair_is_scored_clip_by_clip_against_its_float_graph(tiny_packed, tmp_path):
+    torch.manual_seed(0)
+    model = Cnn14(widths=scaled_widths(1 / 16)).eval()
+    calibration = calibration_clips(tiny_packed["train"], 4)
+    graphs = int8_pair(model, tmp_path, "tiny", calibration, source="tiny train")
+    assert graphs == {"float32": tmp_path / "tiny-float32.onnx", "int8": tmp_path / "tiny-int8.onnx"}
+    data = PackedDataset(tiny_packed["eval"])
+    accuracy = int8_accuracy(graphs, data, threads=1, resamples=50)
+    for kind in graphs:
+        alone = evaluate_runtime(OnnxModel(graphs[kind], threads=1), data)
+        np.testing.assert_array_equal(getattr(accuracy, kind).outputs, alone.outputs)
+    assert accuracy.paired.difference == pytest.approx(accuracy.int8.scores.mAP - accuracy.float32.scores.mAP)
+    assert len(accuracy.paired.resampled) == 50
