@@ -234,7 +234,9 @@ def preset(name: str, **overrides: Any) -> TrainConfig:
       the balanced sampler and the ci preset's dropout; ``benchmarks/pretrain_recipes.py`` measured the
       alternatives (its results: ``benchmarks/results/pretrain_recipes.md``), and, over 3000 iterations
       and one seed, found no established effect of mixup and a better natural-validation mAP with a
-      constant rate than with this cosine (README, "The pretrained tagger");
+      constant rate than with this cosine; at a second seed (``benchmarks/schedule_seeds.py``) the constant
+      rate's lead was beyond the noise on the mixtures only, so no schedule is established as better
+      (README, "The pretrained tagger");
     * ``paper``: full-width CNN14 on real AudioSet as PANNs trained it (batch 32, 600k iterations,
       evaluation every 2k), for GPUs and ``torchrun``; the data paths must be given.
 
