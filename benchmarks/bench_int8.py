@@ -27,6 +27,7 @@ from common import environment, environment_line, write_results
 
 from panns_lite.checkpoints import load_checkpoint
 from panns_lite.datasets import PackedDataset
+from panns_lite.evaluation import format_interval
 from panns_lite.export import OnnxModel
 from panns_lite.miniset import prepare_miniset
 from panns_lite.models import Cnn14, count_parameters
@@ -130,7 +131,7 @@ def to_markdown(results: dict) -> str:
         for split, a in row.get("accuracy", {}).items():
             lines.append(
                 f"| {row['model']} | {split} | {a['float32']:.3f} | {a['int8']:.3f} | {a['difference']:+.3f} "
-                f"| [{a['interval'][0]:+.3f}, {a['interval'][1]:+.3f}] | {'yes' if a['resolved'] else 'no'} |"
+                f"| {format_interval(a['interval'])} | {'yes' if a['resolved'] else 'no'} |"
             )
     lines += [
         "",

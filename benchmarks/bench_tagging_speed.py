@@ -36,7 +36,7 @@ from torchlibrosa.stft import LogmelFilterBank, Spectrogram
 
 from panns_lite.checkpoints import load_checkpoint
 from panns_lite.datasets import PackedDataset
-from panns_lite.evaluation import evaluate_model, paired_bootstrap
+from panns_lite.evaluation import evaluate_model, format_interval, paired_bootstrap
 from panns_lite.export import export_onnx
 from panns_lite.features import AMIN, PANNS_32K
 from panns_lite.inference import TorchBackend
@@ -228,7 +228,7 @@ def to_markdown(results: dict) -> str:
         for split, r in rows.items():
             lines.append(
                 f"| {variant} | {split} | {r['float32']:.3f} | {r['other']:.3f} | {r['difference']:+.3f} "
-                f"| [{r['interval'][0]:+.3f}, {r['interval'][1]:+.3f}] |"
+                f"| {format_interval(r['interval'])} |"
             )
     lines += [
         "",

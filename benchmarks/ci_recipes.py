@@ -16,7 +16,6 @@ two realisations of the same recipe show how far chance alone moves the final mA
 """
 
 import argparse
-import json
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -31,7 +30,7 @@ from panns_lite.datasets import PackedDataset
 from panns_lite.metrics import rarest_classes_map
 from panns_lite.miniset import prepare_miniset
 from panns_lite.paths import workspace
-from panns_lite.runs import trained
+from panns_lite.runs import read_statistics, trained
 from panns_lite.train_config import preset
 
 
@@ -46,7 +45,7 @@ def variants(base):
 
 def run(name: str, config) -> dict:
     trained(config)  # the ci preset's run is the one the book trains: reused when present
-    statistics = json.loads((Path(config.out_dir) / "statistics.json").read_text())
+    statistics = read_statistics(Path(config.out_dir))
     last = statistics[-1]
     counts = PackedDataset(config.train_data).targets.sum(axis=0)
     ap = np.array([np.nan if v is None else v for v in last["ap"]])

@@ -15,7 +15,6 @@ Run ``scripts/gpu_check.sh`` (a few minutes on a GPU machine); writes
 """
 
 import argparse
-import json
 import subprocess
 import sys
 from pathlib import Path
@@ -25,6 +24,7 @@ from common import environment, environment_line, write_results
 
 from panns_lite.miniset import prepare_miniset
 from panns_lite.paths import workspace
+from panns_lite.runs import read_statistics
 from panns_lite.train_config import preset
 
 
@@ -67,7 +67,7 @@ def run(processes: int, steps: int, packed: dict, out: Path, device: str, width:
         ]
     )
     subprocess.run(command, check=True)
-    statistics = json.loads((out / "statistics.json").read_text())
+    statistics = read_statistics(out)
     middle, last = statistics[1], statistics[-1]  # the first half warms up (allocator, cuDNN autotuning)
     seconds, timed = last["wall_seconds"] - middle["wall_seconds"], last["iteration"] - middle["iteration"]
     batch = preset("paper").batch_size

@@ -36,7 +36,7 @@ from panns_lite.augment import AugmentConfig, mix_targets, mixup_lambdas
 from panns_lite.checkpoints import load_checkpoint
 from panns_lite.datasets import PackedDataset
 from panns_lite.distributed import Distributed
-from panns_lite.evaluation import evaluate_model, paired_bootstrap
+from panns_lite.evaluation import evaluate_model, format_interval, paired_bootstrap
 from panns_lite.miniset import prepare_miniset
 from panns_lite.models import FeaturesPath, count_parameters
 from panns_lite.paths import workspace
@@ -247,7 +247,7 @@ def to_markdown(results: dict) -> str:
         ]
         lines += [
             f"| {c['a']} | {c['b']} | {c['split']} | {c['difference']:+.3f} | "
-            f"[{c['interval'][0]:+.3f}, {c['interval'][1]:+.3f}] | {'yes' if c['resolved'] else 'no'} |"
+            f"{format_interval(c['interval'])} | {'yes' if c['resolved'] else 'no'} |"
             for c in ablation["comparisons"]
         ]
     return "\n".join(lines) + "\n"

@@ -23,7 +23,7 @@ from pathlib import Path
 from common import RESULTS_DIR, environment, environment_line, write_results
 from pretrain_recipes import AB_ITERATIONS, VALIDATION, arm_config, finished, validation_outputs
 
-from panns_lite.evaluation import paired_bootstrap
+from panns_lite.evaluation import format_interval, paired_bootstrap
 from panns_lite.miniset import prepare_miniset
 from panns_lite.paths import workspace
 
@@ -147,7 +147,7 @@ def to_markdown(results: dict) -> str:
             lines.append(
                 f"| {s['seed']} | {split} | {s['final']['cosine'][split]:.3f} | "
                 f"{s['final']['constant'][split]:.3f} | {c['difference']:+.3f} | "
-                f"[{c['interval'][0]:+.3f}, {c['interval'][1]:+.3f}] | {'yes' if c['resolved'] else 'no'} |"
+                f"{format_interval(c['interval'])} | {'yes' if c['resolved'] else 'no'} |"
             )
     lines += [
         "",

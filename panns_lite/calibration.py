@@ -34,7 +34,7 @@ from panns_lite.checkpoints import atomic_write
 from panns_lite.datasets import ClipDataset
 from panns_lite.events import Event
 from panns_lite.inference import Tagger
-from panns_lite.sed import tune_thresholds
+from panns_lite.sed import scored_classes, tune_thresholds
 
 DEFAULT_CANDIDATES = (0.05, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8)
 FORMAT = "panns-lite thresholds 1"
@@ -215,17 +215,8 @@ def _event_thresholds(
     classes with a reference event are scored; the others get the highest candidate."""
     event = np.full(len(tagger.labels), candidates[-1])  # classes without a reference event: the highest
     reference = {name: list(strong[name]) for name in tracks}
-    present = sorted(
-        {
-            tagger.labels.index(e.mid)
-            for events in reference.values()
-            for e in events
-            if e.mid in tagger.labels
-        }
-    )
-    scored = ClassLabels(
-        tuple(tagger.labels.mids[k] for k in present), tuple(tagger.labels.names[k] for k in present)
-    )
+    scored = scored_classes(tagger.labels, reference)
+    present = [tagger.labels.index(m) for m in scored.mids]
     event[present] = tune_thresholds(
         {n: t[:, present] for n, t in tracks.items()},
         reference,

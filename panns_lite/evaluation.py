@@ -22,6 +22,7 @@ on its share of the clips in a ``torchrun`` group.
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
@@ -245,6 +246,16 @@ class PairedBootstrap(NamedTuple):
         low, high = self.interval
         return low > 0 or high < 0
 
+    def row(self, difference: str = "difference") -> dict[str, Any]:
+        """The comparison as a row of the book's comparison tables: the difference (column
+        ``difference``), its 95 % interval as text (:func:`format_interval`) and whether it is
+        beyond the noise."""
+        return {
+            difference: self.difference,
+            "95 % interval": format_interval(self.interval),
+            "beyond noise": self.resolved,
+        }
+
 
 def paired_bootstrap(
     targets: np.ndarray, outputs_a: np.ndarray, outputs_b: np.ndarray, resamples: int = 1000, seed: int = 0
@@ -300,11 +311,17 @@ def paired_f1_bootstrap(
     return PairedBootstrap(float(full), resampled)
 
 
+def format_interval(interval: Sequence[float]) -> str:
+    """An interval of differences as the book and the benchmarks print it: ``[-0.012, +0.004]``
+    (signed, three decimals, so that a reader sees at once whether it holds 0)."""
+    low, high = interval
+    return f"[{low:+.3f}, {high:+.3f}]"
+
+
 def compared(paired: PairedBootstrap, other: str) -> str:
     """The book's wording of a paired comparison with ``other``: higher or lower *beyond the noise*
     only when the 95 % interval excludes 0, else "not distinguishable"; the numbers follow."""
-    low, high = paired.interval
-    numbers = f"({paired.difference:+.3f}, 95 % interval [{low:+.3f}, {high:+.3f}])"
+    numbers = f"({paired.difference:+.3f}, 95 % interval {format_interval(paired.interval)})"
     if not paired.resolved:
         return f"not distinguishable from {other} {numbers}"
     return f"{'higher' if paired.difference > 0 else 'lower'} than {other}, beyond the noise {numbers}"

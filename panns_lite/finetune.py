@@ -437,7 +437,7 @@ def gradient(
 
     The early-stopping state is read back from the run's statistics and checkpoint before every
     segment, so an interrupted job resumes with it."""
-    from panns_lite.runs import CHECKPOINT_NAME
+    from panns_lite.runs import CHECKPOINT_NAME, read_statistics
     from panns_lite.train import train
     from panns_lite.train_config import TrainConfig
 
@@ -463,7 +463,7 @@ def gradient(
     while True:
         checkpoint = run / CHECKPOINT_NAME
         at = load_extra(checkpoint)["iteration"] if checkpoint.is_file() else None
-        statistics = json.loads((run / "statistics.json").read_text()) if at is not None else []
+        statistics = read_statistics(run) if at is not None else []
         if at is not None and statistics[-1]["iteration"] == at and at > 0:
             best = best_evaluation(statistics)
             kept = load_extra(best_path).get("iteration") if best_path.is_file() else None

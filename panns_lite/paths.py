@@ -30,3 +30,11 @@ def workspace() -> Path:
     """Where MiniSets, caches and runs go: ``$PANNS_LITE_WORKSPACE``, else ``<repo>/workspace`` in a
     checkout and ``./workspace`` for an installed package."""
     return Path(os.environ.get("PANNS_LITE_WORKSPACE", DEFAULT_WORKSPACE))
+
+
+def workspace_relative(value: object) -> str:
+    """A setting as the book prints it: a path under the :func:`workspace` relative to it (the
+    reader's workspace lies elsewhere), anything else as ``str(value)``."""
+    if isinstance(value, str | Path) and Path(value).is_relative_to(workspace()):
+        return str(Path(value).relative_to(workspace()))
+    return str(value)

@@ -117,6 +117,15 @@ def write_statistics(out: Path, statistics: list[dict[str, Any]]) -> None:
     atomic_write(out / "statistics.csv", lambda fh: fh.write(("\n".join(rows) + "\n").encode()))
 
 
+def read_statistics(run: Path) -> list[dict[str, Any]]:
+    """The evaluations a training run wrote into its folder ``run`` (:func:`write_statistics`), first
+    to last; ``ValueError`` naming the folder when it holds none."""
+    path = Path(run) / "statistics.json"
+    if not path.is_file():
+        raise ValueError(f"{path}: no such file; is {run} a training run that has evaluated at least once?")
+    return json.loads(path.read_text())
+
+
 def data_sets(config: TrainConfig) -> dict[str, PackedDataset]:
     """The run's packed sets by config field; the natural evaluation set only when one is given."""
     return {

@@ -395,6 +395,19 @@ def counts_per_file(
     return np.array(rows, dtype=np.float64).reshape(len(rows), 3)
 
 
+def scored_classes(labels: ClassLabels, reference: Mapping[str, Sequence[Event]]) -> ClassLabels:
+    """The classes of ``labels`` that occur in ``reference``, in the vocabulary's order.
+
+    A detection task is scored over its own class list (as a DCASE task is): the strong labels name
+    each sound's own class, while a tagger's vocabulary also holds their ancestors, which no
+    reference event would ever confirm. Mids outside ``labels`` are left out.
+    """
+    present = sorted(
+        {labels.index(e.mid) for events in reference.values() for e in events if e.mid in labels}
+    )
+    return ClassLabels(tuple(labels.mids[k] for k in present), tuple(labels.names[k] for k in present))
+
+
 def tune_thresholds(
     tracks: Mapping[str, np.ndarray],
     reference: Mapping[str, Sequence[Event]],

@@ -21,7 +21,7 @@ from typing import Any
 
 from panns_lite.augment import AugmentConfig
 from panns_lite.models import MODELS
-from panns_lite.paths import workspace
+from panns_lite.paths import workspace, workspace_relative
 
 LR_SCHEDULES = ("constant", "cosine")
 
@@ -147,6 +147,16 @@ def plain(config: TrainConfig) -> dict[str, Any]:
         if data[name] == default:
             del data[name]
     return data
+
+
+def shown_settings(config: TrainConfig) -> dict[str, str]:
+    """Every recorded setting of ``config`` as text, for a settings table (book chapters 4 and 10):
+    the augmentation's settings flattened to ``augment.<name>``, workspace paths relative to the
+    workspace (:func:`panns_lite.paths.workspace_relative`)."""
+    settings = plain(config)
+    augment = settings.pop("augment")
+    settings |= {f"augment.{key}": value for key, value in augment.items()}
+    return {key: workspace_relative(value) for key, value in settings.items()}
 
 
 PRESETS: dict[str, dict[str, Any]] = {

@@ -16,6 +16,7 @@ from panns_lite.evaluation import (
     bootstrap_map,
     compared,
     evaluate_checkpoint,
+    format_interval,
     micro_f1,
     paired_f1_bootstrap,
 )
@@ -253,3 +254,18 @@ def test_compared_says_beyond_the_noise_only_when_the_interval_excludes_zero():
     assert compared(higher, "the baseline").startswith("higher than the baseline, beyond the noise (+0.050")
     assert compared(unsure, "the baseline").startswith("not distinguishable from the baseline (+0.010")
     assert compared(PairedBootstrap(-0.05, -np.array([0.01, 0.04])), "x").startswith("lower than x")
+
+
+def test_intervals_print_signed_with_three_decimals():
+    assert format_interval((-0.0123, 0.0046)) == "[-0.012, +0.005]"
+    assert format_interval([0.0, 1.0]) == "[+0.000, +1.000]"
+    with pytest.raises(ValueError):
+        format_interval((0.1,))
+
+
+def test_a_comparison_row_holds_the_difference_its_interval_and_the_verdict():
+    # resamples −0.01, 0.0025, 0.015, 0.0275, 0.04: percentiles 2.5 / 97.5 (linear interpolation)
+    # at positions 0.1 and 3.9: −0.00875 and 0.03875
+    row = PairedBootstrap(0.02, np.linspace(-0.01, 0.04, 5)).row("a − b")
+    assert row == {"a − b": 0.02, "95 % interval": "[-0.009, +0.039]", "beyond noise": False}
+    assert PairedBootstrap(0.02, np.linspace(0.01, 0.04, 5)).row()["beyond noise"] is True

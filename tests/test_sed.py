@@ -20,6 +20,7 @@ from panns_lite.sed import (
     event_based_scores,
     median_filter,
     parse_thresholds,
+    scored_classes,
     segment_based_scores,
     tune_thresholds,
 )
@@ -277,3 +278,9 @@ def test_counts_per_file_sum_to_the_set_counts():
     assert segments.sum(0).tolist() == [whole.true_positives, whole.false_positives, whole.false_negatives]
     with pytest.raises(ValueError, match="'segment' or 'event'"):
         counts_per_file(reference, estimated, names, "frame")
+
+
+def test_scored_classes_follow_the_vocabulary_and_skip_unknown_mids():
+    reference = {"x": [ev(0, 1, "/m/c"), Event(0, 1, "Other", "/m/zz")], "y": [ev(2, 3, "/m/a")], "z": []}
+    assert scored_classes(LABELS, reference) == ClassLabels(("/m/a", "/m/c"), ("Alpha", "Gamma"))
+    assert len(scored_classes(LABELS, {"z": []})) == 0

@@ -20,9 +20,9 @@ from panns_lite.checkpoints import load_checkpoint, load_extra
 from panns_lite.datasets import PackedDataset
 from panns_lite.evaluation import evaluate_checkpoint
 from panns_lite.models import Cnn14, scaled_widths
-from panns_lite.runs import CHECKPOINT_NAME, recipe_changes, trained
+from panns_lite.runs import CHECKPOINT_NAME, read_statistics, recipe_changes, trained
 from panns_lite.train import build_model, learning_rate, micro_batches, train
-from panns_lite.train_config import TrainConfig, dropout_rates, plain, preset
+from panns_lite.train_config import TrainConfig, dropout_rates, plain, preset, shown_settings
 
 TINY = dict(width=1 / 16, batch_size=4, lr=1e-3, eval_every=4, checkpoint_every=2, progress=False, threads=2)
 
@@ -104,7 +104,8 @@ def test_a_run_with_a_natural_split_reports_both_evaluation_splits(tiny_packed, 
             cache_dtype="float32",
         )
     )  # float32 cache: the trainer's scores equal evaluation.py's
-    statistics = json.loads((tmp_path / "statistics.json").read_text())
+    statistics = read_statistics(tmp_path)
+    assert statistics == json.loads((tmp_path / "statistics.json").read_text())
     assert [entry["iteration"] for entry in statistics] == [0, 2]
     for entry in statistics:
         assert {"mAP", "classes", "mAUC", "d_prime", "ap", "auc"} <= entry.keys()
@@ -220,6 +221,16 @@ def test_config_round_trips_through_plain_data():
     assert TrainConfig.from_plain(plain(ci)) == ci
     custom = replace(ci, widths=(8, 16, 32, 64, 128, 256), augment=AugmentConfig(mixup=True, mixup_alpha=0.5))
     assert TrainConfig.from_plain(json.loads(json.dumps(plain(custom)))) == custom
+
+
+def test_shown_settings_flatten_the_augmentation_and_shorten_workspace_paths(tmp_path, monkeypatch):
+    monkeypatch.setenv("PANNS_LITE_WORKSPACE", str(tmp_path))
+    config = preset("ci", train_data=str(tmp_path / "hdf5s" / "train.h5"), eval_data="/elsewhere/eval.h5")
+    shown = shown_settings(config)
+    assert shown["train_data"] == "hdf5s/train.h5" and shown["eval_data"] == "/elsewhere/eval.h5"
+    assert shown["augment.mixup"] == str(config.augment.mixup) and "augment" not in shown
+    assert shown["lr"] == str(config.lr) and all(isinstance(v, str) for v in shown.values())
+    assert len(shown) == len(plain(config)) - 1 + len(plain(config)["augment"])
 
 
 def test_bf16_autocast_runs_and_stays_deterministic(tiny_packed, tmp_path):
@@ -571,3 +582,8 @@ def test_dropout_rates_fill_unset_rates_with_the_models_defaults():
     assert dropout_rates(preset("ci")) == {"dropout": 0.1, "head_dropout": 0.25}  # the ci preset's own
     assert dropout_rates(preset("laptop")) == {"dropout": 0.2, "head_dropout": 0.5}  # PANNs' (Cnn14's)
     assert dropout_rates(preset("laptop", model="MobileNetV1", head_dropout=0.3)) == {"head_dropout": 0.3}
+
+
+def test_reading_the_statistics_of_a_folder_without_a_run_names_the_file(tmp_path):
+    with pytest.raises(ValueError, match=r"statistics\.json: no such file; is .* a training run"):
+        read_statistics(tmp_path)
