@@ -24,6 +24,9 @@ from common import environment, environment_line, write_results
 REPO = Path(__file__).resolve().parent.parent
 LONG = 60
 """A function longer than this many lines is counted as long (the issue's threshold)."""
+REMOVED = {"remove-cell", "remove-input"}
+TOGGLED = {"hide-input", "hide-cell"}
+"""Jupyter Book's cell tags: code not on the page, and code behind a toggle."""
 
 
 def tree(revision: str) -> dict[str, bytes]:
@@ -61,19 +64,33 @@ def _definitions(node: ast.AST, prefix: str) -> list[tuple[str, int]]:
 
 
 def notebook_lines(files: dict[str, bytes]) -> dict[str, int]:
-    """Non-blank lines of code and of Markdown over the chapters, and cells printing Markdown."""
-    code = prose = printed = 0
+    """Non-blank lines of code and of Markdown over the chapters, and cells printing Markdown.
+
+    The code lines are also split by what a reader of the book sees of them: shown, behind a
+    "show code" toggle (``hide-input``/``hide-cell``), or not on the page at all (``remove-cell``/
+    ``remove-input``: the cells that only compute values glued into the prose)."""
+    counts = dict.fromkeys(("code", "shown", "toggle", "removed", "prose", "printed"), 0)
     for path, data in files.items():
         if not path.endswith(".ipynb"):
             continue
         for cell in json.loads(data)["cells"]:
             lines = [line for line in "".join(cell["source"]).splitlines() if line.strip()]
+            tags = set(cell.get("metadata", {}).get("tags", []))
             if cell["cell_type"] == "code":
-                code += len(lines)
-                printed += "display(Markdown(" in "".join(cell["source"])
+                counts["code"] += len(lines)
+                seen = "removed" if tags & REMOVED else "toggle" if tags & TOGGLED else "shown"
+                counts[seen] += len(lines)
+                counts["printed"] += "display(Markdown(" in "".join(cell["source"])
             elif cell["cell_type"] == "markdown":
-                prose += len(lines)
-    return {"code_lines": code, "prose_lines": prose, "display_markdown_cells": printed}
+                counts["prose"] += len(lines)
+    return {
+        "code_lines": counts["code"],
+        "code_lines_shown": counts["shown"],
+        "code_lines_behind_toggle": counts["toggle"],
+        "code_lines_removed": counts["removed"],
+        "prose_lines": counts["prose"],
+        "display_markdown_cells": counts["printed"],
+    }
 
 
 def shape(revision: str) -> dict:
@@ -107,6 +124,9 @@ def to_markdown(results: dict) -> str:
         (f"functions over {LONG} lines", f"functions_over_{LONG}_lines"),
         ("train.py lines", "train_py_lines"),
         ("chapters: lines of code", "code_lines"),
+        ("… shown on the page", "code_lines_shown"),
+        ('… behind a "show code" toggle', "code_lines_behind_toggle"),
+        ("… not on the page (computing glued values)", "code_lines_removed"),
         ("chapters: lines of prose (Markdown)", "prose_lines"),
         ("chapters: cells printing Markdown", "display_markdown_cells"),
     ]
